@@ -163,7 +163,7 @@ describe('JpegSplitter', function () {
 
   it('resynchronises on an SOI whose FF ends the chunk in which an oversize frame was dropped', function () {
     const f = rec.frames[0];
-    const junk = Buffer.concat([Buffer.from([0xff, 0xd8]), Buffer.alloc(100, 0x11)]); // an SOI that never ends
+    const junk = Buffer.concat([Buffer.from([0xff, 0xd8]), Buffer.alloc(f.length + 10, 0x11)]); // an SOI that never ends
     for (const tail of [f, Buffer.concat([Buffer.from([0xff, 0x00]), f])]) {
       // Chunk 1: the oversize start plus the FF of the next SOI (or a stray FF); chunk 2: the rest.
       const input = Buffer.concat([junk, tail]);
