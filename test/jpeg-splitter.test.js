@@ -2,7 +2,7 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { JpegSplitter } = require('../dist/core/jpeg-splitter.js');
-const { tempDir, recordMjpeg, prng, cut } = require('./helpers/fixtures');
+const { tempDir, recordMjpeg, prng, cut, own } = require('./helpers/fixtures');
 
 function run(chunks, opts = {}) {
   const frames = [];
@@ -45,7 +45,7 @@ describe('JpegSplitter', function () {
   });
 
   it('delivers every frame of a stream pushed as one chunk, as views of that chunk (zero copy)', function () {
-    const chunk = Buffer.from(rec.stream);
+    const chunk = own(rec.stream);
     const { frames, splitter } = run([chunk]);
     assertFrames(frames, rec.frames, 'one chunk');
     let offset = 0;

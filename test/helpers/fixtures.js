@@ -39,16 +39,23 @@ function prng(seed) {
   };
 }
 
-/** Cuts `buf` at the given ascending positions into chunks (copies, so each chunk owns its memory like a pipe read). */
+/** A copy with its own ArrayBuffer (never the shared pool), like a pipe read, so `.buffer` identity means "same chunk". */
+function own(buf) {
+  const b = Buffer.allocUnsafeSlow(buf.length);
+  buf.copy(b);
+  return b;
+}
+
+/** Cuts `buf` at the given ascending positions into chunks that each own their memory. */
 function cut(buf, positions) {
   const chunks = [];
   let prev = 0;
   for (const p of positions) {
-    chunks.push(Buffer.from(buf.subarray(prev, p)));
+    chunks.push(own(buf.subarray(prev, p)));
     prev = p;
   }
-  chunks.push(Buffer.from(buf.subarray(prev)));
+  chunks.push(own(buf.subarray(prev)));
   return chunks;
 }
 
-module.exports = { tempDir, ffmpeg, recordMjpeg, prng, cut };
+module.exports = { tempDir, ffmpeg, recordMjpeg, prng, cut, own };
