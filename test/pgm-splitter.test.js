@@ -138,10 +138,9 @@ describe('PgmSplitter', function () {
     }
   });
 
-  it('finds a real header that starts inside a bad header carried over from the previous chunk', function () {
+  it('finds the real header right after a bad one, whether the bad one is seen in its own chunk or after a carry', function () {
     // "P5 P5\n64 48\n255\n": the first header is bad (a 'P' where the width should be), the second is real.
-    // Split after "P5 P5\n6", the bad header is only seen once the next chunk arrives, and the real one
-    // starts inside the carried bytes.
+    // Split at 1..3 the bad header is carried and only judged when the next chunk arrives.
     const input = Buffer.concat([Buffer.from('P5 '), stream]);
     for (let p = 1; p < 20; p++) {
       const { frames, errors, splitter } = run(cut(input, [p]));
