@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { buildArgs, displaySource, type CaptureOptions } from './ffmpeg-args';
+import { buildArgs, displaySource, secretsOf, type CaptureOptions } from './ffmpeg-args';
 import { JpegSplitter } from './jpeg-splitter';
 import { PgmSplitter } from './pgm-splitter';
 import { DEFAULT_SUPERVISOR, Supervisor, type SupervisorOptions } from './supervisor';
@@ -95,14 +95,13 @@ export class Stream extends EventEmitter<StreamEvents> {
           this.fail((err as Error).message);
           return;
         }
-        const secrets = this.capture.password ? [this.capture.password] : [];
         const supervisor = new Supervisor({
           ...DEFAULT_SUPERVISOR,
           ...this.tuning,
           command,
           args,
           extraPipe: !!this.capture.gray,
-          secrets,
+          secrets: secretsOf(this.capture),
           expectedFps: this.capture.fps,
         });
         this.supervisor = supervisor;
