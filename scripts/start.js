@@ -81,9 +81,10 @@ async function main() {
   let announced = false;
   child.stdout.on('data', (chunk) => {
     process.stdout.write(chunk);
-    if (!announced && /Server now running at/.test(chunk.toString())) {
+    const running = /Server now running at https?:\/\/[^:/]+:(\d+)/.exec(chunk.toString());
+    if (!announced && running) {
       announced = true;
-      const base = `http://127.0.0.1:${port}`;
+      const base = `http://127.0.0.1:${running[1]}`;
       console.log('');
       console.log(`  Node-RED editor:   ${base}/`);
       console.log(`  Demo stream:       ${base}/glimpser/demo.mjpg`);

@@ -140,6 +140,16 @@ describe('ffmpeg-source node (real Node-RED runtime, real FFmpeg)', function () 
     });
   });
 
+  it('reports a missing FFmpeg as a red status and an error, and Node-RED keeps running', async function () {
+    await helper.load([poolNode, sourceNode], flow({}, { ffmpegPath: '/nonexistent/bin/ffmpeg' }));
+    const src = helper.getNode('src');
+    await waitFor(() => src.status.args.some((a) => a[0].fill === 'red'), 5000);
+    const red = src.status.args.map((a) => a[0]).find((s) => s.fill === 'red');
+    assert.match(red.text, /failed: FFmpeg not found/);
+    const logged = helper.log().args.map((a) => JSON.stringify(a[0]));
+    assert.ok(logged.some((l) => /not found or not executable/.test(l)), 'the pool logged why');
+  });
+
   it('rejects an empty source', async function () {
     await helper.load([poolNode, sourceNode], flow({ source: '' }));
     const src = helper.getNode('src');

@@ -1,0 +1,85 @@
+'use strict';
+// `npm start` as a user runs it: the real start script, a real node-red process, the demo flow, the embedded broker.
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const mqtt = require('mqtt');
+const { childrenOf, isAlive, waitFor } = require('./helpers/procs');
+
+const root = path.resolve(__dirname, '..');
+
+function get(url) {
+  return new Promise((resolve, reject) => {
+    http.get(url, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+    }).on('error', reject);
+  });
+}
+
+describe('npm start (demo)', function () {
+  this.timeout(90000);
+  let child;
+  let userDir;
+  let client;
+  afterEach(async function () {
+    client?.end(true);
+    if (child && child.exitCode === null) {
+      // The whole process group: the start script, Node-RED under it and FFmpeg under that.
+      process.kill(-child.pid, 'SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
+    fs.rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it('serves the demo camera, publishes motion and discovery to the embedded broker, and stops cleanly', async function () {
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-start-'));
+    const env = { ...process.env, GLIMPSER_USER_DIR: userDir, PORT: '0', GLIMPSER_MQTT_PORT: '0' };
+    delete env.MQTT_URL;
+    child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
+    await waitFor(() => /MQTT broker:/.test(out), 45000, 100);
+    const still = /Demo still image:\s+(\S+)/.exec(out)?.[1];
+    const stream = /Demo stream:\s+(\S+)/.exec(out)?.[1];
+    const broker = /MQTT broker:\s+(mqtt:\/\/\S+);/.exec(out)?.[1];
+    assert.ok(still && stream && broker, out);
+
+    client = mqtt.connect(broker);
+    const seen = [];
+    client.on('message', (topic, payload, packet) => seen.push({ topic, payload: payload.toString(), retain: packet.retain }));
+    await new Promise((resolve, reject) => {
+      client.once('connect', () => client.subscribe(['glimpser/#', 'homeassistant/#'], (err) => (err ? reject(err) : resolve())));
+      client.once('error', reject);
+    });
+
+    const res = await waitFor(async () => {
+      const r = await get(still);
+      return r.status === 200 ? r : undefined;
+    }, 20000, 250);
+    assert.equal(res.headers['content-type'], 'image/jpeg');
+    assert.equal(res.body[0], 0xff);
+    assert.equal(res.body[1], 0xd8);
+
+    await waitFor(() => seen.some((m) => m.topic === 'glimpser/demo/motion' && m.payload === 'ON'), 30000, 100);
+    assert.ok(seen.some((m) => m.topic === 'glimpser/demo/motion' && m.payload === 'ON'), JSON.stringify(seen));
+    const config = seen.find((m) => /^homeassistant\/binary_sensor\/.+\/config$/.test(m.topic));
+    assert.ok(config, 'discovery config published');
+    assert.equal(JSON.parse(config.payload).device_class, 'motion');
+
+    const redPid = childrenOf(child.pid, /red\.js/)[0];
+    assert.ok(redPid, 'node-red runs as a child of the start script');
+    const ffmpegs = childrenOf(redPid);
+    assert.equal(ffmpegs.length, 1, 'one FFmpeg for the demo camera (MJPEG and motion share it)');
+    child.kill('SIGINT');
+    const code = await new Promise((r) => child.once('exit', (c) => r(c)));
+    assert.equal(code, 0, out.slice(-2000));
+    assert.equal(isAlive(redPid), false);
+    for (const p of ffmpegs) assert.equal(isAlive(p), false, 'FFmpeg stopped with Node-RED');
+  });
+});
