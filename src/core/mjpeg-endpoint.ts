@@ -143,6 +143,8 @@ export class MjpegEndpoint extends EventEmitter {
     }
     // Frames are written whole; Nagle would hold back each frame's tail.
     res.socket?.setNoDelay(true);
+    // Clients (Home Assistant, ffmpeg) wait for the headers; without this they come with the first part.
+    res.flushHeaders();
     const maxFps = fpsFromUrl(req.url);
     const viewer = this.hub.add(res, maxFps ? { maxFps } : {});
     if (viewer) this.firstPart(viewer);
@@ -206,6 +208,7 @@ export class MjpegEndpoint extends EventEmitter {
   }
 
   private firstPart(viewer: Viewer): void {
+    if (!this.keepTimer) this.armKeep();
     if (!this.needsPlaceholder()) {
       const part = this.realPart();
       if (part) viewer.offer(part);
