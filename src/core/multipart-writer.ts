@@ -47,8 +47,10 @@ export class MultipartWriter {
   }
 
   part(jpeg: Buffer, seq: number, time: number, placeholder = false): Part {
+    // Placeholders are marked so that clients (and tests) can tell them from camera frames.
+    const mark = placeholder ? `X-Glimpser-Placeholder: 1${CRLF}` : '';
     const head = Buffer.from(
-      `--${this.boundary}${CRLF}Content-Type: image/jpeg${CRLF}Content-Length: ${jpeg.length}${CRLF}${CRLF}`,
+      `--${this.boundary}${CRLF}Content-Type: image/jpeg${CRLF}Content-Length: ${jpeg.length}${CRLF}${mark}${CRLF}`,
       'latin1',
     );
     const bytes = Buffer.allocUnsafe(head.length + jpeg.length + 2);

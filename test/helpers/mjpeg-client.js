@@ -122,6 +122,7 @@ function openStream(url, opts = {}) {
       const queue = [];
       const waiters = new Set();
       parser.on('part', (body) => {
+        if (parser.partHeaders['x-glimpser-placeholder']) body.placeholder = true;
         queue.push(body);
         if (queue.length > (opts.maxQueue || 1000)) queue.shift();
         for (const w of [...waiters]) w();
