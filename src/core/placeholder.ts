@@ -1,4 +1,11 @@
-import sharp from 'sharp';
+import type SharpType from 'sharp';
+
+// Loaded on the first placeholder: sharp (libvips) costs ~15 MB of RSS that a healthy stream never needs.
+let sharpModule: typeof SharpType | undefined;
+function sharp(input: Buffer): ReturnType<typeof SharpType> {
+  sharpModule ??= require('sharp') as typeof SharpType;
+  return sharpModule(input);
+}
 
 export interface PlaceholderInfo {
   /** Stream name shown as the title. */
