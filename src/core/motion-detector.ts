@@ -4,16 +4,20 @@ import { buildRegionMask, type Region, type RegionMask } from './roi';
  * Motion detection on small 8-bit gray frames.
  *
  * Per frame:
- *  1. Global light compensation: fit cur ~ gain * background + offset by least squares on a sparse
- *     sample grid (pixels that changed last frame left out), so lights, clouds and auto exposure move
- *     the prediction instead of firing.
- *  2. One pass over the region spans: |cur - prediction| against a per-pixel threshold that follows
- *     that pixel's own noise floor (max(pixelThreshold, noiseFactor * mean |diff|)), and the running
- *     background update (slower where the pixel changed, so a passing object does not burn in).
+ *  1. Light compensation: a brightness transfer table (background level -> expected current level),
+ *     fitted per 8-level bin on a sparse sample grid (pixels that changed last frame left out), so
+ *     lights, clouds, gamma and auto-exposure changes move the prediction instead of firing.
+ *  2. Detection over the region spans: |cur - prediction| > the pixel's own threshold
+ *     (max(pixelThreshold, noiseFactor * that pixel's mean |difference|)). In the steady state the
+ *     table is the identity and the test runs four pixels per 32-bit word (SWAR) with no per-pixel
+ *     branch; only words with a hit are looked at per pixel.
  *  3. Noise filter over the changed pixels only: a pixel counts when at least minNeighbours of its 8
  *     neighbours changed too, so isolated sensor noise never counts.
- *  4. When most of the processed area changed at once (an IR day/night switch, a lamp that the linear
- *     fit cannot explain) the background is re-seeded and the frame reports globalChange, not motion.
+ *  4. When most of the processed area changed at once (an IR day/night switch, a change the table
+ *     cannot explain) the background is re-seeded and the frame reports globalChange, not motion.
+ *  5. Background and noise floor (float, running averages) are updated on every updateInterval-th
+ *     row per frame, rotating, with rates scaled to match; slower where the pixel changed, so a
+ *     passing object does not burn in. Their 8-bit copies feed step 2.
  *
  * All buffers are allocated per frame size; the steady state allocates nothing.
  */
@@ -35,6 +39,8 @@ export interface MotionOptions {
   globalChange: number;
   /** Frames after a (re)start or size change during which the model learns and reports no motion. */
   learnFrames: number;
+  /** The background is updated on one row in this many per frame (rotating); 1 = every row every frame. */
+  updateInterval: number;
   regions: ReadonlyArray<Region>;
 }
 
@@ -47,6 +53,7 @@ export const DEFAULT_MOTION_OPTIONS: Readonly<MotionOptions> = Object.freeze({
   noiseRate: 0.02,
   globalChange: 0.55,
   learnFrames: 8,
+  updateInterval: 8,
   regions: [],
 });
 
@@ -91,10 +98,17 @@ export class GrayFrameError extends Error {
 }
 
 const NOISE_CAP_FACTOR = 3;
-const SAMPLE_ROW_STEP = 2;
-const CLIP_HIGH = 250;
-const CLIP_LOW = 5;
-const SAMPLE_COL_STEP = 3;
+const SAMPLE_ROW_STEP = 4;
+const SAMPLE_COL_STEP = 4;
+/** A fitted light table whose mean |offset| exceeds this many thresholds is a global change. */
+const GLOBAL_TABLE_FACTOR = 1.5;
+const BIN_SHIFT = 3;
+const BINS = 256 >> BIN_SHIFT;
+const MIN_BIN_SAMPLES = 24;
+/** Table entries further than this from the identity switch detection to the per-pixel table path. */
+const IDENTITY_TOLERANCE = 2;
+/** Threshold of pixels outside every region: |difference| can never exceed it. */
+const INACTIVE = 255;
 
 export class MotionDetector {
   private readonly opts: MotionOptions;
@@ -102,22 +116,44 @@ export class MotionDetector {
   private width = 0;
   private height = 0;
   private mask: RegionMask | null = null;
-  private bg = new Float32Array(0);
+  /** The frame, copied so it can be read as 32-bit words whatever the input's alignment. */
+  private cur = new Uint8Array(0);
+  private cur32 = new Int32Array(0);
+  private bgF = new Float32Array(0);
+  private bg8 = new Uint8Array(0);
+  private bg32 = new Int32Array(0);
   private noise = new Float32Array(0);
+  private thr8 = new Uint8Array(0);
+  private thr32 = new Int32Array(0);
+  /** Word ranges [wordStart, wordEnd) covering the spans, merged where spans share a word. */
+  private wordStart = new Int32Array(0);
+  private wordEnd = new Int32Array(0);
+  /** Span index range per row, for the rotating background update. */
+  private rowSpan = new Int32Array(0);
   /** Padded (width+2)x(height+2) changed map; only pixels listed in `changed` are ever non-zero. */
   private map = new Uint8Array(0);
   private changed = new Int32Array(0);
   private changedCount = 0;
   private samples = new Int32Array(0);
+  /** The samples' indices in the padded changed map. */
+  private samplesPad = new Int32Array(0);
+  private readonly binSum = new Float64Array(BINS);
+  private readonly binBg = new Float64Array(BINS);
+  private readonly binN = new Int32Array(BINS);
+  private readonly binOff = new Float64Array(BINS);
+  private readonly lut = new Uint8Array(256);
   private regionCount = new Int32Array(0);
   private regionMin = new Int32Array(0);
   private learnLeft = 0;
+  private phase = 0;
+  /** This frame's prediction goes through the light table (not the identity). */
+  private tableActive = false;
   private readonly bboxObj: BBox = { x: 0, y: 0, w: 0, h: 0 };
   readonly result: MotionResult;
 
   constructor(options: Partial<MotionOptions> = {}) {
     const o = { ...DEFAULT_MOTION_OPTIONS, ...stripUndefined(options) };
-    o.pixelThreshold = clamp(o.pixelThreshold, 0.001, 1);
+    o.pixelThreshold = clamp(o.pixelThreshold, 0.001, 0.99);
     o.minArea = Math.max(1, Math.round(o.minArea));
     o.noiseFactor = clamp(o.noiseFactor, 0, 50);
     o.minNeighbours = Math.round(clamp(o.minNeighbours, 0, 8));
@@ -125,6 +161,7 @@ export class MotionDetector {
     o.noiseRate = clamp(o.noiseRate, 0.0001, 1);
     o.globalChange = clamp(o.globalChange, 0.05, 1.01);
     o.learnFrames = Math.max(1, Math.round(o.learnFrames));
+    o.updateInterval = Math.round(clamp(o.updateInterval, 1, 16));
     this.opts = o;
     this.thresh = o.pixelThreshold * 255;
     this.result = {
@@ -135,6 +172,11 @@ export class MotionDetector {
 
   get options(): Readonly<MotionOptions> {
     return this.opts;
+  }
+
+  /** Processed area and empty regions of the current size, for diagnostics. */
+  get regionMask(): RegionMask | null {
+    return this.mask;
   }
 
   /** Forget the background (e.g. after the source restarted); the next frame seeds it. */
@@ -161,106 +203,286 @@ export class MotionDetector {
     MotionDetector.check(data, width, height);
     if (width !== this.width || height !== this.height) {
       this.allocate(width, height);
-      this.seed(data, true);
+      this.cur.set(data);
+      this.seed(true);
+      return this.finishEmpty(false, true);
+    }
+    this.cur.set(data);
+    const light = this.fitLight();
+    this.tableActive = light === 'table';
+    this.clearMap();
+    const nc = light === 'global' ? 0 : light === 'identity' ? this.detectIdentity() : this.detectTable();
+    this.changedCount = nc;
+    this.markMap();
+    const mask = this.mask as RegionMask;
+    if (light === 'global' || nc > this.opts.globalChange * mask.activeArea) {
+      // Keep the learned noise floor: the scene's noise did not change with the light.
+      this.seed(false);
       return this.finishEmpty(true, false);
     }
+    this.updateBackground();
+    if (this.learnLeft > 0) {
+      this.learnLeft--;
+      return this.finishEmpty(false, this.learnLeft > 0);
+    }
+    return this.count();
+  }
+
+  /**
+   * Fits the brightness transfer table in two rounds (the second keeps only samples within the
+   * threshold of the first fit, so an object entering the scene does not bend the table).
+   * Returns 'identity', 'table', or 'global' when the light changed so much that the background
+   * must be re-seeded (a table fitted on a half-adapted background would be wrong).
+   */
+  private fitLight(): 'identity' | 'table' | 'global' {
+    const r = this.result;
+    if (!this.accumulate(false)) {
+      r.gain = 1;
+      r.offset = 0;
+      return 'identity';
+    }
+    if (this.tableDeviation() > IDENTITY_TOLERANCE) {
+      // Not the identity: refit on the inliers of the first fit.
+      this.buildTable();
+      if (!this.accumulate(true)) return 'global';
+    }
+    let identity = true;
+    let dev = 0;
+    let n = 0;
+    let tb = 0;
+    let tc = 0;
+    const off = this.binOff;
+    const cnt = this.binN;
+    for (let k = 0; k < BINS; k++) {
+      if (cnt[k] < MIN_BIN_SAMPLES) continue;
+      const o = off[k];
+      // A bin far off alone is not noise: a light on one tone range only (e.g. a lamp's glow).
+      if (o > this.thresh / 2 || o < -this.thresh / 2) identity = false;
+      dev += (o < 0 ? -o : o) * cnt[k];
+      n += cnt[k];
+      tb += this.binBg[k];
+      tc += this.binSum[k];
+    }
+    r.offset = n > 0 ? (tc - tb) / n : 0;
+    r.gain = tb > 0 ? tc / tb : 1;
+    if (n < (this.samples.length >> 2) || dev / n > this.thresh * GLOBAL_TABLE_FACTOR) return 'global';
+    // Bins are chosen by background level, so noise biases sparse bins (regression to the mean);
+    // the weighted mean offset is the steady-state test.
+    if (identity && dev / n <= IDENTITY_TOLERANCE) return 'identity';
+    this.buildTable();
+    return 'table';
+  }
+
+  /**
+   * Per-bin sums of background and current levels over the sample grid, leaving out pixels that
+   * changed last frame and, with `inliers`, samples further than the threshold from the table.
+   * Fills binOff (interpolated over empty bins); false when no bin has enough samples.
+   */
+  private accumulate(inliers: boolean): boolean {
+    const samples = this.samples;
+    const samplesPad = this.samplesPad;
+    const cur = this.cur;
+    const bg8 = this.bg8;
+    const map = this.map;
+    const lut = this.lut;
+    const T = this.thresh;
+    const sum = this.binSum;
+    const sbg = this.binBg;
+    const cnt = this.binN;
+    sum.fill(0);
+    sbg.fill(0);
+    cnt.fill(0);
+    for (let k = 0; k < samples.length; k++) {
+      if (map[samplesPad[k]] !== 0) continue;
+      const i = samples[k];
+      const b = bg8[i];
+      const c = cur[i];
+      if (inliers) {
+        const d = c - lut[b];
+        if (d > T || -d > T) continue;
+      }
+      const bin = b >> BIN_SHIFT;
+      sum[bin] += c;
+      sbg[bin] += b;
+      cnt[bin]++;
+    }
+    const off = this.binOff;
+    let last = -1;
+    for (let k = 0; k < BINS; k++) {
+      if (cnt[k] < MIN_BIN_SAMPLES) continue;
+      off[k] = (sum[k] - sbg[k]) / cnt[k];
+      // Bins without enough samples take the value of the nearest bins that have them.
+      if (last < 0) for (let j = 0; j < k; j++) off[j] = off[k];
+      else for (let j = last + 1; j < k; j++) off[j] = off[last] + ((off[k] - off[last]) * (j - last)) / (k - last);
+      last = k;
+    }
+    if (last < 0) return false;
+    for (let j = last + 1; j < BINS; j++) off[j] = off[last];
+    return true;
+  }
+
+  /** Largest |offset| among the bins that had enough samples. */
+  private tableDeviation(): number {
+    let m = 0;
+    for (let k = 0; k < BINS; k++) {
+      if (this.binN[k] < MIN_BIN_SAMPLES) continue;
+      const o = this.binOff[k] < 0 ? -this.binOff[k] : this.binOff[k];
+      if (o > m) m = o;
+    }
+    return m;
+  }
+
+  private buildTable(): void {
+    const off = this.binOff;
+    const lut = this.lut;
+    const half = 1 << (BIN_SHIFT - 1);
+    for (let v = 0; v < 256; v++) {
+      // Interpolate the offset between bin centres.
+      const pos = (v - half) / (1 << BIN_SHIFT);
+      const k0 = pos <= 0 ? 0 : Math.min(BINS - 1, Math.floor(pos));
+      const k1 = Math.min(BINS - 1, k0 + 1);
+      const f = pos <= 0 ? 0 : Math.min(1, pos - k0);
+      const e = v + off[k0] + (off[k1] - off[k0]) * f;
+      lut[v] = e < 0 ? 0 : e > 255 ? 255 : Math.round(e);
+    }
+  }
+
+  /** Steady state: prediction = background; four pixels per word, per-lane 16-bit arithmetic. */
+  private detectIdentity(): number {
+    const c32 = this.cur32;
+    const b32 = this.bg32;
+    const t32 = this.thr32;
+    const cur = this.cur;
+    const bg8 = this.bg8;
+    const thr8 = this.thr8;
+    const changed = this.changed;
+    const ws = this.wordStart;
+    const we = this.wordEnd;
+    let nc = 0;
+    for (let s = 0; s < ws.length; s++) {
+      const end = we[s];
+      for (let j = ws[s]; j < end; j++) {
+        const c = c32[j];
+        const b = b32[j];
+        const t = t32[j];
+        // Two 16-bit lanes per value hold v = c - b + 256 (1..511). With a bias of 0x4000, bit 14 of
+        // v - t - 257 says c - b > t and bit 14 of 255 - v - t says b - c > t. Every intermediate stays
+        // positive and under 2^31, so no lane borrows from its neighbour and V8 keeps int32 arithmetic.
+        const ve = (c & 0x00ff00ff) + 0x01000100 - (b & 0x00ff00ff);
+        const vo = ((c >>> 8) & 0x00ff00ff) + 0x01000100 - ((b >>> 8) & 0x00ff00ff);
+        const te = t & 0x00ff00ff;
+        const to = (t >>> 8) & 0x00ff00ff;
+        const hit = ((ve + 0x3eff3eff - te) | (0x40ff40ff - ve - te) | (vo + 0x3eff3eff - to) | (0x40ff40ff - vo - to)) & 0x40004000;
+        if (hit === 0) continue;
+        const i0 = j << 2;
+        for (let i = i0; i < i0 + 4; i++) {
+          const d = cur[i] - bg8[i];
+          if (d > thr8[i] || -d > thr8[i]) changed[nc++] = i;
+        }
+      }
+    }
+    return nc;
+  }
+
+  /** During a light change: prediction = table[background], per pixel. */
+  private detectTable(): number {
+    const cur = this.cur;
+    const bg8 = this.bg8;
+    const thr8 = this.thr8;
+    const lut = this.lut;
+    const changed = this.changed;
     const mask = this.mask as RegionMask;
-    const bg = this.bg;
-    const noise = this.noise;
+    const ss = mask.spanStart;
+    const se = mask.spanEnd;
+    let nc = 0;
+    for (let s = 0; s < mask.spanCount; s++) {
+      const end = se[s];
+      for (let i = ss[s]; i < end; i++) {
+        const d = cur[i] - lut[bg8[i]];
+        if (d > thr8[i] || -d > thr8[i]) changed[nc++] = i;
+      }
+    }
+    return nc;
+  }
+
+  private clearMap(): void {
     const map = this.map;
     const changed = this.changed;
-
-    // 1. Light compensation from the sample grid, skipping pixels that changed last frame.
-    const samples = this.samples;
-    const w = width;
+    const w = this.width;
     const wp = w + 2;
-    let n = 0;
-    let sb = 0;
-    let sc = 0;
-    let sbb = 0;
-    let sbc = 0;
-    for (let k = 0; k < samples.length; k++) {
-      const i = samples[k];
-      if (map[i + ((i / w) | 0) * 2 + wp + 1] !== 0) continue;
-      const c = data[i];
-      // Clipped pixels do not follow a linear light change.
-      if (c >= CLIP_HIGH || c <= CLIP_LOW) continue;
-      const b = bg[i];
-      n++;
-      sb += b;
-      sc += c;
-      sbb += b * b;
-      sbc += b * c;
-    }
-    let gain = 1;
-    let offset = 0;
-    if (n > 16) {
-      const mb = sb / n;
-      const mc = sc / n;
-      const vb = sbb / n - mb * mb;
-      const cov = sbc / n - mb * mc;
-      gain = vb > 16 ? clamp(cov / vb, 0.33, 3) : 1;
-      offset = mc - gain * mb;
-    }
-
-    // Clear last frame's changed map entries (sparse, so the map is never swept).
     for (let k = 0; k < this.changedCount; k++) {
       const i = changed[k];
       map[i + ((i / w) | 0) * 2 + wp + 1] = 0;
     }
+    this.changedCount = 0;
+  }
 
-    // 2. Threshold + background/noise update over the spans.
-    const T = this.thresh;
-    const kN = this.opts.noiseFactor;
-    const a = this.opts.backgroundRate;
-    const aSlow = a * 0.1;
-    const an = this.opts.noiseRate;
-    const cap = T * NOISE_CAP_FACTOR;
-    const spanStart = mask.spanStart;
-    const spanEnd = mask.spanEnd;
-    let nc = 0;
-    for (let s = 0; s < mask.spanCount; s++) {
-      const end = spanEnd[s];
-      for (let i = spanStart[s]; i < end; i++) {
-        const c = data[i];
-        const b = bg[i];
-        let pr = gain * b + offset;
-        if (pr > 255) pr = 255;
-        else if (pr < 0) pr = 0;
-        let d = c - pr;
-        if (d < 0) d = -d;
-        const nz = noise[i];
-        let t = kN * nz;
-        if (t < T) t = T;
-        noise[i] = nz + an * ((d < cap ? d : cap) - nz);
-        if (d > t) {
-          changed[nc++] = i;
-          bg[i] = b + aSlow * (c - b);
-        } else {
-          bg[i] = b + a * (c - b);
-        }
-      }
-    }
-    this.changedCount = nc;
-    for (let k = 0; k < nc; k++) {
+  private markMap(): void {
+    const map = this.map;
+    const changed = this.changed;
+    const w = this.width;
+    const wp = w + 2;
+    for (let k = 0; k < this.changedCount; k++) {
       const i = changed[k];
       map[i + ((i / w) | 0) * 2 + wp + 1] = 1;
     }
+  }
 
-    const r = this.result;
-    r.gain = gain;
-    r.offset = offset;
-    if (nc > this.opts.globalChange * mask.activeArea) {
-      // Keep the learned noise floor: the scene's noise did not change with the light.
-      this.seed(data, false);
-      return this.finishEmpty(false, true);
+  /** Running averages on this frame's share of rows (rotating), with the rates scaled to match. */
+  private updateBackground(): void {
+    const U = this.opts.updateInterval;
+    const a = 1 - Math.pow(1 - this.opts.backgroundRate, U);
+    const aSlow = 1 - Math.pow(1 - this.opts.backgroundRate * 0.1, U);
+    const an = 1 - Math.pow(1 - this.opts.noiseRate, U);
+    const T = this.thresh;
+    const kN = this.opts.noiseFactor;
+    const cap = T * NOISE_CAP_FACTOR;
+    const lut = this.lut;
+    const useLut = this.tableActive;
+    const cur = this.cur;
+    const bgF = this.bgF;
+    const bg8 = this.bg8;
+    const noise = this.noise;
+    const thr8 = this.thr8;
+    const map = this.map;
+    const mask = this.mask as RegionMask;
+    const ss = mask.spanStart;
+    const se = mask.spanEnd;
+    const rowSpan = this.rowSpan;
+    const w = this.width;
+    const wp = w + 2;
+    for (let y = this.phase; y < this.height; y += U) {
+      const pad = y * 2 + wp + 1;
+      for (let s = rowSpan[y]; s < rowSpan[y + 1]; s++) {
+        const end = se[s];
+        for (let i = ss[s]; i < end; i++) {
+          const c = cur[i];
+          const b8 = bg8[i];
+          let d = c - (useLut ? lut[b8] : b8);
+          if (d < 0) d = -d;
+          const nz = noise[i] + an * ((d < cap ? d : cap) - noise[i]);
+          noise[i] = nz;
+          const b = bgF[i];
+          const nb = b + (map[i + pad] !== 0 ? aSlow : a) * (c - b);
+          bgF[i] = nb;
+          bg8[i] = (nb + 0.5) | 0;
+          let t = kN * nz;
+          if (t < T) t = T;
+          thr8[i] = t < INACTIVE - 1 ? t | 0 : INACTIVE - 1;
+        }
+      }
     }
-    if (this.learnLeft > 0) {
-      this.learnLeft--;
-      return this.finishEmpty(false, false, this.learnLeft > 0);
-    }
+    this.phase = (this.phase + 1) % U;
+  }
 
-    // 3. Noise filter and counting over the changed pixels only.
+  private count(): MotionResult {
+    const mask = this.mask as RegionMask;
+    const map = this.map;
+    const changed = this.changed;
+    const nc = this.changedCount;
+    const w = this.width;
+    const height = this.height;
+    const wp = w + 2;
     const minN = this.opts.minNeighbours;
     const bits = mask.regionBits;
     const rc = this.regionCount;
@@ -288,13 +510,14 @@ export class MotionDetector {
         rb &= rb - 1;
       }
     }
+    const r = this.result;
     let any = false;
     const regionArea = mask.regionArea;
     for (let k = 0; k < r.regions.length; k++) {
       const rr = r.regions[k];
       rr.changedArea = rc[k];
       rr.score = regionArea[k] > 0 ? rc[k] / regionArea[k] : 0;
-      rr.motion = rc[k] >= this.regionMin[k] && regionArea[k] > 0;
+      rr.motion = regionArea[k] > 0 && rc[k] >= this.regionMin[k];
       if (rr.motion) any = true;
     }
     r.motion = any;
@@ -317,23 +540,51 @@ export class MotionDetector {
 
   private allocate(width: number, height: number): void {
     const size = width * height;
+    const words = (size + 3) >> 2;
     const mask = buildRegionMask(this.opts.regions, width, height);
     this.mask = mask;
     this.width = width;
     this.height = height;
-    this.bg = new Float32Array(size);
+    this.cur32 = new Int32Array(words);
+    this.cur = new Uint8Array(this.cur32.buffer, 0, size);
+    this.bg32 = new Int32Array(words);
+    this.bg8 = new Uint8Array(this.bg32.buffer, 0, size);
+    this.thr32 = new Int32Array(words);
+    this.thr8 = new Uint8Array(this.thr32.buffer, 0, size);
+    this.bgF = new Float32Array(size);
     this.noise = new Float32Array(size);
     this.map = new Uint8Array((width + 2) * (height + 2));
     this.changed = new Int32Array(size);
     this.changedCount = 0;
-    const samples: number[] = [];
+    this.phase = 0;
+    const ws: number[] = [];
+    const we: number[] = [];
     for (let s = 0; s < mask.spanCount; s++) {
-      const start = mask.spanStart[s];
+      const a = mask.spanStart[s] >> 2;
+      const b = (mask.spanEnd[s] + 3) >> 2;
+      if (ws.length > 0 && a <= we[we.length - 1]) we[we.length - 1] = Math.max(we[we.length - 1], b);
+      else {
+        ws.push(a);
+        we.push(b);
+      }
+    }
+    this.wordStart = Int32Array.from(ws);
+    this.wordEnd = Int32Array.from(we);
+    this.rowSpan = new Int32Array(height + 1);
+    let s = 0;
+    for (let y = 0; y <= height; y++) {
+      while (s < mask.spanCount && mask.spanStart[s] < y * width) s++;
+      this.rowSpan[y] = s;
+    }
+    const samples: number[] = [];
+    for (let k = 0; k < mask.spanCount; k++) {
+      const start = mask.spanStart[k];
       const y = (start / width) | 0;
       if (y % SAMPLE_ROW_STEP !== 0) continue;
-      for (let i = start + ((y / SAMPLE_ROW_STEP) % SAMPLE_COL_STEP); i < mask.spanEnd[s]; i += SAMPLE_COL_STEP) samples.push(i);
+      for (let i = start + ((y / SAMPLE_ROW_STEP) % SAMPLE_COL_STEP); i < mask.spanEnd[k]; i += SAMPLE_COL_STEP) samples.push(i);
     }
     this.samples = Int32Array.from(samples);
+    this.samplesPad = Int32Array.from(samples, (i) => i + ((i / width) | 0) * 2 + width + 3);
     const nr = mask.includes.length;
     this.regionCount = new Int32Array(nr);
     // A region smaller than four times minArea could hardly ever report: cap its need at a quarter of its area.
@@ -344,37 +595,39 @@ export class MotionDetector {
     this.result.height = height;
   }
 
-  /** Processed area and empty regions of the current size, for diagnostics. */
-  get regionMask(): RegionMask | null {
-    return this.mask;
-  }
-
-  private seed(data: Uint8Array, resetNoise: boolean): void {
-    const bg = this.bg;
+  /** Background := current frame; thresholds from the noise floor; inactive pixels can never fire. */
+  private seed(resetNoise: boolean): void {
+    const cur = this.cur;
+    const bgF = this.bgF;
     const noise = this.noise;
-    // Start at the floor so the threshold starts at pixelThreshold.
-    const n0 = this.opts.noiseFactor > 0 ? this.thresh / this.opts.noiseFactor / 2 : 0;
-    for (let i = 0; i < bg.length; i++) bg[i] = data[i];
-    if (resetNoise) noise.fill(n0);
-    const map = this.map;
-    const changed = this.changed;
-    const wp = this.width + 2;
-    for (let k = 0; k < this.changedCount; k++) {
-      const i = changed[k];
-      map[i + ((i / this.width) | 0) * 2 + wp + 1] = 0;
+    const thr8 = this.thr8;
+    const T = this.thresh;
+    const kN = this.opts.noiseFactor;
+    // Start at half the floor so the threshold starts at pixelThreshold and the floor is learned upwards.
+    if (resetNoise) noise.fill(kN > 0 ? T / kN / 2 : 0);
+    this.bg8.set(cur);
+    thr8.fill(INACTIVE);
+    const mask = this.mask as RegionMask;
+    for (let s = 0; s < mask.spanCount; s++) {
+      for (let i = mask.spanStart[s]; i < mask.spanEnd[s]; i++) {
+        let t = kN * noise[i];
+        if (t < T) t = T;
+        thr8[i] = t < INACTIVE - 1 ? t : INACTIVE - 1;
+      }
     }
-    this.changedCount = 0;
+    for (let i = 0; i < bgF.length; i++) bgF[i] = cur[i];
+    this.clearMap();
     this.learnLeft = this.opts.learnFrames;
   }
 
-  private finishEmpty(sizeChanged: boolean, globalChange: boolean, learning = true): MotionResult {
+  private finishEmpty(globalChange: boolean, learning: boolean): MotionResult {
     const r = this.result;
     r.motion = false;
     r.changedArea = 0;
     r.score = 0;
     r.bbox = null;
     r.globalChange = globalChange;
-    r.learning = learning || sizeChanged;
+    r.learning = learning;
     for (const rr of r.regions) {
       rr.motion = false;
       rr.changedArea = 0;
