@@ -35,7 +35,7 @@ export interface MotionOptions {
   backgroundRate: number;
   /** Noise floor running-average rate per frame (0..1). */
   noiseRate: number;
-  /** Fraction of the processed area that, changing at once, counts as a global change (re-seed). */
+  /** Fraction of the frame (sampled, exclude areas left out) that, changing at once, counts as a global change (re-seed). */
   globalChange: number;
   /** Frames after a (re)start or size change during which the model learns and reports no motion. */
   learnFrames: number;
@@ -135,6 +135,8 @@ export class MotionDetector {
   private changed = new Int32Array(0);
   private changedCount = 0;
   private samples = new Int32Array(0);
+  /** Samples outside every region: their background is kept for light estimation only. */
+  private outsideSamples = new Int32Array(0);
   /** The samples' indices in the padded changed map. */
   private samplesPad = new Int32Array(0);
   private readonly binSum = new Float64Array(BINS);
@@ -142,6 +144,9 @@ export class MotionDetector {
   private readonly binN = new Int32Array(BINS);
   private readonly binOff = new Float64Array(BINS);
   private readonly lut = new Uint8Array(256);
+  /** Samples of the first fitting round within the threshold of the background. */
+  private identityInliers = 0;
+  private sampled = 0;
   private regionCount = new Int32Array(0);
   private regionMin = new Int32Array(0);
   private learnLeft = 0;
@@ -209,17 +214,15 @@ export class MotionDetector {
     }
     this.cur.set(data);
     const light = this.fitLight();
-    this.tableActive = light === 'table';
-    this.clearMap();
-    const nc = light === 'global' ? 0 : light === 'identity' ? this.detectIdentity() : this.detectTable();
-    this.changedCount = nc;
-    this.markMap();
-    const mask = this.mask as RegionMask;
-    if (light === 'global' || nc > this.opts.globalChange * mask.activeArea) {
+    if (light === 'global') {
       // Keep the learned noise floor: the scene's noise did not change with the light.
       this.seed(false);
       return this.finishEmpty(true, false);
     }
+    this.tableActive = light === 'table';
+    this.clearMap();
+    this.changedCount = light === 'identity' ? this.detectIdentity() : this.detectTable();
+    this.markMap();
     this.updateBackground();
     if (this.learnLeft > 0) {
       this.learnLeft--;
@@ -229,48 +232,59 @@ export class MotionDetector {
   }
 
   /**
-   * Fits the brightness transfer table in two rounds (the second keeps only samples within the
-   * threshold of the first fit, so an object entering the scene does not bend the table).
+   * Fits the brightness transfer table in two rounds: the second keeps only samples within the
+   * threshold of the first fit or of the identity, whichever explains more samples, so an object
+   * entering the scene does not bend the table.
    * Returns 'identity', 'table', or 'global' when the light changed so much that the background
    * must be re-seeded (a table fitted on a half-adapted background would be wrong).
    */
   private fitLight(): 'identity' | 'table' | 'global' {
     const r = this.result;
-    if (!this.accumulate(false)) {
-      r.gain = 1;
-      r.offset = 0;
-      return 'identity';
-    }
+    r.gain = 1;
+    r.offset = 0;
+    if (!this.accumulate(false)) return 'identity';
+    const total = this.sampled;
+    let inliers = this.identityInliers;
+    let table = false;
     if (this.tableDeviation() > IDENTITY_TOLERANCE) {
-      // Not the identity: refit on the inliers of the first fit.
+      // Not the identity: refit on inliers, of the first fit or of the identity, whichever explains
+      // more samples (an object entering the scene must not bend the table).
       this.buildTable();
+      if (this.identityInliers >= this.countInliers()) for (let v = 0; v < 256; v++) this.lut[v] = v;
       if (!this.accumulate(true)) return 'global';
+      let dev = 0;
+      let n = 0;
+      let far = false;
+      let tb = 0;
+      let tc = 0;
+      const off = this.binOff;
+      const cnt = this.binN;
+      for (let k = 0; k < BINS; k++) {
+        if (cnt[k] < MIN_BIN_SAMPLES) continue;
+        const o = off[k] < 0 ? -off[k] : off[k];
+        // A bin far off alone is not noise: a light on one tone range only (e.g. a lamp's glow).
+        if (o > this.thresh / 2) far = true;
+        dev += o * cnt[k];
+        n += cnt[k];
+        tb += this.binBg[k];
+        tc += this.binSum[k];
+      }
+      r.offset = n > 0 ? (tc - tb) / n : 0;
+      r.gain = tb > 0 ? tc / tb : 1;
+      // A table this far from the identity would be wrong on a half-adapted background: re-seed.
+      if (dev / n > this.thresh * GLOBAL_TABLE_FACTOR) return 'global';
+      // Bins are chosen by background level, so noise biases sparse bins (regression to the mean);
+      // the weighted mean offset is the steady-state test.
+      if (far || dev / n > IDENTITY_TOLERANCE) {
+        this.buildTable();
+        table = true;
+        inliers = this.countInliers();
+      }
     }
-    let identity = true;
-    let dev = 0;
-    let n = 0;
-    let tb = 0;
-    let tc = 0;
-    const off = this.binOff;
-    const cnt = this.binN;
-    for (let k = 0; k < BINS; k++) {
-      if (cnt[k] < MIN_BIN_SAMPLES) continue;
-      const o = off[k];
-      // A bin far off alone is not noise: a light on one tone range only (e.g. a lamp's glow).
-      if (o > this.thresh / 2 || o < -this.thresh / 2) identity = false;
-      dev += (o < 0 ? -o : o) * cnt[k];
-      n += cnt[k];
-      tb += this.binBg[k];
-      tc += this.binSum[k];
-    }
-    r.offset = n > 0 ? (tc - tb) / n : 0;
-    r.gain = tb > 0 ? tc / tb : 1;
-    if (n < (this.samples.length >> 2) || dev / n > this.thresh * GLOBAL_TABLE_FACTOR) return 'global';
-    // Bins are chosen by background level, so noise biases sparse bins (regression to the mean);
-    // the weighted mean offset is the steady-state test.
-    if (identity && dev / n <= IDENTITY_TOLERANCE) return 'identity';
-    this.buildTable();
-    return 'table';
+    // Most of the frame unexplained by the prediction: an IR switch, a camera moved, a lamp the
+    // table cannot model. Judged on the whole-frame samples, not the regions, which an object can fill.
+    if (total - inliers > this.opts.globalChange * total) return 'global';
+    return table ? 'table' : 'identity';
   }
 
   /**
@@ -292,6 +306,8 @@ export class MotionDetector {
     sum.fill(0);
     sbg.fill(0);
     cnt.fill(0);
+    let near = 0;
+    let n = 0;
     for (let k = 0; k < samples.length; k++) {
       if (map[samplesPad[k]] !== 0) continue;
       const i = samples[k];
@@ -300,12 +316,16 @@ export class MotionDetector {
       if (inliers) {
         const d = c - lut[b];
         if (d > T || -d > T) continue;
+      } else if (c - b <= T && b - c <= T) {
+        near++;
       }
       const bin = b >> BIN_SHIFT;
       sum[bin] += c;
       sbg[bin] += b;
       cnt[bin]++;
+      n++;
     }
+    if (!inliers) this.identityInliers = near;
     const off = this.binOff;
     let last = -1;
     for (let k = 0; k < BINS; k++) {
@@ -319,6 +339,25 @@ export class MotionDetector {
     if (last < 0) return false;
     for (let j = last + 1; j < BINS; j++) off[j] = off[last];
     return true;
+  }
+
+  /** Samples (not changed last frame) within the threshold of the current table. */
+  private countInliers(): number {
+    const samples = this.samples;
+    const samplesPad = this.samplesPad;
+    const cur = this.cur;
+    const bg8 = this.bg8;
+    const map = this.map;
+    const lut = this.lut;
+    const T = this.thresh;
+    let n = 0;
+    for (let k = 0; k < samples.length; k++) {
+      if (map[samplesPad[k]] !== 0) continue;
+      const i = samples[k];
+      const d = cur[i] - lut[bg8[i]];
+      if (d <= T && -d <= T) n++;
+    }
+    return n;
   }
 
   /** Largest |offset| among the bins that had enough samples. */
@@ -472,6 +511,15 @@ export class MotionDetector {
         }
       }
     }
+    const outside = this.outsideSamples;
+    const a1 = this.opts.backgroundRate;
+    for (let k = 0; k < outside.length; k++) {
+      const i = outside[k];
+      const b = bgF[i];
+      const nb = b + a1 * (cur[i] - b);
+      bgF[i] = nb;
+      bg8[i] = (nb + 0.5) | 0;
+    }
     this.phase = (this.phase + 1) % U;
   }
 
@@ -576,13 +624,19 @@ export class MotionDetector {
       while (s < mask.spanCount && mask.spanStart[s] < y * width) s++;
       this.rowSpan[y] = s;
     }
+    // Light is sampled over the whole frame except exclude areas, not only the regions: a small
+    // region filled by an object would otherwise look like a light change.
     const samples: number[] = [];
-    for (let k = 0; k < mask.spanCount; k++) {
-      const start = mask.spanStart[k];
-      const y = (start / width) | 0;
-      if (y % SAMPLE_ROW_STEP !== 0) continue;
-      for (let i = start + ((y / SAMPLE_ROW_STEP) % SAMPLE_COL_STEP); i < mask.spanEnd[k]; i += SAMPLE_COL_STEP) samples.push(i);
+    const outside: number[] = [];
+    for (let y = 0; y < height; y += SAMPLE_ROW_STEP) {
+      for (let x = (y / SAMPLE_ROW_STEP) % SAMPLE_COL_STEP; x < width; x += SAMPLE_COL_STEP) {
+        const i = y * width + x;
+        if (mask.excluded[i] !== 0) continue;
+        samples.push(i);
+        if (mask.regionBits[i] === 0) outside.push(i);
+      }
     }
+    this.outsideSamples = Int32Array.from(outside);
     this.samples = Int32Array.from(samples);
     this.samplesPad = Int32Array.from(samples, (i) => i + ((i / width) | 0) * 2 + width + 3);
     const nr = mask.includes.length;

@@ -98,6 +98,8 @@ export interface RegionMask {
   readonly includes: ReadonlyArray<Region>;
   /** Per pixel: bit r set when the pixel belongs to include region r and to no exclude region. */
   readonly regionBits: Uint32Array;
+  /** Per pixel: 1 inside an exclude region (kept out of light estimation too). */
+  readonly excluded: Uint8Array;
   /** Row spans of processed pixels: pixel indices [spanStart[k], spanEnd[k]). */
   readonly spanStart: Int32Array;
   readonly spanEnd: Int32Array;
@@ -148,9 +150,13 @@ export function buildRegionMask(regions: ReadonlyArray<Region>, width: number, h
       });
     });
   }
+  const excluded = new Uint8Array(size);
   for (const r of regions) {
     if (r.type !== 'exclude') continue;
-    scanPolygon(r.points, width, height, (y, x0, x1) => regionBits.fill(0, y * width + x0, y * width + x1));
+    scanPolygon(r.points, width, height, (y, x0, x1) => {
+      regionBits.fill(0, y * width + x0, y * width + x1);
+      excluded.fill(1, y * width + x0, y * width + x1);
+    });
   }
   const effectiveIncludes: Region[] = includes.length === 0 ? [{ name: 'all', type: 'include', points: [[0, 0], [1, 0], [1, 1], [0, 1]] }] : includes;
   const regionArea = new Int32Array(effectiveIncludes.length);
@@ -183,6 +189,7 @@ export function buildRegionMask(regions: ReadonlyArray<Region>, width: number, h
     height,
     includes: effectiveIncludes,
     regionBits,
+    excluded,
     spanStart: Int32Array.from(starts),
     spanEnd: Int32Array.from(ends),
     spanCount: starts.length,
