@@ -52,7 +52,7 @@ export class MotionEvents {
     o.startFrames = Math.max(1, Math.round(o.startFrames));
     o.quietMs = Math.max(0, o.quietMs);
     o.cooldownMs = Math.max(0, o.cooldownMs);
-    o.staleMs = Math.max(o.quietMs, o.staleMs, 1);
+    o.staleMs = Math.max(1, o.staleMs);
     this.opts = o;
   }
 
