@@ -1,0 +1,425 @@
+/**
+ * FFmpeg argument building for one persistent capture process, plus the helpers that keep credentials out of
+ * everything but the argument array: a normalised source signature (for sharing one process between nodes),
+ * a display form of the source, and redaction of FFmpeg's stderr.
+ *
+ * Arguments target FFmpeg >= 5.0 (checked against Debian's 5.1): in 4.x the RTSP `-timeout` option meant
+ * "listen for an incoming connection", and `-reconnect_on_network_error` did not exist yet.
+ */
+
+import { createHmac, randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type SourceKind = 'rtsp' | 'http' | 'mjpeg-http' | 'file' | 'device' | 'testsrc';
+
+/** A configuration the user must fix. Its message is shown to the user and never contains a password. */
+export class SourceConfigError extends Error {
+  override readonly name = 'SourceConfigError';
+}
+
+export interface CaptureOptions {
+  source: string;
+  /** Overrides detection from `source`. */
+  kind?: SourceKind;
+  username?: string;
+  password?: string;
+  fps: number;
+  /** Output width in pixels; height follows the aspect ratio (rounded to even). Omit or 0 to keep the source size. */
+  width?: number;
+  /** JPEG quality scale, -q:v 2 (best) .. 31 (smallest). */
+  quality: number;
+  /** Files only: play the file again and again. */
+  loop?: boolean;
+  /** Files only: read at the native frame rate (-re). Default true. */
+  realtime?: boolean;
+  /** Second output on pipe:3: gray PGM frames that fit inside this box, keeping the aspect ratio. */
+  gray?: { width: number; height: number };
+  /** Input options for hardware decoding, e.g. ['-hwaccel', 'vaapi']. */
+  hwaccelArgs?: string[];
+  /** Further input options, placed last before -i so they can override ours. */
+  extraInputArgs?: string[];
+}
+
+const TESTSRC_PREFIX = 'testsrc:';
+/** lavfi video sources accepted as a bare spec (`testsrc2=size=1280x720:rate=10`) without the prefix. */
+const LAVFI_SOURCES = new Set([
+  'testsrc', 'testsrc2', 'smptebars', 'smptehdbars', 'rgbtestsrc', 'yuvtestsrc', 'color', 'mandelbrot', 'life',
+  'cellauto', 'allrgb', 'allyuv', 'gradients', 'pal75bars', 'pal100bars', 'sierpinski',
+]);
+const DEFAULT_PORTS: Record<string, string> = { rtsp: '554', rtsps: '322', http: '80', https: '443' };
+const URL_SCHEMES: Record<string, SourceKind> = { rtsp: 'rtsp', rtsps: 'rtsp', http: 'http', https: 'http' };
+const REDACTED = '***';
+const MAX_FPS = 120;
+const MIN_QUALITY = 2;
+const MAX_QUALITY = 31;
+const MAX_DIMENSION = 16384;
+const MIN_GRAY_DIMENSION = 8;
+
+const RTSP_INPUT = ['-rtsp_transport', 'tcp', '-timeout', '5000000'];
+const HTTP_INPUT = ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_on_network_error', '1',
+  '-reconnect_delay_max', '5', '-rw_timeout', '10000000'];
+/** Errors only: FFmpeg's progress line and banner would bury the one line that says what went wrong. */
+const GLOBAL_ARGS = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error'];
+/** Only the mapped video goes out: no audio, subtitle or data streams. */
+const DROP_OTHER_STREAMS = ['-an', '-sn', '-dn'];
+
+/** Userinfo in any URL: scheme://user:pass@ (up to the last '@' before the path). */
+const USERINFO_RE = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#]*@/gi;
+/** Query parameters that commonly carry secrets. */
+const QUERY_SECRET_RE = /([?&;](?:password|passwd|pwd|pass|token|access_token|auth|api_?key|key|secret|sig|signature)=)[^&\s#'"]*/gi;
+const SCHEME_RE = /^([a-z][a-z0-9+.-]*):/i;
+const URL_RE = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)([^#]*)(#.*)?$/is;
+
+/** Per-process key: credential hashes in signatures compare equal within this process and reveal nothing. */
+const SIGNATURE_KEY = randomBytes(32);
+
+interface ParsedUrl {
+  scheme: string;
+  /** Raw (still percent-encoded) userinfo, without the '@'. */
+  userinfo: string | undefined;
+  host: string;
+  port: string;
+  /** Path and query as given (an empty path stays empty). */
+  rest: string;
+}
+
+interface Normalised {
+  kind: SourceKind;
+  /** What follows -i, without credentials. */
+  input: string;
+  url: ParsedUrl | undefined;
+  user: string | undefined;
+  pass: string | undefined;
+  fps: number;
+  width: number | undefined;
+  quality: number;
+  loop: boolean;
+  realtime: boolean;
+  gray: { width: number; height: number } | undefined;
+  hwaccelArgs: string[];
+  extraInputArgs: string[];
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function isLavfiSpec(s: string): boolean {
+  const m = /^([a-z0-9_]+)(?:=|$)/.exec(s);
+  return m !== null && LAVFI_SOURCES.has(m[1]!);
+}
+
+function isWindowsDrivePath(s: string): boolean {
+  return /^[a-z]:[\\/]/i.test(s);
+}
+
+/** Heuristic for cameras that already serve multipart MJPEG over HTTP. */
+function looksLikeMjpegHttp(rest: string): boolean {
+  const q = rest.indexOf('?');
+  const pathname = q === -1 ? rest : rest.slice(0, q);
+  return /\.mjpe?g$/i.test(pathname) || /\/mjpg\//i.test(pathname) || /[?&]action=stream(?:&|$)/i.test(rest);
+}
+
+function parseUrl(source: string): ParsedUrl {
+  const m = URL_RE.exec(source);
+  if (!m) throw new SourceConfigError(`Source URL "${displayRaw(source)}" is not a valid URL`);
+  const scheme = m[1]!.toLowerCase();
+  let authority = m[2]!;
+  let userinfo: string | undefined;
+  const at = authority.lastIndexOf('@');
+  if (at !== -1) {
+    userinfo = authority.slice(0, at);
+    authority = authority.slice(at + 1);
+  }
+  let host = authority;
+  let port = '';
+  const pm = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(authority);
+  if (!pm) throw new SourceConfigError(`Source URL "${displayRaw(source)}" has an invalid host or port`);
+  host = pm[1]!.toLowerCase();
+  port = pm[2] ?? '';
+  if (!host) throw new SourceConfigError(`Source URL "${displayRaw(source)}" has no host`);
+  if (/\s/.test(source)) throw new SourceConfigError(`Source URL "${displayRaw(source)}" contains spaces: percent-encode them as %20`);
+  if (port !== '' && (Number(port) < 1 || Number(port) > 65535)) {
+    throw new SourceConfigError(`Source URL "${displayRaw(source)}" has an invalid port ${port}`);
+  }
+  if (port === DEFAULT_PORTS[scheme]) port = '';
+  return { scheme, userinfo, host, port, rest: m[3]! };
+}
+
+/** Best-effort credential-free form of a raw source string, for error messages. */
+function displayRaw(source: string): string {
+  return redact(source, []);
+}
+
+function hostPort(u: ParsedUrl): string {
+  return u.port ? `${u.host}:${u.port}` : u.host;
+}
+
+export function detectKind(source: string): SourceKind {
+  const s = typeof source === 'string' ? source.trim() : '';
+  if (!s) {
+    throw new SourceConfigError('No source given: enter an rtsp:// or http:// URL, a file path, a /dev/video device or testsrc:<lavfi spec>');
+  }
+  if (s.toLowerCase().startsWith(TESTSRC_PREFIX) || isLavfiSpec(s)) return 'testsrc';
+  if (/^\/dev\/video\d+$/.test(s) || s.startsWith('/dev/v4l/')) return 'device';
+  const m = SCHEME_RE.exec(s);
+  if (m && !isWindowsDrivePath(s)) {
+    const scheme = m[1]!.toLowerCase();
+    if (scheme === 'file') return 'file';
+    const kind = URL_SCHEMES[scheme];
+    if (!kind) {
+      throw new SourceConfigError(`Unsupported source scheme "${scheme}:": use rtsp://, rtsps://, http://, https://, file://, a path, /dev/videoN or testsrc:`);
+    }
+    if (kind === 'http') {
+      const u = URL_RE.exec(s);
+      if (u && looksLikeMjpegHttp(u[3]!)) return 'mjpeg-http';
+    }
+    return kind;
+  }
+  return 'file';
+}
+
+function finiteNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+function stringArray(v: unknown, name: string): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
+    throw new SourceConfigError(`${name} must be a list of strings`);
+  }
+  return [...v];
+}
+
+function normalise(o: CaptureOptions): Normalised {
+  if (!o || typeof o !== 'object') throw new SourceConfigError('Capture options missing');
+  const source = typeof o.source === 'string' ? o.source.trim() : '';
+  if (!source) detectKind(source); // throws the "no source" message
+  const kind = o.kind ?? detectKind(source);
+
+  let input: string;
+  let url: ParsedUrl | undefined;
+  let user: string | undefined;
+  let pass: string | undefined;
+  switch (kind) {
+    case 'rtsp':
+    case 'http':
+    case 'mjpeg-http': {
+      url = parseUrl(source);
+      const expected = kind === 'rtsp' ? ['rtsp', 'rtsps'] : ['http', 'https'];
+      if (!expected.includes(url.scheme)) {
+        throw new SourceConfigError(`Source kind ${kind} needs a ${expected.join('://, ')}:// URL, got "${url.scheme}://"`);
+      }
+      input = `${url.scheme}://${hostPort(url)}${url.rest}`;
+      if (o.username || o.password) {
+        user = o.username ?? '';
+        pass = o.password ?? '';
+      } else if (url.userinfo !== undefined) {
+        const colon = url.userinfo.indexOf(':');
+        user = safeDecode(colon === -1 ? url.userinfo : url.userinfo.slice(0, colon));
+        pass = colon === -1 ? undefined : safeDecode(url.userinfo.slice(colon + 1));
+      }
+      break;
+    }
+    case 'file': {
+      let p = source;
+      if (/^file:/i.test(p)) {
+        try {
+          p = fileURLToPath(p);
+        } catch {
+          throw new SourceConfigError(`Source "${displayRaw(source)}" is not a valid file:// URL`);
+        }
+      }
+      // Absolute, so a name starting with '-' is not read as an option and "a:b.mp4" not as a protocol.
+      input = path.resolve(p);
+      break;
+    }
+    case 'device':
+      input = source;
+      break;
+    case 'testsrc': {
+      input = source.toLowerCase().startsWith(TESTSRC_PREFIX) ? source.slice(TESTSRC_PREFIX.length).trim() : source;
+      if (!input) throw new SourceConfigError('testsrc: needs a lavfi source, e.g. testsrc:testsrc2=size=1280x720:rate=10');
+      if (input.startsWith('-')) throw new SourceConfigError('testsrc: spec must not start with "-"');
+      break;
+    }
+    default:
+      throw new SourceConfigError(`Unknown source kind "${String(kind)}"`);
+  }
+
+  if (!finiteNumber(o.fps) || o.fps <= 0 || o.fps > MAX_FPS) {
+    throw new SourceConfigError(`Frame rate must be a number above 0 and at most ${MAX_FPS}, got ${String(o.fps)}`);
+  }
+  if (!finiteNumber(o.quality) || Math.round(o.quality) < MIN_QUALITY || Math.round(o.quality) > MAX_QUALITY) {
+    throw new SourceConfigError(`JPEG quality must be ${MIN_QUALITY} (best) to ${MAX_QUALITY} (smallest), got ${String(o.quality)}`);
+  }
+  let width: number | undefined;
+  if (o.width !== undefined && o.width !== 0) {
+    if (!finiteNumber(o.width) || o.width < 2 || o.width > MAX_DIMENSION) {
+      throw new SourceConfigError(`Output width must be 2 to ${MAX_DIMENSION} pixels (or 0 to keep the source size), got ${String(o.width)}`);
+    }
+    const w = Math.round(o.width);
+    width = w - (w % 2); // JPEG 4:2:0 wants even sizes
+  }
+  let gray: { width: number; height: number } | undefined;
+  if (o.gray !== undefined) {
+    const { width: gw, height: gh } = o.gray;
+    if (!finiteNumber(gw) || !finiteNumber(gh) || gw < MIN_GRAY_DIMENSION || gh < MIN_GRAY_DIMENSION || gw > MAX_DIMENSION || gh > MAX_DIMENSION) {
+      throw new SourceConfigError(`Gray frame box must be ${MIN_GRAY_DIMENSION} to ${MAX_DIMENSION} pixels each way, got ${String(gw)}x${String(gh)}`);
+    }
+    gray = { width: Math.round(gw), height: Math.round(gh) };
+  }
+  return {
+    kind,
+    input,
+    url,
+    user,
+    pass,
+    fps: o.fps,
+    width,
+    quality: Math.round(o.quality),
+    loop: kind === 'file' && o.loop === true,
+    realtime: kind === 'file' ? o.realtime !== false : kind === 'testsrc',
+    gray,
+    hwaccelArgs: stringArray(o.hwaccelArgs, 'hwaccelArgs'),
+    extraInputArgs: stringArray(o.extraInputArgs, 'extraInputArgs'),
+  };
+}
+
+/** The input URL with credentials injected into its userinfo, percent-encoded. Only ever goes into argv. */
+function inputWithCredentials(n: Normalised): string {
+  if (!n.url || n.user === undefined) return n.input;
+  const userinfo = encodeURIComponent(n.user) + (n.pass === undefined ? '' : ':' + encodeURIComponent(n.pass));
+  return `${n.url.scheme}://${userinfo}@${hostPort(n.url)}${n.url.rest}`;
+}
+
+function inputArgs(n: Normalised): string[] {
+  switch (n.kind) {
+    case 'rtsp':
+      return RTSP_INPUT;
+    case 'http':
+    case 'mjpeg-http':
+      return HTTP_INPUT;
+    case 'file':
+      return [...(n.loop ? ['-stream_loop', '-1'] : []), ...(n.realtime ? ['-re'] : [])];
+    case 'device':
+      return ['-f', 'v4l2'];
+    case 'testsrc':
+      // lavfi sources run as fast as the CPU allows unless paced.
+      return ['-re', '-f', 'lavfi'];
+  }
+}
+
+/** The argument array (never a shell string) for one persistent capture process. */
+export function buildArgs(o: CaptureOptions): string[] {
+  const n = normalise(o);
+  const args = [...GLOBAL_ARGS, ...n.hwaccelArgs, ...inputArgs(n), ...n.extraInputArgs, '-i', inputWithCredentials(n)];
+  const fps = `fps=${n.fps}`;
+  const scale = n.width ? `scale=${n.width}:-2` : undefined;
+  const jpegOut = ['-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(n.quality), '-f', 'mjpeg', 'pipe:1'];
+  if (!n.gray) {
+    args.push('-map', '0:v:0', '-vf', scale ? `${fps},${scale}` : fps, ...DROP_OTHER_STREAMS, ...jpegOut);
+    return args;
+  }
+  const g = n.gray;
+  const graph = `[0:v]${fps},split=2[a][b];` +
+    `[a]${scale ?? 'null'}[out1];` +
+    `[b]scale=w=${g.width}:h=${g.height}:force_original_aspect_ratio=decrease,format=gray[out2]`;
+  args.push('-filter_complex', graph,
+    '-map', '[out1]', ...DROP_OTHER_STREAMS, ...jpegOut,
+    '-map', '[out2]', ...DROP_OTHER_STREAMS, '-c:v', 'pgm', '-f', 'image2pipe', 'pipe:3');
+  return args;
+}
+
+function canonicalRest(rest: string): string {
+  const q = rest.indexOf('?');
+  const pathname = (q === -1 ? rest : rest.slice(0, q)) || '/';
+  if (q === -1) return pathname;
+  // Same parameters in another order address the same stream; a stable sort keeps repeated keys in order.
+  const params = rest.slice(q + 1).split('&').filter((p) => p !== '');
+  const sorted = params
+    .map((p, i) => ({ p, i, k: p.split('=')[0]! }))
+    .sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : a.i - b.i))
+    .map((x) => x.p);
+  return sorted.length ? `${pathname}?${sorted.join('&')}` : pathname;
+}
+
+/**
+ * A key under which two captures with the same source and output settings can share one process.
+ * Credentials enter only as a keyed hash that is meaningful inside this process alone.
+ */
+export function sourceSignature(o: CaptureOptions): string {
+  const n = normalise(o);
+  const src = n.url ? `${n.url.scheme}://${hostPort(n.url)}${canonicalRest(n.url.rest)}` : n.input;
+  const cred = n.user === undefined
+    ? '-'
+    : createHmac('sha256', SIGNATURE_KEY).update(`${n.user}\0${n.pass ?? ''}`).digest('hex').slice(0, 16);
+  const parts = [
+    n.kind, src, `cred=${cred}`, `fps=${n.fps}`, `w=${n.width ?? 0}`, `q=${n.quality}`,
+    `loop=${n.loop ? 1 : 0}`, `re=${n.realtime ? 1 : 0}`,
+    `gray=${n.gray ? `${n.gray.width}x${n.gray.height}` : '-'}`,
+    `hw=${JSON.stringify(n.hwaccelArgs)}`, `extra=${JSON.stringify(n.extraInputArgs)}`,
+  ];
+  return parts.join('|');
+}
+
+/** The strings to pass to redact() for this capture: the password and user in clear and percent-encoded. */
+export function secretsOf(o: CaptureOptions): string[] {
+  const out = new Set<string>();
+  const add = (s: string | undefined): void => {
+    if (s) {
+      out.add(s);
+      out.add(encodeURIComponent(s));
+    }
+  };
+  add(o.password);
+  const m = typeof o.source === 'string' ? URL_RE.exec(o.source.trim()) : null;
+  const authority = m?.[2] ?? '';
+  const at = authority.lastIndexOf('@');
+  if (at !== -1) {
+    const userinfo = authority.slice(0, at);
+    const colon = userinfo.indexOf(':');
+    if (colon !== -1) {
+      const p = userinfo.slice(colon + 1);
+      add(p);
+      add(safeDecode(p));
+    }
+  }
+  return [...out];
+}
+
+/**
+ * Removes the given secrets (as given and percent-encoded), any userinfo in URLs and secret-looking query
+ * parameters from text such as FFmpeg's stderr. Every non-empty secret is removed, however short.
+ */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = String(text);
+  const list = new Set<string>();
+  for (const s of secrets) {
+    if (typeof s === 'string' && s.length > 0) {
+      list.add(s);
+      list.add(encodeURIComponent(s));
+    }
+  }
+  for (const s of [...list].sort((a, b) => b.length - a.length)) out = out.split(s).join(REDACTED);
+  out = out.replace(USERINFO_RE, `$1${REDACTED}@`);
+  out = out.replace(QUERY_SECRET_RE, `$1${REDACTED}`);
+  return out;
+}
+
+/** The source without credentials, for logs and status. Never throws. */
+export function displaySource(o: CaptureOptions): string {
+  const secrets = o && typeof o.password === 'string' ? [o.password] : [];
+  try {
+    const n = normalise({ ...o, fps: 1, quality: MIN_QUALITY, width: undefined, gray: undefined });
+    const text = n.url ? `${n.url.scheme}://${hostPort(n.url)}${n.url.rest}` : n.kind === 'testsrc' ? `${TESTSRC_PREFIX}${n.input}` : n.input;
+    return redact(text, secrets);
+  } catch {
+    return redact(typeof o?.source === 'string' ? o.source.trim() : '', secrets);
+  }
+}

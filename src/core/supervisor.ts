@@ -1,0 +1,272 @@
+import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
+import type { ChildProcess } from 'node:child_process';
+import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff';
+import { classifyExit, type ExitVerdict } from './exit-classifier';
+import { LineRing } from './ring-buffer';
+import { redact } from './ffmpeg-args';
+import type { StreamState } from './types';
+
+export interface SupervisorOptions {
+  command: string;
+  args: string[];
+  /** Open fd 3 as a readable pipe (FFmpeg's second output, the gray frames). */
+  extraPipe: boolean;
+  /** Strings that must never appear in logs or reasons (camera passwords, tokens). */
+  secrets: string[];
+  backoff: BackoffOptions;
+  /** Consecutive transient failures after which the state is `failed` (restarts go on at the backoff cap). */
+  maxRetries: number;
+  /** Delay between retries after a permanent error, so a camera that was booting still comes back by itself. */
+  failedRetryMs: number;
+  /** No first frame within this time after a spawn: kill and restart. */
+  startTimeoutMs: number;
+  /** No frame for this long while running: kill and restart. */
+  stallTimeoutMs: number;
+  /** Grace between SIGTERM and SIGKILL on stop; must stay well inside Node-RED's 15 s close timeout. */
+  stopTimeoutMs: number;
+  /** How often health (frame rate against the target, process alive) is assessed. */
+  healthIntervalMs: number;
+  /** Target frame rate; measured below 70% of it means degraded. */
+  expectedFps: number;
+}
+
+export const DEFAULT_SUPERVISOR: Omit<SupervisorOptions, 'command' | 'args' | 'extraPipe' | 'secrets' | 'expectedFps'> = {
+  backoff: DEFAULT_BACKOFF,
+  maxRetries: 10,
+  failedRetryMs: 60_000,
+  startTimeoutMs: 20_000,
+  stallTimeoutMs: 10_000,
+  stopTimeoutMs: 3000,
+  healthIntervalMs: 30_000,
+};
+
+const TICK_MS = 1000;
+const FPS_WINDOW_S = 5;
+const DEGRADED_RATIO = 0.7;
+
+type ExecaModule = typeof import('execa');
+let execaModule: Promise<ExecaModule> | undefined;
+// execa 9 is ESM-only; TypeScript keeps this a real dynamic import in our CommonJS output.
+const loadExeca = (): Promise<ExecaModule> => (execaModule ??= import('execa'));
+
+export interface SupervisorEvents {
+  state: [state: StreamState, reason: string | undefined];
+  stdout: [chunk: Buffer];
+  pipe3: [chunk: Buffer];
+  spawn: [pid: number];
+  exit: [verdict: ExitVerdict];
+}
+
+/**
+ * Keeps one FFmpeg process alive: spawn without a shell, watch it, restart with exponential backoff and jitter,
+ * kill it when it stalls, and stop it for sure (SIGTERM, then SIGKILL) when asked.
+ */
+export class Supervisor extends EventEmitter<SupervisorEvents> {
+  private readonly o: SupervisorOptions;
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> | undefined;
+  private stopRequested = false;
+  private running = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
+  private readonly stderr = new LineRing(40);
+  private currentState: StreamState = 'idle';
+  private failures = 0;
+  private spawnedAt = 0;
+  private lastFrameAt = 0;
+  private readonly perSecond: number[] = [];
+  private framesThisSecond = 0;
+  private sinceHealth = 0;
+  private spawnSeq = 0;
+
+  readonly stats = { frames: 0, bytes: 0, fps: 0, restarts: 0, lastError: undefined as string | undefined, upSince: undefined as number | undefined, pid: undefined as number | undefined };
+
+  constructor(options: SupervisorOptions) {
+    super();
+    this.o = options;
+  }
+
+  get state(): StreamState {
+    return this.currentState;
+  }
+
+  /** The last lines FFmpeg wrote to stderr, with secrets removed. */
+  stderrTail(): string[] {
+    return this.stderr.snapshot().map((l) => redact(l, this.o.secrets));
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.stopRequested = false;
+    this.failures = 0;
+    this.setState('starting');
+    this.spawnNow();
+  }
+
+  /** Called by the owner for every complete frame: feeds the stall watchdog, the fps meter and health. */
+  noteFrame(bytes: number): void {
+    this.stats.frames++;
+    this.stats.bytes += bytes;
+    this.framesThisSecond++;
+    this.lastFrameAt = Date.now();
+    if (this.stats.upSince === undefined) this.stats.upSince = this.lastFrameAt;
+    if (this.currentState !== 'healthy' && this.currentState !== 'degraded') {
+      this.failures = 0;
+      this.setState('healthy');
+    }
+  }
+
+  /** Stops the process and every timer; resolves once FFmpeg has exited. Safe to call repeatedly. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.stopRequested = true;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    this.stopTicking();
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      clearTimeout(this.killTimer);
+      this.killTimer = setTimeout(() => child.kill('SIGKILL'), this.o.stopTimeoutMs);
+    }
+    await this.exited;
+    clearTimeout(this.killTimer);
+    this.killTimer = undefined;
+    this.setState('idle');
+  }
+
+  private setState(state: StreamState, reason?: string): void {
+    if (state === this.currentState && reason === undefined) return;
+    this.currentState = state;
+    this.emit('state', state, reason);
+  }
+
+  private spawnNow(): void {
+    const seq = ++this.spawnSeq;
+    this.exited = loadExeca().then(
+      ({ execa }) => {
+        if (!this.running || seq !== this.spawnSeq) return;
+        return this.runChild(execa);
+      },
+      (err: Error) => this.onExit(null, null, `cannot load execa: ${err.message}`),
+    );
+  }
+
+  private runChild(execa: ExecaModule['execa']): Promise<void> {
+    this.stderr.clear();
+    this.stats.upSince = undefined;
+    this.lastFrameAt = 0;
+    this.spawnedAt = Date.now();
+    this.perSecond.length = 0;
+    this.framesThisSecond = 0;
+    const stdio = this.o.extraPipe ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'];
+    const subprocess = execa(this.o.command, this.o.args, {
+      stdio: stdio as ['ignore', 'pipe', 'pipe'],
+      buffer: false,
+      reject: false,
+      // Kill FFmpeg if Node-RED exits through a signal or process.exit; a SIGKILL of Node-RED is covered by
+      // FFmpeg's own EPIPE on its next frame write.
+      cleanup: true,
+      forceKillAfterDelay: false,
+      windowsHide: true,
+    });
+    const child = subprocess as unknown as ChildProcess;
+    this.child = child;
+    this.stats.pid = child.pid;
+    if (child.pid !== undefined) this.emit('spawn', child.pid);
+    child.stdout?.on('data', (chunk: Buffer) => this.emit('stdout', chunk));
+    const pipe3 = child.stdio[3] as Readable | null | undefined;
+    pipe3?.on('data', (chunk: Buffer) => this.emit('pipe3', chunk));
+    // Both pipes must be read continuously or FFmpeg blocks; errors on them (EPIPE at exit) are not news.
+    pipe3?.on('error', () => undefined);
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (text: string) => {
+      this.stderr.push(text);
+    });
+    this.startTicking();
+    return subprocess.then((result) => {
+      const spawnError = result.failed && result.exitCode === undefined && !result.signal && !this.stopRequested
+        ? describeSpawnError(result as unknown as { code?: string; originalMessage?: string }, this.o.command)
+        : undefined;
+      this.onExit(result.exitCode ?? null, result.signal ?? null, spawnError);
+    });
+  }
+
+  private onExit(code: number | null, signal: string | null, spawnError?: string): void {
+    this.child = undefined;
+    this.stats.pid = undefined;
+    this.stopTicking();
+    clearTimeout(this.killTimer);
+    const verdict = classifyExit({ code, signal, stopRequested: this.stopRequested, stderrTail: this.stderrTail(), spawnError });
+    if (verdict.kind !== 'clean') verdict.reason = redact(verdict.reason, this.o.secrets);
+    this.emit('exit', verdict);
+    if (!this.running || verdict.kind === 'clean') return;
+    this.stats.lastError = verdict.reason;
+    this.stats.restarts++;
+    let delay: number;
+    if (verdict.kind === 'permanent') {
+      this.setState('failed', verdict.reason);
+      delay = this.o.failedRetryMs;
+    } else {
+      this.failures++;
+      delay = backoffDelay(this.failures, this.o.backoff);
+      if (this.failures > this.o.maxRetries) this.setState('failed', `${verdict.reason} (after ${this.o.maxRetries} retries)`);
+      else this.setState('recovering', `${verdict.reason}; retry ${this.failures} in ${(delay / 1000).toFixed(1)} s`);
+    }
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.running) this.spawnNow();
+    }, delay);
+  }
+
+  private startTicking(): void {
+    this.stopTicking();
+    this.sinceHealth = 0;
+    this.tickTimer = setInterval(() => this.tick(), TICK_MS);
+  }
+
+  private stopTicking(): void {
+    clearInterval(this.tickTimer);
+    this.tickTimer = undefined;
+    this.stats.fps = 0;
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    this.perSecond.push(this.framesThisSecond);
+    this.framesThisSecond = 0;
+    if (this.perSecond.length > FPS_WINDOW_S) this.perSecond.shift();
+    this.stats.fps = this.perSecond.reduce((a, b) => a + b, 0) / this.perSecond.length;
+
+    const child = this.child;
+    if (!child) return;
+    const silentFor = now - (this.lastFrameAt || this.spawnedAt);
+    const limit = this.lastFrameAt ? this.o.stallTimeoutMs : this.o.startTimeoutMs;
+    if (silentFor >= limit) {
+      this.stderr.push(`\nstalled: no frame for ${Math.round(silentFor / 1000)} s\n`);
+      child.kill('SIGKILL');
+      return;
+    }
+    this.sinceHealth += TICK_MS;
+    if (this.sinceHealth >= this.o.healthIntervalMs && this.perSecond.length >= FPS_WINDOW_S) {
+      this.sinceHealth = 0;
+      this.assessHealth();
+    }
+  }
+
+  private assessHealth(): void {
+    if (this.currentState !== 'healthy' && this.currentState !== 'degraded') return;
+    const slow = this.o.expectedFps > 0 && this.stats.fps < this.o.expectedFps * DEGRADED_RATIO;
+    if (slow) this.setState('degraded', `${this.stats.fps.toFixed(1)} fps, expected ${this.o.expectedFps}`);
+    else if (this.currentState === 'degraded') this.setState('healthy');
+  }
+}
+
+function describeSpawnError(result: { code?: string; originalMessage?: string }, command: string): string {
+  if (result.code === 'ENOENT') return `FFmpeg not found at "${command}"`;
+  if (result.code === 'EACCES') return `FFmpeg at "${command}" is not executable`;
+  return `FFmpeg could not be started: ${result.originalMessage ?? result.code ?? 'unknown error'}`;
+}

@@ -1,0 +1,164 @@
+'use strict';
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const helper = require('node-red-node-test-helper');
+const poolNode = require('../nodes/process-pool.js');
+const sourceNode = require('../nodes/ffmpeg-source.js');
+const { sourceRegistry } = require('../dist/core/source-registry');
+const { isAlive, waitFor } = require('./helpers/procs');
+
+helper.init(require.resolve('node-red'));
+
+const FAKE = (mode) => path.join(__dirname, 'fixtures', 'fake-ffmpeg', `ffmpeg-${mode}`);
+
+function flow(sourceProps = {}, poolProps = {}) {
+  return [
+    { id: 'pool', type: 'glimpser-process-pool', idleGrace: 0, ...poolProps },
+    { id: 'src', type: 'glimpser-ffmpeg-source', name: 'front', pool: 'pool', source: 'testsrc2=size=320x240:rate=10', fps: 10, quality: 5, startMode: 'always', wires: [['out']], ...sourceProps },
+    { id: 'out', type: 'helper' },
+  ];
+}
+
+function collect(node, n, timeoutMs = 10000) {
+  return new Promise((resolve, reject) => {
+    const msgs = [];
+    const t = setTimeout(() => reject(new Error(`only ${msgs.length} of ${n} messages`)), timeoutMs);
+    node.on('input', (msg) => {
+      msgs.push(msg);
+      if (msgs.length === n) {
+        clearTimeout(t);
+        resolve(msgs);
+      }
+    });
+  });
+}
+
+describe('ffmpeg-source node (real Node-RED runtime, real FFmpeg)', function () {
+  this.timeout(30000);
+  beforeEach(function (done) {
+    helper.startServer(done);
+  });
+  afterEach(async function () {
+    await helper.unload();
+    await new Promise((r) => helper.stopServer(r));
+  });
+
+  it('emits one message per frame from one persistent process', async function () {
+    await helper.load([poolNode, sourceNode], flow());
+    const out = helper.getNode('out');
+    const msgs = await collect(out, 8);
+    for (const [i, msg] of msgs.entries()) {
+      assert.ok(Buffer.isBuffer(msg.payload));
+      assert.equal(msg.payload[0], 0xff);
+      assert.equal(msg.payload[1], 0xd8);
+      assert.equal(msg.topic, 'front');
+      assert.equal(msg.frame.stream, 'front');
+      assert.equal(msg.frame.size, msg.payload.length);
+      assert.equal(msg.frame.grayOn, false);
+      if (i > 0) assert.equal(msg.frame.seq, msgs[i - 1].frame.seq + 1);
+    }
+    const pool = helper.getNode('pool').pool;
+    assert.equal(pool.streams().length, 1);
+    const pid = pool.streams()[0].stats().pid;
+    assert.ok(isAlive(pid));
+    await helper.unload();
+    assert.equal(isAlive(pid), false, 'the pool close waited for FFmpeg to exit');
+  });
+
+  it('shares one FFmpeg between two source nodes with the same camera', async function () {
+    const f = flow();
+    f.push({ ...f[1], id: 'src2', name: 'front-copy', wires: [['out2']] }, { id: 'out2', type: 'helper' });
+    await helper.load([poolNode, sourceNode], f);
+    await Promise.all([collect(helper.getNode('out'), 2), collect(helper.getNode('out2'), 2)]);
+    assert.equal(helper.getNode('pool').pool.streams().length, 1);
+  });
+
+  it('on demand: no process until a snapshot is asked, which starts it and replies with a frame', async function () {
+    await helper.load([poolNode, sourceNode], flow({ startMode: 'demand' }));
+    const pool = helper.getNode('pool').pool;
+    assert.equal(pool.streams().length, 0, 'idle until demanded');
+    const src = helper.getNode('src');
+    const out = helper.getNode('out');
+    const got = new Promise((resolve) => {
+      out.on('input', (msg) => {
+        if (msg.snapshot) resolve(msg);
+      });
+    });
+    src.receive({ payload: 'snap', keep: 'me' });
+    const msg = await got;
+    assert.equal(msg.keep, 'me', 'the input message is reused');
+    assert.equal(msg.payload[0], 0xff);
+    assert.equal(msg.topic, 'front');
+    await waitFor(() => pool.streams().length === 0, 5000);
+    assert.equal(pool.streams().length, 0, 'stopped again after the snapshot (idle grace 0)');
+  });
+
+  it('registers a handle that consumers use to start an on-demand source', async function () {
+    await helper.load([poolNode, sourceNode], flow({ startMode: 'demand' }));
+    const handle = sourceRegistry.get('src');
+    assert.ok(handle);
+    assert.equal(handle.state(), 'idle');
+    const states = [];
+    handle.on('state', (s) => states.push(s));
+    handle.acquire('viewer-1');
+    handle.acquire('viewer-1');
+    await waitFor(() => handle.latest(), 10000);
+    assert.ok(handle.latest().data.length > 0);
+    assert.ok(states.includes('healthy'), states.join(','));
+    handle.release('viewer-1');
+    assert.equal(handle.state(), 'idle');
+    await helper.unload();
+    assert.equal(sourceRegistry.get('src'), undefined, 'deregistered on close');
+  });
+
+  it('keeps the password in credentials: never in status, logs or errors', async function () {
+    const secret = 'S3cr3t-pass';
+    await helper.load([poolNode, sourceNode], flow({ source: 'rtsp://192.0.2.1:554/live' }, { ffmpegPath: FAKE('auth-error') }), {
+      src: { username: 'admin', password: secret },
+    });
+    const src = helper.getNode('src');
+    const statuses = [];
+    src.on('call:status', (call) => statuses.push(call.args[0]));
+    await waitFor(() => statuses.some((s) => s.fill === 'red'), 10000);
+    const failed = statuses.find((s) => s.fill === 'red');
+    assert.match(failed.text, /failed: authentication failed \(401\)/);
+    const logs = helper.log().args.map((a) => JSON.stringify(a[0]));
+    assert.ok(logs.some((l) => l.includes('401')), 'the failure was logged');
+    for (const text of [...statuses.map((s) => s.text || ''), ...logs]) assert.ok(!text.includes(secret), `leaked: ${text}`);
+  });
+
+  it('rejects an unknown URL scheme with a clear status and keeps the flow running', async function () {
+    await helper.load([poolNode, sourceNode], flow({ source: 'ftp://camera/stream' }));
+    const src = helper.getNode('src');
+    const status = src.status.lastCall?.args[0] ?? (await new Promise((r) => src.on('call:status', (c) => r(c.args[0]))));
+    assert.equal(status.fill, 'red');
+    assert.match(status.text, /ftp/i);
+    assert.equal(helper.getNode('pool').pool.streams().length, 0, 'nothing spawned');
+    await new Promise((resolve) => {
+      src.receive({ payload: 1 });
+      src.on('call:error', () => resolve());
+    });
+  });
+
+  it('rejects an empty source', async function () {
+    await helper.load([poolNode, sourceNode], flow({ source: '' }));
+    const src = helper.getNode('src');
+    assert.equal(src.status.lastCall.args[0].fill, 'red');
+  });
+
+  it('works without a process-pool config node (shared default pool)', async function () {
+    const f = flow();
+    f[1].pool = '';
+    f.shift();
+    await helper.load([poolNode, sourceNode], f);
+    const msgs = await collect(helper.getNode('out'), 2);
+    assert.equal(msgs[0].payload[0], 0xff);
+  });
+
+  it('restarts a source that drops every few frames and keeps delivering', async function () {
+    await helper.load([poolNode, sourceNode], flow({ source: 'testsrc' }, { ffmpegPath: FAKE('die-after-frames'), backoffBase: 0.1, backoffCap: 0.2 }));
+    const msgs = await collect(helper.getNode('out'), 15);
+    assert.equal(msgs.length, 15, 'frames from several process lifetimes');
+    assert.ok(helper.getNode('pool').pool.streams()[0].stats().restarts >= 2);
+  });
+});
