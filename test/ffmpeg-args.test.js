@@ -47,6 +47,54 @@ function basicCreds(header) {
   return m ? Buffer.from(m[1], 'base64').toString('utf8') : undefined;
 }
 
+/**
+ * A fake RTSP camera that answers 401 (Basic) and then 404: checks that FFmpeg accepts our RTSP input options and
+ * authenticates with exactly the injected credentials, and that redact() cleans its error output.
+ */
+async function rtspAuthCheck(bin, ffmpegVersion) {
+  const requests = [];
+  const server = net.createServer((sock) => {
+    let buf = '';
+    sock.on('data', (d) => {
+      buf += d.toString('latin1');
+      let end;
+      while ((end = buf.indexOf('\r\n\r\n')) !== -1) {
+        const req = buf.slice(0, end);
+        buf = buf.slice(end + 4);
+        requests.push(req);
+        const cseq = (/CSeq:\s*(\d+)/i.exec(req) || [])[1] || '0';
+        const auth = (/^Authorization:\s*(.+)$/im.exec(req) || [])[1];
+        sock.write(auth
+          ? `RTSP/1.0 404 Not Found\r\nCSeq: ${cseq}\r\n\r\n`
+          : `RTSP/1.0 401 Unauthorized\r\nCSeq: ${cseq}\r\nWWW-Authenticate: Basic realm="cam"\r\n\r\n`);
+      }
+    });
+  });
+  const { port, sockets } = await listen(server);
+  try {
+    const o = base({ source: `rtsp://127.0.0.1:${port}/live`, username: USER, password: PASSWORD, ffmpegVersion });
+    const r = await capture(buildArgs(o), { jpeg: 1, bin });
+    assert.notEqual(r.code, 0);
+    assert.doesNotMatch(r.stderr, /Unrecognized option|Option not found/);
+    const authorised = requests.map((q) => (/^Authorization:\s*(.+)$/im.exec(q) || [])[1]).filter(Boolean);
+    assert.ok(authorised.length > 0, requests.join('\n---\n'));
+    assert.equal(basicCreds(authorised[0].trim()), `${USER}:${PASSWORD}`);
+    assert.ok(!redact(r.stderr, secretsOf(o)).includes(PASSWORD));
+  } finally {
+    await closeServer(server, sockets);
+  }
+}
+
+/** The static FFmpeg (a 2018 build) that @ffmpeg-installer/ffmpeg ships as an optional fallback, if installed. */
+function bundledFfmpeg() {
+  try {
+    const p = require('@ffmpeg-installer/ffmpeg').path;
+    return fs.existsSync(p) ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 describe('ffmpeg-args', function () {
   describe('detectKind', function () {
     const table = [
@@ -99,6 +147,16 @@ describe('ffmpeg-args', function () {
       assert.equal(inputPart(buildArgs(base({ source: '/dev/video2' }))).input, '/dev/video2');
       // An explicit kind wins over detection.
       assert.equal(inputPart(buildArgs(base({ source: 'http://cam/v.mjpg', kind: 'http' }))).input, 'http://cam/v.mjpg');
+    });
+
+    it('uses the pre-5.0 RTSP timeout and pre-4.3 HTTP options when told the binary is that old', function () {
+      const old = { major: 4, minor: 1 };
+      assert.deepEqual(inputPart(buildArgs(base({ source: 'rtsp://cam/s', ffmpegVersion: old }))).before.slice(5), ['-rtsp_transport', 'tcp', '-stimeout', '5000000']);
+      assert.deepEqual(inputPart(buildArgs(base({ source: 'http://cam/s', ffmpegVersion: old }))).before.slice(5),
+        ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '5', '-rw_timeout', '10000000']);
+      assert.ok(inputPart(buildArgs(base({ source: 'http://cam/s', ffmpegVersion: { major: 4, minor: 4 } }))).before.includes('-reconnect_on_network_error'));
+      assert.ok(inputPart(buildArgs(base({ source: 'rtsp://cam/s', ffmpegVersion: { major: 6, minor: 0 } }))).before.includes('-timeout'));
+      assert.equal(sourceSignature(base({ source: 'rtsp://cam/s', ffmpegVersion: old })), sourceSignature(base({ source: 'rtsp://cam/s' })));
     });
 
     it('places hwaccel args first and extra input args last before -i', function () {
@@ -377,37 +435,18 @@ describe('ffmpeg-args', function () {
     });
 
     it('RTSP: FFmpeg accepts our input options and answers a 401 with exactly the injected credentials', async function () {
-      const requests = [];
-      const server = net.createServer((sock) => {
-        let buf = '';
-        sock.on('data', (d) => {
-          buf += d.toString('latin1');
-          let end;
-          while ((end = buf.indexOf('\r\n\r\n')) !== -1) {
-            const req = buf.slice(0, end);
-            buf = buf.slice(end + 4);
-            requests.push(req);
-            const cseq = (/CSeq:\s*(\d+)/i.exec(req) || [])[1] || '0';
-            const auth = (/^Authorization:\s*(.+)$/im.exec(req) || [])[1];
-            sock.write(auth
-              ? `RTSP/1.0 404 Not Found\r\nCSeq: ${cseq}\r\n\r\n`
-              : `RTSP/1.0 401 Unauthorized\r\nCSeq: ${cseq}\r\nWWW-Authenticate: Basic realm="cam"\r\n\r\n`);
-          }
-        });
-      });
-      const { port, sockets } = await listen(server);
-      try {
-        const o = base({ source: `rtsp://127.0.0.1:${port}/live`, username: USER, password: PASSWORD });
-        const r = await capture(buildArgs(o), { jpeg: 1 });
-        assert.notEqual(r.code, 0);
-        assert.doesNotMatch(r.stderr, /Unrecognized option|Option not found/);
-        const authorised = requests.map((q) => (/^Authorization:\s*(.+)$/im.exec(q) || [])[1]).filter(Boolean);
-        assert.ok(authorised.length > 0, requests.join('\n---\n'));
-        assert.equal(basicCreds(authorised[0].trim()), `${USER}:${PASSWORD}`);
-        assert.ok(!redact(r.stderr, secretsOf(o)).includes(PASSWORD));
-      } finally {
-        await closeServer(server, sockets);
-      }
+      await rtspAuthCheck('ffmpeg', undefined);
+    });
+
+    it('bundled 2018 static FFmpeg (@ffmpeg-installer, optional): the legacy args run on lavfi with both outputs and on RTSP', async function () {
+      const bin = bundledFfmpeg();
+      if (!bin) this.skip();
+      const version = { major: 4, minor: 1 };
+      const r = await capture(buildArgs(base({ source: 'testsrc2=size=640x360:rate=10', fps: 10, width: 320, gray: { width: 64, height: 64 }, ffmpegVersion: version })), { jpeg: 2, gray: 2, bin });
+      assert.ok(r.stoppedByUs, r.stderr);
+      assert.deepEqual(jpegSize(r.jpegs[0]), { width: 320, height: 180 });
+      assert.deepEqual([r.grays[0].width, r.grays[0].height], [64, 36]);
+      await rtspAuthCheck(bin, version);
     });
 
     it('device: FFmpeg accepts -f v4l2 and fails only on the missing device', async function () {

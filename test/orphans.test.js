@@ -31,7 +31,7 @@ describe('no FFmpeg is ever orphaned (a real node-red process)', function () {
     assert.equal(seen.size, 2, nr.output());
     for (let i = 1; i <= 5; i++) {
       const res = await nr.deploy(cameraFlow(i));
-      assert.equal(res.status, 200, res.body);
+      assert.ok(res.status === 200 || res.status === 204, `deploy answered ${res.status}: ${res.body}`);
       childrenOf(pid).forEach((p) => seen.add(p));
       await new Promise((r) => setTimeout(r, 1000));
     }

@@ -3,8 +3,9 @@
  * everything but the argument array: a normalised source signature (for sharing one process between nodes),
  * a display form of the source, and redaction of FFmpeg's stderr.
  *
- * Arguments target FFmpeg >= 5.0 (checked against Debian's 5.1): in 4.x the RTSP `-timeout` option meant
- * "listen for an incoming connection", and `-reconnect_on_network_error` did not exist yet.
+ * Arguments target FFmpeg >= 5.0 (checked against Debian's 5.1) unless `ffmpegVersion` says otherwise: in 4.x
+ * the RTSP `-timeout` option meant "listen for an incoming connection" (the socket timeout was `-stimeout`), and
+ * `-reconnect_on_network_error` only arrived in 4.3.
  */
 
 import { createHmac, randomBytes } from 'node:crypto';
@@ -39,6 +40,11 @@ export interface CaptureOptions {
   hwaccelArgs?: string[];
   /** Further input options, placed last before -i so they can override ours. */
   extraInputArgs?: string[];
+  /**
+   * Version of the FFmpeg binary that will run the args, when known to be older than 5.0 (e.g. the 2018 static
+   * build of @ffmpeg-installer/ffmpeg). Omit for FFmpeg >= 5. Not part of the source signature.
+   */
+  ffmpegVersion?: { major: number; minor: number };
 }
 
 const TESTSRC_PREFIX = 'testsrc:';
@@ -57,8 +63,12 @@ const MAX_DIMENSION = 16384;
 const MIN_GRAY_DIMENSION = 8;
 
 const RTSP_INPUT = ['-rtsp_transport', 'tcp', '-timeout', '5000000'];
+/** FFmpeg < 5: `-timeout` would put the RTSP demuxer in listen mode; the socket timeout was `-stimeout`. */
+const RTSP_INPUT_LEGACY = ['-rtsp_transport', 'tcp', '-stimeout', '5000000'];
 const HTTP_INPUT = ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_on_network_error', '1',
   '-reconnect_delay_max', '5', '-rw_timeout', '10000000'];
+/** FFmpeg < 4.3 has no -reconnect_on_network_error. */
+const HTTP_INPUT_LEGACY = ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '5', '-rw_timeout', '10000000'];
 /** Errors only: FFmpeg's progress line and banner would bury the one line that says what went wrong. */
 const GLOBAL_ARGS = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error'];
 /** Only the mapped video goes out: no audio, subtitle or data streams. */
@@ -298,13 +308,17 @@ function inputWithCredentials(n: Normalised): string {
   return `${n.url.scheme}://${userinfo}@${hostPort(n.url)}${n.url.rest}`;
 }
 
-function inputArgs(n: Normalised): string[] {
+function versionBelow(v: { major: number; minor: number } | undefined, major: number, minor: number): boolean {
+  return v !== undefined && (v.major < major || (v.major === major && v.minor < minor));
+}
+
+function inputArgs(n: Normalised, version: { major: number; minor: number } | undefined): string[] {
   switch (n.kind) {
     case 'rtsp':
-      return RTSP_INPUT;
+      return versionBelow(version, 5, 0) ? RTSP_INPUT_LEGACY : RTSP_INPUT;
     case 'http':
     case 'mjpeg-http':
-      return HTTP_INPUT;
+      return versionBelow(version, 4, 3) ? HTTP_INPUT_LEGACY : HTTP_INPUT;
     case 'file':
       return [...(n.loop ? ['-stream_loop', '-1'] : []), ...(n.realtime ? ['-re'] : [])];
     case 'device':
@@ -318,7 +332,7 @@ function inputArgs(n: Normalised): string[] {
 /** The argument array (never a shell string) for one persistent capture process. */
 export function buildArgs(o: CaptureOptions): string[] {
   const n = normalise(o);
-  const args = [...GLOBAL_ARGS, ...n.hwaccelArgs, ...inputArgs(n), ...n.extraInputArgs, '-i', inputWithCredentials(n)];
+  const args = [...GLOBAL_ARGS, ...n.hwaccelArgs, ...inputArgs(n, o.ffmpegVersion), ...n.extraInputArgs, '-i', inputWithCredentials(n)];
   const fps = `fps=${n.fps}`;
   const scale = n.width ? `scale=${n.width}:-2` : undefined;
   const jpegOut = ['-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(n.quality), '-f', 'mjpeg', 'pipe:1'];

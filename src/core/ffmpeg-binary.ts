@@ -9,6 +9,25 @@ export interface FfmpegBinary {
   origin: FfmpegOrigin;
   /** First line of `ffmpeg -version`, e.g. "ffmpeg version 5.1.8-0+deb12u1". */
   version: string;
+  /** Release the options are built for; git builds ("N-47683-g…") are dated by their libavutil version. */
+  release?: { major: number; minor: number };
+}
+
+/**
+ * The FFmpeg release of a `-version` text. Git snapshots carry no release number, so libavutil's major
+ * (56: 4.x, 57: 5.x, 58: 6.x, …) tells it; 56.51 is the first 4.3.
+ */
+export function releaseOf(versionText: string): { major: number; minor: number } | undefined {
+  const named = /^ffmpeg version n?(\d+)\.(\d+)/m.exec(versionText);
+  if (named) return { major: Number(named[1]), minor: Number(named[2]) };
+  const lavu = /^libavutil\s+(\d+)\.\s*(\d+)\./m.exec(versionText);
+  if (!lavu) return undefined;
+  const major = Number(lavu[1]);
+  const minor = Number(lavu[2]);
+  if (major < 56) return { major: 3, minor: 0 };
+  if (major === 56) return { major: 4, minor: minor >= 51 ? 3 : 2 };
+  if (major === 57) return { major: 5, minor: minor >= 28 ? 1 : 0 };
+  return { major: major - 52, minor: 0 };
 }
 
 export class FfmpegNotFoundError extends Error {
@@ -69,7 +88,7 @@ export function locateFfmpeg(configured?: string): { path: string; origin: Ffmpe
   );
 }
 
-/** Runs `ffmpeg -version` (no shell) and returns its first line; rejects if the binary does not run. */
+/** Runs `ffmpeg -version` (no shell) and returns its text; rejects if the binary does not run. */
 export function probeVersion(path: string, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(path, ['-hide_banner', '-version'], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -89,7 +108,7 @@ export function probeVersion(path: string, timeoutMs = 10_000): Promise<string> 
     child.on('close', (code) => {
       clearTimeout(timer);
       const first = out.split('\n')[0]?.trim() ?? '';
-      if (code === 0 && first.startsWith('ffmpeg version')) resolve(first);
+      if (code === 0 && first.startsWith('ffmpeg version')) resolve(out);
       else reject(new FfmpegNotFoundError(`"${path}" is not a working FFmpeg (exit ${code})`));
     });
   });
@@ -97,5 +116,6 @@ export function probeVersion(path: string, timeoutMs = 10_000): Promise<string> 
 
 export async function resolveFfmpeg(configured?: string): Promise<FfmpegBinary> {
   const found = locateFfmpeg(configured);
-  return { ...found, version: await probeVersion(found.path) };
+  const text = await probeVersion(found.path);
+  return { ...found, version: text.split('\n')[0]!.trim(), release: releaseOf(text) };
 }

@@ -42,7 +42,7 @@ export class ProcessPool extends EventEmitter<PoolEvents> {
   private readonly stopping = new Set<Promise<void>>();
   /** Streams still shutting down, by key: a new process for the same camera waits for the old one to exit. */
   private readonly stoppingByKey = new Map<string, Promise<void>>();
-  private binary: Promise<string> | undefined;
+  private binary: Promise<FfmpegBinary> | undefined;
   private closed = false;
 
   constructor(private readonly options: PoolOptions) {
@@ -50,11 +50,11 @@ export class ProcessPool extends EventEmitter<PoolEvents> {
   }
 
   /** Resolves the binary once and reports which one and its version. */
-  ffmpeg(): Promise<string> {
+  ffmpeg(): Promise<FfmpegBinary> {
     this.binary ??= resolveFfmpeg(this.options.ffmpegPath).then(
       (binary) => {
         this.emit('binary', binary);
-        return binary.path;
+        return binary;
       },
       (err: Error) => {
         this.emit('binaryError', err);

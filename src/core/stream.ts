@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { buildArgs, displaySource, type CaptureOptions } from './ffmpeg-args';
+import { buildArgs, displaySource, secretsOf, type CaptureOptions } from './ffmpeg-args';
+import type { FfmpegBinary } from './ffmpeg-binary';
 import { JpegSplitter } from './jpeg-splitter';
 import { PgmSplitter } from './pgm-splitter';
 import { DEFAULT_SUPERVISOR, Supervisor, type SupervisorOptions } from './supervisor';
@@ -35,7 +36,7 @@ export class Stream extends EventEmitter<StreamEvents> {
   constructor(
     readonly key: string,
     private readonly capture: CaptureOptions,
-    private readonly command: Promise<string>,
+    private readonly binary: Promise<FfmpegBinary>,
     private readonly tuning: SupervisorTuning = {},
   ) {
     super();
@@ -85,24 +86,23 @@ export class Stream extends EventEmitter<StreamEvents> {
   }
 
   start(): Promise<void> {
-    this.starting ??= this.command.then(
-      (command) => {
+    this.starting ??= this.binary.then(
+      ({ path: command, release }) => {
         if (this.stopped) return;
         let args: string[];
         try {
-          args = buildArgs(this.capture);
+          args = buildArgs({ ...this.capture, ffmpegVersion: this.capture.ffmpegVersion ?? release });
         } catch (err) {
           this.fail((err as Error).message);
           return;
         }
-        const secrets = this.capture.password ? [this.capture.password] : [];
         const supervisor = new Supervisor({
           ...DEFAULT_SUPERVISOR,
           ...this.tuning,
           command,
           args,
           extraPipe: !!this.capture.gray,
-          secrets,
+          secrets: secretsOf(this.capture),
           expectedFps: this.capture.fps,
         });
         this.supervisor = supervisor;

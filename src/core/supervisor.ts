@@ -45,7 +45,7 @@ const TICK_MS = 1000;
 const FPS_WINDOW_S = 5;
 const DEGRADED_RATIO = 0.7;
 
-type ExecaModule = typeof import('execa');
+type ExecaModule = typeof import('execa', { with: { 'resolution-mode': 'import' } });
 let execaModule: Promise<ExecaModule> | undefined;
 // execa 9 is ESM-only; TypeScript keeps this a real dynamic import in our CommonJS output.
 const loadExeca = (): Promise<ExecaModule> => (execaModule ??= import('execa'));

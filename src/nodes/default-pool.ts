@@ -1,5 +1,5 @@
 import type { ProcessPool } from '../core/pool';
-import { poolFromConfig, reportBinary } from './process-pool';
+import { poolFromConfig, reportBinary } from './pool-config';
 
 /**
  * A source without a process-pool config node still gets one shared pool for the whole runtime, so a flow

@@ -20,10 +20,7 @@ export interface FfmpegSourceDef extends NodeDef {
   snapshotTimeout?: string | number;
 }
 
-interface Credentials {
-  username?: string;
-  password?: string;
-}
+type Credentials = Record<string, string | undefined> & { username?: string; password?: string };
 
 export const MOTION_TYPE = 'glimpser-motion-detect';
 const STATUS_INTERVAL_MS = 2000;

@@ -1,14 +1,8 @@
-import { ProcessPool } from '../core/pool';
+import type { ProcessPool } from '../core/pool';
 import type { Node, NodeDef, NodeRedRuntime } from './red-types';
-import { clampNumber } from './config';
+import { poolFromConfig, reportBinary, type PoolConfigDef } from './pool-config';
 
-export interface ProcessPoolDef extends NodeDef {
-  ffmpegPath?: string;
-  idleGrace?: string | number;
-  backoffBase?: string | number;
-  backoffCap?: string | number;
-  stallTimeout?: string | number;
-}
+type ProcessPoolDef = NodeDef & PoolConfigDef;
 
 export interface ProcessPoolNode extends Node {
   pool: ProcessPool;
@@ -16,25 +10,6 @@ export interface ProcessPoolNode extends Node {
   users: Record<string, Node>;
   register(node: Node): void;
   deregister(node: Node): void;
-}
-
-/** Builds a pool from config values (seconds in the editor, milliseconds in the core), clamped once here. */
-export function poolFromConfig(def: Partial<ProcessPoolDef>): ProcessPool {
-  const baseMs = clampNumber(def.backoffBase, 1, 0.1, 60) * 1000;
-  return new ProcessPool({
-    ffmpegPath: typeof def.ffmpegPath === 'string' ? def.ffmpegPath : undefined,
-    idleGraceMs: clampNumber(def.idleGrace, 10, 0, 3600) * 1000,
-    supervisor: {
-      backoff: { baseMs, capMs: Math.max(baseMs, clampNumber(def.backoffCap, 30, 1, 600) * 1000), jitter: 0.2 },
-      stallTimeoutMs: clampNumber(def.stallTimeout, 10, 2, 300) * 1000,
-    },
-  });
-}
-
-/** Logs the chosen binary once and reports a missing one as an error, not a crash. */
-export function reportBinary(pool: ProcessPool, log: (msg: string) => void, error: (msg: string) => void): void {
-  pool.on('binary', (b) => log(`FFmpeg: ${b.path} (${b.origin}) — ${b.version}`));
-  pool.on('binaryError', (err) => error(err.message));
 }
 
 module.exports = function register(RED: NodeRedRuntime): void {

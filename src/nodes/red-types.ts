@@ -29,7 +29,7 @@ export interface NodeDef {
   [key: string]: unknown;
 }
 
-export interface Node<Creds = Record<string, string>> extends EventEmitter {
+export interface Node<Creds = Record<string, string | undefined>> extends EventEmitter {
   id: string;
   type: string;
   name?: string;

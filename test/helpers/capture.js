@@ -11,9 +11,9 @@ const live = new Set();
  * Spawns ffmpeg with `args` and resolves once `jpeg` JPEG frames and `gray` PGM frames arrived (then stops the
  * process), or once the process exits by itself. Resolves { jpegs, grays, code, signal, stderr, pid }.
  */
-function capture(args, { jpeg = 3, gray = 0 } = {}) {
+function capture(args, { jpeg = 3, gray = 0, bin = 'ffmpeg' } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
     live.add(child);
     const jpegs = [];
     const grays = [];
