@@ -215,3 +215,61 @@ describe('motion core: region raster', function () {
     assert.equal(r.motion, false);
   });
 });
+
+describe('motion events: hysteresis, quiet period, cooldown, stuck-ON safety', function () {
+  it('starts after K consecutive motion frames only', function () {
+    const ev = new MotionEvents({ startFrames: 3, quietMs: 500, cooldownMs: 0, staleMs: 1000 });
+    const seq = [1, 1, 0, 1, 1, 0, 1, 1, 1];
+    const out = seq.map((m, n) => ev.frame(!!m, n * 100));
+    assert.deepEqual(out.map((e, n) => e && `${e.kind}@${n}`).filter(Boolean), ['start@8']);
+  });
+
+  it('ends after the quiet period, not at the first quiet frame, and motion inside it keeps the event', function () {
+    const ev = new MotionEvents({ startFrames: 1, quietMs: 500, cooldownMs: 0 });
+    const kinds = [];
+    const seq = [1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0];
+    seq.forEach((m, n) => { const e = ev.frame(!!m, n * 100); if (e) kinds.push(`${e.kind}@${n}${e.reason ? ':' + e.reason : ''}`); });
+    assert.deepEqual(kinds, ['start@0', 'end@9:quiet']);
+  });
+
+  it('rate limit: no new start within the cooldown after an end', function () {
+    const ev = new MotionEvents({ startFrames: 1, quietMs: 100, cooldownMs: 1000 });
+    const kinds = [];
+    const seq = [1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1];
+    seq.forEach((m, n) => { const e = ev.frame(!!m, n * 100); if (e) kinds.push(`${e.kind}@${n}`); });
+    assert.deepEqual(kinds, ['start@0', 'end@1', 'start@12']);
+  });
+
+  it('ends a stuck ON when frames stop, and alive() (skipped frames) keeps it from firing', function () {
+    const ev = new MotionEvents({ startFrames: 1, quietMs: 60000, staleMs: 2000 });
+    assert.equal(ev.frame(true, 1000).kind, 'start');
+    assert.equal(ev.tick(2500), null);
+    ev.alive(2500);
+    assert.equal(ev.tick(4000), null);
+    const end = ev.tick(4600);
+    assert.deepEqual([end.kind, end.reason, end.startedAt], ['end', 'no-frames', 1000]);
+    assert.equal(ev.tick(9000), null, 'once');
+  });
+});
+
+describe('Home Assistant discovery payload', function () {
+  const { discoveryMessage, availabilityMessage, stateTopic, sanitizeId } = require('../dist/core/ha-discovery.js');
+  it('is a retained binary_sensor config with motion class, ids, device and availability', function () {
+    const m = discoveryMessage({ topicPrefix: 'glimpser/', stream: 'Front Door', nodeId: 'a1b2.c3', version: '0.1.0' });
+    assert.equal(m.topic, 'homeassistant/binary_sensor/glimpser_front_door_motion_a1b2_c3/config');
+    assert.equal(m.retain, true);
+    const c = JSON.parse(m.payload);
+    assert.equal(c.device_class, 'motion');
+    assert.equal(c.unique_id, 'glimpser_front_door_motion_a1b2_c3');
+    assert.equal(c.state_topic, 'glimpser/Front Door/motion');
+    assert.equal(c.availability_topic, 'glimpser/Front Door/availability');
+    assert.deepEqual([c.payload_on, c.payload_off, c.payload_available, c.payload_not_available], ['ON', 'OFF', 'online', 'offline']);
+    assert.deepEqual(c.device.identifiers, ['glimpser_front_door']);
+    assert.equal(c.device.sw_version, '0.1.0');
+  });
+  it('keeps wildcards and extra levels out of topics', function () {
+    assert.equal(stateTopic('glimpser', 'a/b+#'), 'glimpser/a_b_/motion');
+    assert.equal(sanitizeId('!!'), 'camera');
+    assert.deepEqual(availabilityMessage('g', 's', false), { topic: 'g/s/availability', payload: 'offline', retain: true, qos: 1 });
+  });
+});

@@ -165,7 +165,8 @@ describe('glimpser-motion-detect node', function () {
     await helper.load(motionNode, flow({ staleSeconds: 1, quietSeconds: 30 }));
     const m1 = helper.getNode('m1');
     const got = collect(helper.getNode('out'));
-    for (let n = 0; n < 40; n++) m1.receive(grayMsg(boxGray[n], n, Date.now() - (40 - n) * 100));
+    const base = Date.now() - 4000; // the last frame is 100 ms old when frames stop
+    for (let n = 0; n < 40; n++) m1.receive(grayMsg(boxGray[n], n, base));
     await until(() => got.some((m) => m.payload === 'ON'));
     await until(() => got.some((m) => m.payload === 'OFF'), 5000);
     const off = got.find((m) => m.payload === 'OFF');
