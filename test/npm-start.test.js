@@ -47,7 +47,7 @@ describe('npm start (demo)', function () {
     await waitFor(() => /MQTT broker:/.test(out), 45000, 100);
     const still = /Demo still image:\s+(\S+)/.exec(out)?.[1];
     const stream = /Demo stream:\s+(\S+)/.exec(out)?.[1];
-    const broker = /MQTT broker:\s+(mqtt:\/\/\S+);/.exec(out)?.[1];
+    const broker = /MQTT broker:\s+(mqtt:\/\/[^\s;]+)/.exec(out)?.[1];
     assert.ok(still && stream && broker, out);
 
     client = mqtt.connect(broker);
@@ -72,7 +72,7 @@ describe('npm start (demo)', function () {
     assert.ok(config, 'discovery config published');
     assert.equal(JSON.parse(config.payload).device_class, 'motion');
 
-    const redPid = childrenOf(child.pid, /red\.js/)[0];
+    const redPid = childrenOf(child.pid, /node-red|red\.js/)[0];
     assert.ok(redPid, 'node-red runs as a child of the start script');
     const ffmpegs = childrenOf(redPid);
     assert.equal(ffmpegs.length, 1, 'one FFmpeg for the demo camera (MJPEG and motion share it)');
