@@ -58,4 +58,19 @@ function cut(buf, positions) {
   return chunks;
 }
 
-module.exports = { tempDir, ffmpeg, recordMjpeg, prng, cut, own };
+/**
+ * Records one encode as FFmpeg's `-f mpjpeg` multipart stream (what production reads from pipe:1) and as image2
+ * files (the expected frames, from FFmpeg itself). Returns { stream, frames }.
+ */
+function recordMpjpeg(dir, { size = '320x240', frames = 6, q = 5, name = 'mp', bin = 'ffmpeg' } = {}) {
+  const stream = path.join(dir, `${name}.mpjpeg`);
+  const pattern = path.join(dir, `${name}-%03d.jpg`);
+  const src = `testsrc2=size=${size}:rate=10`;
+  execFileSync(bin, ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', src,
+    '-frames:v', String(frames), '-q:v', String(q), '-f', 'mpjpeg', stream,
+    '-frames:v', String(frames), '-q:v', String(q), '-f', 'image2', pattern], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const files = fs.readdirSync(dir).filter((f) => f.startsWith(`${name}-`) && f.endsWith('.jpg')).sort();
+  return { stream: fs.readFileSync(stream), frames: files.map((f) => fs.readFileSync(path.join(dir, f))) };
+}
+
+module.exports = { tempDir, ffmpeg, recordMjpeg, recordMpjpeg, prng, cut, own };
