@@ -265,13 +265,17 @@ export class MultipartJpegSplitter {
     const len = buf.length;
     const nl = buf.indexOf(LF, pos);
     const end = nl === -1 ? len : nl + 1;
-    this.headerBytes += end - pos;
-    if (this.headerBytes > MAX_HEADER_BYTES) {
+    if (this.headerBytes + end - pos > MAX_HEADER_BYTES) {
       this.badPart(`part header longer than ${MAX_HEADER_BYTES} bytes`);
-      this.stats.skippedBytes += this.headerBytes;
+      // The search goes on from here, so a delimiter right after the long line is found; a CR already taken
+      // into the line may start it.
+      const cr = this.line.charCodeAt(this.line.length - 1) === CR ? 1 : 0;
+      this.stats.skippedBytes += this.headerBytes - cr;
       this.seekFromHere();
-      return end;
+      this.held = cr;
+      return pos;
     }
+    this.headerBytes += end - pos;
     this.line += buf.toString('latin1', pos, nl === -1 ? len : nl);
     if (nl === -1) return len;
     let text = this.line;
