@@ -284,6 +284,11 @@ describe('MultipartJpegSplitter', function () {
         assert.match(errors[0], re);
       }
     }
+    // The header (the delimiter line's CRLF + this line) passes the cap exactly at its LF, and its CR ended the chunk: that CR starts the delimiter.
+    const head = Buffer.concat([part(f[0]), Buffer.from(`--ffmpeg\r\n${'z'.repeat(8189)}\r`)]);
+    const { frames, errors } = run([head, Buffer.concat([Buffer.from('\n'), part(f[2])])]);
+    assertFrames(frames, [f[0], f[2]], 'CR at the cap');
+    assert.equal(errors.length, 1);
   });
 
   it('parses header names case-insensitively, ignores other headers, accepts a close delimiter and a new stream after it', function () {
