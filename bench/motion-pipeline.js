@@ -13,7 +13,7 @@ const fs = require('node:fs');
 const { spawn } = require('node:child_process');
 const sharp = require('sharp');
 const { buildArgs } = require('../dist/core/ffmpeg-args.js');
-const { JpegSplitter } = require('../dist/core/jpeg-splitter.js');
+const { MultipartJpegSplitter } = require('../dist/core/multipart-splitter.js');
 const { PgmSplitter } = require('../dist/core/pgm-splitter.js');
 const { MotionDetector } = require('../dist/core/motion-detector.js');
 
@@ -51,7 +51,7 @@ function run(mode) {
       t0 = Date.now();
       setTimeout(finish, SECONDS * 1000);
     };
-    const jpegSplitter = new JpegSplitter({
+    const jpegSplitter = new MultipartJpegSplitter({
       onFrame: (jpeg) => {
         if (!started) return begin();
         jpegs++;

@@ -1,5 +1,5 @@
 'use strict';
-// The old way (one FFmpeg process spawned per frame) vs ours (one persistent FFmpeg with buildArgs + JpegSplitter),
+// The old way (one FFmpeg process spawned per frame) vs ours (one persistent FFmpeg with buildArgs + MultipartJpegSplitter),
 // on the same 1280x720 sources: lavfi testsrc2 and a generated H.264 file with one long GOP (-g 250).
 //   latency, spawn:      spawn() -> the frame's last byte split out of stdout (what a still request costs)
 //   latency, persistent: arrival of the chunk holding a frame's last byte -> onFrame (what our code adds)
@@ -12,6 +12,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { JpegSplitter } = require('../dist/core/jpeg-splitter.js');
+const { MultipartJpegSplitter } = require('../dist/core/multipart-splitter.js');
 const { buildArgs } = require('../dist/core/ffmpeg-args.js');
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -76,7 +77,8 @@ function persistentBlock(args, out) {
     let o0 = 0;
     let stderr = '';
     let stopping = false;
-    const splitter = new JpegSplitter({
+    // buildArgs writes -f mpjpeg, split as production splits it.
+    const splitter = new MultipartJpegSplitter({
       onFrame: () => {
         const added = Number(process.hrtime.bigint() - tChunk) / 1e6;
         seen++;
@@ -124,7 +126,7 @@ function table(title, spawned, persistent) {
   console.log(`\n${title}`);
   console.log(`${''.padEnd(28)}${'latency p50'.padStart(12)}${'p95'.padStart(12)}${'CPU/frame'.padStart(14)}`);
   console.log(row('spawn per frame', spawned));
-  console.log(row('persistent + JpegSplitter', persistent));
+  console.log(row('persistent, mpjpeg split', persistent));
   const cpuS = (spawned.childCpu + spawned.ownCpu) / spawned.frames;
   const cpuP = (persistent.childCpu + persistent.ownCpu) / persistent.frames;
   console.log(`${'ratio spawn/persistent'.padEnd(28)}${ratio(percentile(spawned.latency, 50), percentile(persistent.latency, 50)).padStart(12)}` +

@@ -2,7 +2,7 @@
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { Supervisor, DEFAULT_SUPERVISOR } = require('../dist/core/supervisor');
-const { JpegSplitter } = require('../dist/core/jpeg-splitter');
+const { MultipartJpegSplitter } = require('../dist/core/multipart-splitter');
 const { backoffDelay } = require('../dist/core/backoff');
 const { buildArgs } = require('../dist/core/ffmpeg-args');
 const { isAlive, waitFor } = require('./helpers/procs');
@@ -24,7 +24,7 @@ function supervised(command, args, overrides = {}) {
   const states = [];
   const exits = [];
   const pids = [];
-  const splitter = new JpegSplitter({ onFrame: (jpeg) => sup.noteFrame(jpeg.length) });
+  const splitter = new MultipartJpegSplitter({ onFrame: (jpeg) => sup.noteFrame(jpeg.length) });
   sup.on('state', (s, reason) => states.push([s, reason]));
   sup.on('exit', (v) => exits.push(v));
   sup.on('spawn', (pid) => {

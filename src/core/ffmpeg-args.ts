@@ -11,6 +11,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FFMPEG_BOUNDARY } from './multipart-splitter';
 
 export type SourceKind = 'rtsp' | 'http' | 'mjpeg-http' | 'file' | 'device' | 'testsrc';
 
@@ -335,7 +336,9 @@ export function buildArgs(o: CaptureOptions): string[] {
   const args = [...GLOBAL_ARGS, ...n.hwaccelArgs, ...inputArgs(n, o.ffmpegVersion), ...n.extraInputArgs, '-i', inputWithCredentials(n)];
   const fps = `fps=${n.fps}`;
   const scale = n.width ? `scale=${n.width}:-2` : undefined;
-  const jpegOut = ['-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(n.quality), '-f', 'mjpeg', 'pipe:1'];
+  // mpjpeg: every JPEG preceded by its Content-length, so the splitter never scans image bytes for markers.
+  const jpegOut = ['-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(n.quality),
+    '-f', 'mpjpeg', '-boundary_tag', FFMPEG_BOUNDARY, 'pipe:1'];
   if (!n.gray) {
     args.push('-map', '0:v:0', '-vf', scale ? `${fps},${scale}` : fps, ...DROP_OTHER_STREAMS, ...jpegOut);
     return args;

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { buildArgs, displaySource, secretsOf, type CaptureOptions } from './ffmpeg-args';
 import type { FfmpegBinary } from './ffmpeg-binary';
-import { JpegSplitter } from './jpeg-splitter';
+import { FFMPEG_BOUNDARY, MultipartJpegSplitter } from './multipart-splitter';
 import { PgmSplitter } from './pgm-splitter';
 import { DEFAULT_SUPERVISOR, Supervisor, type SupervisorOptions } from './supervisor';
 import type { Frame, GrayFrame, StreamState, StreamStats } from './types';
@@ -22,7 +22,7 @@ export interface StreamEvents {
 export class Stream extends EventEmitter<StreamEvents> {
   readonly description: string;
   private supervisor: Supervisor | undefined;
-  private readonly jpeg: JpegSplitter;
+  private readonly jpeg: MultipartJpegSplitter;
   private readonly pgm: PgmSplitter | undefined;
   private seq = 0;
   private graySeq = 0;
@@ -31,7 +31,6 @@ export class Stream extends EventEmitter<StreamEvents> {
   private failure: string | undefined;
   private starting: Promise<void> | undefined;
   private stopped = false;
-  private droppedBytes = 0;
 
   constructor(
     readonly key: string,
@@ -41,12 +40,8 @@ export class Stream extends EventEmitter<StreamEvents> {
   ) {
     super();
     this.description = displaySource(capture);
-    this.jpeg = new JpegSplitter({
-      onFrame: (data) => this.onJpeg(data),
-      onOversize: (bytes) => {
-        this.droppedBytes += bytes;
-      },
-    });
+    // FFmpeg writes -f mpjpeg (see buildArgs): frames are cut by their Content-length, not by scanning.
+    this.jpeg = new MultipartJpegSplitter({ boundary: FFMPEG_BOUNDARY, onFrame: (data) => this.onJpeg(data) });
     if (capture.gray) {
       this.pgm = new PgmSplitter({ onFrame: (data, width, height) => this.onGray(data, width, height) });
     }
@@ -73,7 +68,8 @@ export class Stream extends EventEmitter<StreamEvents> {
       bytes: s?.bytes ?? 0,
       fps: s?.fps ?? 0,
       restarts: s?.restarts ?? 0,
-      droppedBytes: this.droppedBytes + this.jpeg.stats.skippedBytes,
+      // Dropped oversize frames are in skippedBytes already (counting onOversize too would count them twice).
+      droppedBytes: this.jpeg.stats.skippedBytes,
       lastError: this.failure ?? s?.lastError,
       upSince: s?.upSince,
       pid: s?.pid,

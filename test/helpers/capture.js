@@ -1,7 +1,7 @@
 'use strict';
 // Runs the real FFmpeg with built args and collects frames from pipe:1 (JPEG) and pipe:3 (PGM).
 const { spawn } = require('node:child_process');
-const { JpegSplitter } = require('../../dist/core/jpeg-splitter.js');
+const { MultipartJpegSplitter } = require('../../dist/core/multipart-splitter.js');
 const { PgmSplitter } = require('../../dist/core/pgm-splitter.js');
 
 /** Children this process started and has not yet seen exit; stopAll() ends them (by our own handles only). */
@@ -19,7 +19,8 @@ function capture(args, { jpeg = 3, gray = 0, bin = 'ffmpeg' } = {}) {
     const grays = [];
     let stderr = '';
     let stopping = false;
-    const js = new JpegSplitter({ onFrame: (f) => { jpegs.push(f); check(); } });
+    // buildArgs writes -f mpjpeg on pipe:1, as production reads it.
+    const js = new MultipartJpegSplitter({ onFrame: (f) => { jpegs.push(f); check(); } });
     const ps = new PgmSplitter({ onFrame: (data, width, height) => { grays.push({ data, width, height }); check(); } });
     function check() {
       if (!stopping && jpegs.length >= jpeg && grays.length >= gray) {
