@@ -122,7 +122,7 @@ export class MotionDetector {
   private mask: RegionMask | null = null;
   private readonly kernel: MotionKernel = createMotionKernel();
   /** Byte offsets of the buffers in the kernel's memory (see allocate()). */
-  private readonly at = { cur: 0, bg8: 0, thr: 0, bgF: 0, noise: 0, map: 0, changed: 0, blocks: 0, samples: 0, samplesPad: 0, bins: 0, rowSpan: 0, spanStart: 0, spanEnd: 0 };
+  private readonly at = { lut: 0, cur: 0, bg8: 0, thr: 0, bgF: 0, noise: 0, map: 0, changed: 0, blocks: 0, samples: 0, samplesPad: 0, bins: 0, rowSpan: 0, spanStart: 0, spanEnd: 0 };
   /** Merged [start, end) byte ranges of 16-pixel blocks covering the spans. */
   private blockCount = 0;
   /** The frame, copied into the kernel's memory. */
@@ -149,7 +149,8 @@ export class MotionDetector {
   private readonly binBg = new Float64Array(BINS);
   private readonly binN = new Int32Array(BINS);
   private readonly binOff = new Float64Array(BINS);
-  private readonly lut = new Uint8Array(256);
+  /** Brightness transfer table (background level -> predicted level), in the kernel's memory. */
+  private lut = new Uint8Array(256);
   /** Samples of the first fitting round within the threshold of the background. */
   private identityInliers = 0;
   private sampled = 0;
@@ -324,6 +325,10 @@ export class MotionDetector {
     const at = this.at;
     this.identityInliers = this.kernel.accumulate(at.samples, at.samplesPad, this.samples.length, at.cur, at.bg8, at.map,
       Math.floor(this.thresh), at.bins);
+    this.copyBins();
+  }
+
+  private copyBins(): void {
     const bins = this.bins;
     for (let k = 0; k < BINS; k++) {
       this.binSum[k] = bins[k];
@@ -334,50 +339,15 @@ export class MotionDetector {
 
   /** Refit round (light changing only): samples within the threshold of the current table. */
   private accumulateInliers(): void {
-    const samples = this.samples;
-    const samplesPad = this.samplesPad;
-    const cur = this.cur;
-    const bg8 = this.bg8;
-    const map = this.map;
-    const lut = this.lut;
-    const T = this.thresh;
-    const sum = this.binSum;
-    const sbg = this.binBg;
-    const cnt = this.binN;
-    sum.fill(0);
-    sbg.fill(0);
-    cnt.fill(0);
-    for (let k = 0; k < samples.length; k++) {
-      if (map[samplesPad[k]] !== 0) continue;
-      const i = samples[k];
-      const b = bg8[i];
-      const c = cur[i];
-      const d = c - lut[b];
-      if (d > T || -d > T) continue;
-      const bin = b >> BIN_SHIFT;
-      sum[bin] += c;
-      sbg[bin] += b;
-      cnt[bin]++;
-    }
+    const at = this.at;
+    this.kernel.inliers(at.samples, at.samplesPad, this.samples.length, at.cur, at.bg8, at.map, at.lut, Math.floor(this.thresh), at.bins, 1);
+    this.copyBins();
   }
 
   /** Samples (not changed last frame) within the threshold of the current table. */
   private countInliers(): number {
-    const samples = this.samples;
-    const samplesPad = this.samplesPad;
-    const cur = this.cur;
-    const bg8 = this.bg8;
-    const map = this.map;
-    const lut = this.lut;
-    const T = this.thresh;
-    let n = 0;
-    for (let k = 0; k < samples.length; k++) {
-      if (map[samplesPad[k]] !== 0) continue;
-      const i = samples[k];
-      const d = cur[i] - lut[bg8[i]];
-      if (d <= T && -d <= T) n++;
-    }
-    return n;
+    const at = this.at;
+    return this.kernel.inliers(at.samples, at.samplesPad, this.samples.length, at.cur, at.bg8, at.map, at.lut, Math.floor(this.thresh), at.bins, 0);
   }
 
   /** Largest |offset| among the bins that had enough samples. */
@@ -632,6 +602,7 @@ export class MotionDetector {
       top = (top + bytes + 15) & ~15;
       return p;
     };
+    at.lut = take(256);
     at.cur = take(size16);
     at.bg8 = take(size16);
     at.thr = take(size16);
@@ -650,6 +621,7 @@ export class MotionDetector {
     if (top > memory.buffer.byteLength) memory.grow(Math.ceil((top - memory.buffer.byteLength) / 65536));
     const buf = memory.buffer;
     new Uint8Array(buf, 0, top).fill(0);
+    this.lut = new Uint8Array(buf, at.lut, 256);
     this.cur = new Uint8Array(buf, at.cur, size);
     this.bg8 = new Uint8Array(buf, at.bg8, size);
     this.thr8 = new Uint8Array(buf, at.thr, size16);

@@ -21,6 +21,8 @@ export interface MotionKernel {
   readonly memory: WasmMemory;
   detect(ranges: number, rangeCount: number, cur: number, bg8: number, thr: number, out: number): number;
   accumulate(samples: number, samplesPad: number, count: number, cur: number, bg8: number, map: number, t: number, bins: number): number;
+  inliers(samples: number, samplesPad: number, count: number, cur: number, bg8: number, map: number, lut: number, t: number,
+    bins: number, sum: number): number;
   update(y0: number, step: number, height: number, width: number, rowSpan: number, spanStart: number, spanEnd: number,
     cur: number, bg8: number, bgF: number, noise: number, thr: number, map: number,
     a: number, aSlow: number, an: number, cap: number, kN: number, T: number): void;

@@ -79,90 +79,90 @@
         (br $samples)))
     (local.get $near))
 
+  ;; Refit rounds of the light fit (light changing): the samples, not changed last frame, within $t
+  ;; of the table's prediction lut[bg] (256 bytes at $lut). Returns their count; with $sum, also
+  ;; fills the bins with them as "accumulate" does.
+  (func (export "inliers")
+    (param $sp i32) (param $spp i32) (param $ns i32) (param $cur i32) (param $bg i32) (param $map i32)
+    (param $lut i32) (param $t i32) (param $bins i32) (param $sum i32)
+    (result i32)
+    (local $end i32) (local $i i32) (local $b i32) (local $c i32) (local $n i32) (local $p i32) (local $t2 i32)
+    (if (local.get $sum) (then (memory.fill (local.get $bins) (i32.const 0) (i32.const 384))))
+    (local.set $t2 (i32.shl (local.get $t) (i32.const 1)))
+    (local.set $end (i32.add (local.get $sp) (i32.shl (local.get $ns) (i32.const 2))))
+    (block $done
+      (loop $samples
+        (br_if $done (i32.ge_u (local.get $sp) (local.get $end)))
+        (if (i32.eqz (i32.load8_u (i32.add (local.get $map) (i32.load (local.get $spp)))))
+          (then
+            (local.set $i (i32.load (local.get $sp)))
+            (local.set $b (i32.load8_u (i32.add (local.get $bg) (local.get $i))))
+            (local.set $c (i32.load8_u (i32.add (local.get $cur) (local.get $i))))
+            (if (i32.le_u
+                  (i32.add (i32.sub (local.get $c) (i32.load8_u (i32.add (local.get $lut) (local.get $b)))) (local.get $t))
+                  (local.get $t2))
+              (then
+                (local.set $n (i32.add (local.get $n) (i32.const 1)))
+                (if (local.get $sum)
+                  (then
+                    (local.set $p (i32.add (local.get $bins) (i32.shl (i32.shr_u (local.get $b) (i32.const 3)) (i32.const 2))))
+                    (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (local.get $c)))
+                    (i32.store offset=128 (local.get $p) (i32.add (i32.load offset=128 (local.get $p)) (local.get $b)))
+                    (i32.store offset=256 (local.get $p) (i32.add (i32.load offset=256 (local.get $p)) (i32.const 1)))))))))
+        (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
+        (local.set $spp (i32.add (local.get $spp) (i32.const 4)))
+        (br $samples)))
+    (local.get $n))
+
   ;; Running averages in the steady state (prediction = background) on one pixel range [i, e):
   ;;   noise += an * (min(|cur - bg8|, cap) - noise)
   ;;   bgF   += (changed last frame ? aSlow : a) * (cur - bgF);  bg8 = round(bgF)
   ;;   thr    = min(254, trunc(max(kN * noise, T)))
-  ;; in f64 and stored as f32, bit for bit what the JavaScript loop did. Four pixels per step as two
-  ;; f64x2 halves, the range's last 0..3 pixels one by one. $pad turns a pixel index into its padded
-  ;; changed-map index (the row's offset).
+  ;; in f32, the precision both are stored in, four pixels per step, the range's last 0..3 pixels one
+  ;; by one. $pad turns a pixel index into its padded changed-map index (the row's offset).
   (func $span
     (param $i i32) (param $e i32) (param $pad i32)
     (param $cur i32) (param $bg8 i32) (param $bgF i32) (param $noise i32) (param $thr i32) (param $map i32)
-    (param $a f64) (param $aSlow f64) (param $an f64) (param $cap f64) (param $kN f64) (param $T f64)
-    (local $c i32) (local $d i32) (local $nz f64) (local $nb f64) (local $bf f64) (local $cf f64) (local $q i32)
-    (local $e4 i32)
-    (local $cv v128) (local $dv v128) (local $mv v128) (local $nzv v128) (local $bfv v128)
-    (local $nzL v128) (local $nzH v128) (local $nbL v128) (local $nbH v128) (local $x v128)
+    (param $a f32) (param $aSlow f32) (param $an f32) (param $cap f32) (param $kN f32) (param $T f32)
+    (local $c i32) (local $d i32) (local $nz f32) (local $nb f32) (local $bf f32) (local $q i32) (local $e4 i32)
+    (local $cv v128) (local $mv v128) (local $x v128) (local $nzv v128) (local $bfv v128)
     (local $va v128) (local $vaSlow v128) (local $van v128) (local $vcap v128) (local $vkN v128) (local $vT v128)
-    (local $vhalf v128) (local $vmax v128)
-    (local.set $va (f64x2.splat (local.get $a)))
-    (local.set $vaSlow (f64x2.splat (local.get $aSlow)))
-    (local.set $van (f64x2.splat (local.get $an)))
-    (local.set $vcap (f64x2.splat (local.get $cap)))
-    (local.set $vkN (f64x2.splat (local.get $kN)))
-    (local.set $vT (f64x2.splat (local.get $T)))
-    (local.set $vhalf (f64x2.splat (f64.const 0.5)))
-    (local.set $vmax (f64x2.splat (f64.const 254)))
+    (local.set $va (f32x4.splat (local.get $a)))
+    (local.set $vaSlow (f32x4.splat (local.get $aSlow)))
+    (local.set $van (f32x4.splat (local.get $an)))
+    (local.set $vcap (f32x4.splat (local.get $cap)))
+    (local.set $vkN (f32x4.splat (local.get $kN)))
+    (local.set $vT (f32x4.splat (local.get $T)))
     (local.set $e4 (i32.sub (local.get $e) (i32.const 3)))
     (block $vdone
       (loop $quad
         (br_if $vdone (i32.ge_s (local.get $i) (local.get $e4)))
         (local.set $cv (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u
           (v128.load32_zero (i32.add (local.get $cur) (local.get $i))))))
-        (local.set $dv (i32x4.abs (i32x4.sub (local.get $cv)
+        (local.set $x (f32x4.convert_i32x4_s (i32x4.abs (i32x4.sub (local.get $cv)
           (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u
-            (v128.load32_zero (i32.add (local.get $bg8) (local.get $i))))))))
+            (v128.load32_zero (i32.add (local.get $bg8) (local.get $i)))))))))
         (local.set $mv (i32x4.ne
           (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u
             (v128.load32_zero (i32.add (local.get $map) (i32.add (local.get $i) (local.get $pad))))))
           (v128.const i32x4 0 0 0 0)))
         (local.set $q (i32.shl (local.get $i) (i32.const 2)))
         (local.set $nzv (v128.load (i32.add (local.get $noise) (local.get $q))))
+        (local.set $nzv (f32x4.add (local.get $nzv)
+          (f32x4.mul (local.get $van) (f32x4.sub (f32x4.min (local.get $x) (local.get $vcap)) (local.get $nzv)))))
+        (v128.store (i32.add (local.get $noise) (local.get $q)) (local.get $nzv))
         (local.set $bfv (v128.load (i32.add (local.get $bgF) (local.get $q))))
-        ;; noise, lanes 0-1 then 2-3
-        (local.set $x (f64x2.promote_low_f32x4 (local.get $nzv)))
-        (local.set $nzL (f64x2.add (local.get $x) (f64x2.mul (local.get $van)
-          (f64x2.sub (f64x2.min (f64x2.convert_low_i32x4_s (local.get $dv)) (local.get $vcap)) (local.get $x)))))
-        (local.set $x (f64x2.promote_low_f32x4
-          (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $nzv) (local.get $nzv))))
-        (local.set $nzH (f64x2.add (local.get $x) (f64x2.mul (local.get $van)
-          (f64x2.sub
-            (f64x2.min
-              (f64x2.convert_low_i32x4_s (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $dv) (local.get $dv)))
-              (local.get $vcap))
-            (local.get $x)))))
-        (v128.store (i32.add (local.get $noise) (local.get $q))
-          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-            (f32x4.demote_f64x2_zero (local.get $nzL)) (f32x4.demote_f64x2_zero (local.get $nzH))))
-        ;; background
-        (local.set $x (f64x2.promote_low_f32x4 (local.get $bfv)))
-        (local.set $nbL (f64x2.add (local.get $x)
-          (f64x2.mul
-            (v128.bitselect (local.get $vaSlow) (local.get $va) (i64x2.extend_low_i32x4_s (local.get $mv)))
-            (f64x2.sub (f64x2.convert_low_i32x4_s (local.get $cv)) (local.get $x)))))
-        (local.set $x (f64x2.promote_low_f32x4
-          (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $bfv) (local.get $bfv))))
-        (local.set $nbH (f64x2.add (local.get $x)
-          (f64x2.mul
-            (v128.bitselect (local.get $vaSlow) (local.get $va) (i64x2.extend_high_i32x4_s (local.get $mv)))
-            (f64x2.sub
-              (f64x2.convert_low_i32x4_s (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $cv) (local.get $cv)))
-              (local.get $x)))))
-        (v128.store (i32.add (local.get $bgF) (local.get $q))
-          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-            (f32x4.demote_f64x2_zero (local.get $nbL)) (f32x4.demote_f64x2_zero (local.get $nbH))))
-        (local.set $x (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-          (i32x4.trunc_sat_f64x2_s_zero (f64x2.add (local.get $nbL) (local.get $vhalf)))
-          (i32x4.trunc_sat_f64x2_s_zero (f64x2.add (local.get $nbH) (local.get $vhalf)))))
+        (local.set $bfv (f32x4.add (local.get $bfv)
+          (f32x4.mul
+            (v128.bitselect (local.get $vaSlow) (local.get $va) (local.get $mv))
+            (f32x4.sub (f32x4.convert_i32x4_s (local.get $cv)) (local.get $bfv)))))
+        (v128.store (i32.add (local.get $bgF) (local.get $q)) (local.get $bfv))
+        (local.set $x (i32x4.trunc_sat_f32x4_s (f32x4.add (local.get $bfv) (v128.const f32x4 0.5 0.5 0.5 0.5))))
         (v128.store32_lane 0 (i32.add (local.get $bg8) (local.get $i))
           (i8x16.narrow_i16x8_u (i16x8.narrow_i32x4_u (local.get $x) (local.get $x)) (local.get $x)))
-        ;; threshold
-        (local.set $x (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-          (i32x4.trunc_sat_f64x2_s_zero
-            (f64x2.min (f64x2.max (f64x2.mul (local.get $vkN) (local.get $nzL)) (local.get $vT)) (local.get $vmax)))
-          (i32x4.trunc_sat_f64x2_s_zero
-            (f64x2.min (f64x2.max (f64x2.mul (local.get $vkN) (local.get $nzH)) (local.get $vT)) (local.get $vmax)))))
+        (local.set $x (i32x4.trunc_sat_f32x4_s
+          (f32x4.min (f32x4.max (f32x4.mul (local.get $vkN) (local.get $nzv)) (local.get $vT))
+            (v128.const f32x4 254 254 254 254))))
         (v128.store32_lane 0 (i32.add (local.get $thr) (local.get $i))
           (i8x16.narrow_i16x8_u (i16x8.narrow_i32x4_u (local.get $x) (local.get $x)) (local.get $x)))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
@@ -174,24 +174,23 @@
         (local.set $d (i32.sub (local.get $c) (i32.load8_u (i32.add (local.get $bg8) (local.get $i)))))
         (if (i32.lt_s (local.get $d) (i32.const 0)) (then (local.set $d (i32.sub (i32.const 0) (local.get $d)))))
         (local.set $q (i32.shl (local.get $i) (i32.const 2)))
-        (local.set $nz (f64.promote_f32 (f32.load (i32.add (local.get $noise) (local.get $q)))))
+        (local.set $nz (f32.load (i32.add (local.get $noise) (local.get $q))))
         (local.set $nz
-          (f64.add (local.get $nz)
-            (f64.mul (local.get $an)
-              (f64.sub (f64.min (f64.convert_i32_s (local.get $d)) (local.get $cap)) (local.get $nz)))))
-        (f32.store (i32.add (local.get $noise) (local.get $q)) (f32.demote_f64 (local.get $nz)))
-        (local.set $bf (f64.promote_f32 (f32.load (i32.add (local.get $bgF) (local.get $q)))))
-        (local.set $cf (f64.convert_i32_s (local.get $c)))
+          (f32.add (local.get $nz)
+            (f32.mul (local.get $an)
+              (f32.sub (f32.min (f32.convert_i32_s (local.get $d)) (local.get $cap)) (local.get $nz)))))
+        (f32.store (i32.add (local.get $noise) (local.get $q)) (local.get $nz))
+        (local.set $bf (f32.load (i32.add (local.get $bgF) (local.get $q))))
         (local.set $nb
-          (f64.add (local.get $bf)
-            (f64.mul
+          (f32.add (local.get $bf)
+            (f32.mul
               (select (local.get $aSlow) (local.get $a)
                 (i32.load8_u (i32.add (local.get $map) (i32.add (local.get $i) (local.get $pad)))))
-              (f64.sub (local.get $cf) (local.get $bf)))))
-        (f32.store (i32.add (local.get $bgF) (local.get $q)) (f32.demote_f64 (local.get $nb)))
-        (i32.store8 (i32.add (local.get $bg8) (local.get $i)) (i32.trunc_f64_s (f64.add (local.get $nb) (f64.const 0.5))))
+              (f32.sub (f32.convert_i32_s (local.get $c)) (local.get $bf)))))
+        (f32.store (i32.add (local.get $bgF) (local.get $q)) (local.get $nb))
+        (i32.store8 (i32.add (local.get $bg8) (local.get $i)) (i32.trunc_f32_s (f32.add (local.get $nb) (f32.const 0.5))))
         (i32.store8 (i32.add (local.get $thr) (local.get $i))
-          (i32.trunc_f64_s (f64.min (f64.max (f64.mul (local.get $kN) (local.get $nz)) (local.get $T)) (f64.const 254))))
+          (i32.trunc_f32_s (f32.min (f32.max (f32.mul (local.get $kN) (local.get $nz)) (local.get $T)) (f32.const 254))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $px))))
 
@@ -200,7 +199,7 @@
   (func (export "update")
     (param $y i32) (param $U i32) (param $h i32) (param $w i32) (param $rs i32) (param $ss i32) (param $se i32)
     (param $cur i32) (param $bg8 i32) (param $bgF i32) (param $noise i32) (param $thr i32) (param $map i32)
-    (param $a f64) (param $aSlow f64) (param $an f64) (param $cap f64) (param $kN f64) (param $T f64)
+    (param $a f32) (param $aSlow f32) (param $an f32) (param $cap f32) (param $kN f32) (param $T f32)
     (local $s i32) (local $sEnd i32) (local $q i32)
     (block $done
       (loop $rows
