@@ -122,7 +122,7 @@ export class MotionDetector {
   private mask: RegionMask | null = null;
   private readonly kernel: MotionKernel = createMotionKernel();
   /** Byte offsets of the buffers in the kernel's memory (see allocate()). */
-  private readonly at = { lut: 0, cur: 0, bg8: 0, thr: 0, bgF: 0, noise: 0, map: 0, changed: 0, blocks: 0, samples: 0, samplesPad: 0, bins: 0, rowSpan: 0, spanStart: 0, spanEnd: 0 };
+  private readonly at = { changedPad: 0, regionBits: 0, regionCount: 0, box: 0, lut: 0, cur: 0, bg8: 0, thr: 0, bgF: 0, noise: 0, map: 0, changed: 0, blocks: 0, samples: 0, samplesPad: 0, bins: 0, rowSpan: 0, spanStart: 0, spanEnd: 0 };
   /** Merged [start, end) byte ranges of 16-pixel blocks covering the spans. */
   private blockCount = 0;
   /** The frame, copied into the kernel's memory. */
@@ -154,7 +154,9 @@ export class MotionDetector {
   /** Samples of the first fitting round within the threshold of the background. */
   private identityInliers = 0;
   private sampled = 0;
+  /** Per include region counted pixels, and the counted pixels' minX, minY, maxX, maxY, from the kernel. */
   private regionCount = new Int32Array(0);
+  private box = new Int32Array(4);
   private regionMin = new Int32Array(0);
   private learnLeft = 0;
   private phase = 0;
@@ -404,26 +406,13 @@ export class MotionDetector {
   }
 
   private clearMap(): void {
-    const map = this.map;
-    const changed = this.changed;
-    const w = this.width;
-    const wp = w + 2;
-    for (let k = 0; k < this.changedCount; k++) {
-      const i = changed[k];
-      map[i + ((i / w) | 0) * 2 + wp + 1] = 0;
-    }
+    this.kernel.clear(this.at.changedPad, this.changedCount, this.at.map);
     this.changedCount = 0;
   }
 
   private markMap(): void {
-    const map = this.map;
-    const changed = this.changed;
-    const w = this.width;
-    const wp = w + 2;
-    for (let k = 0; k < this.changedCount; k++) {
-      const i = changed[k];
-      map[i + ((i / w) | 0) * 2 + wp + 1] = 1;
-    }
+    const at = this.at;
+    this.kernel.mark(at.changed, at.changedPad, this.changedCount, at.map, this.width);
   }
 
   /** Running averages on this frame's share of rows (rotating), with the rates scaled to match. */
@@ -497,39 +486,18 @@ export class MotionDetector {
 
   private count(): MotionResult {
     const mask = this.mask as RegionMask;
-    const map = this.map;
-    const changed = this.changed;
-    const nc = this.changedCount;
+    const at = this.at;
     const w = this.width;
     const height = this.height;
-    const wp = w + 2;
-    const minN = this.opts.minNeighbours;
-    const bits = mask.regionBits;
     const rc = this.regionCount;
     rc.fill(0);
-    let count = 0;
-    let minX = w;
-    let minY = height;
-    let maxX = -1;
-    let maxY = -1;
-    for (let k = 0; k < nc; k++) {
-      const i = changed[k];
-      const y = (i / w) | 0;
-      const p = i + y * 2 + wp + 1;
-      const nb = map[p - wp - 1] + map[p - wp] + map[p - wp + 1] + map[p - 1] + map[p + 1] + map[p + wp - 1] + map[p + wp] + map[p + wp + 1];
-      if (nb < minN) continue;
-      count++;
-      const x = i - y * w;
-      if (x < minX) minX = x;
-      if (x > maxX) maxX = x;
-      if (y < minY) minY = y;
-      if (y > maxY) maxY = y;
-      let rb = bits[i];
-      while (rb !== 0) {
-        rc[31 - Math.clz32(rb & -rb)]++;
-        rb &= rb - 1;
-      }
-    }
+    const count = this.kernel.count(at.changed, at.changedPad, this.changedCount, at.map, w, height, this.opts.minNeighbours,
+      at.regionBits, at.regionCount, at.box);
+    const box = this.box;
+    const minX = box[0];
+    const minY = box[1];
+    const maxX = box[2];
+    const maxY = box[3];
     const r = this.result;
     let any = false;
     const regionArea = mask.regionArea;
@@ -610,6 +578,10 @@ export class MotionDetector {
     at.noise = take(4 * size);
     at.map = take((width + 2) * (height + 2));
     at.changed = take(4 * size);
+    at.changedPad = take(4 * size);
+    at.regionBits = take(4 * size);
+    at.regionCount = take(4 * 32);
+    at.box = take(16);
     at.blocks = take(4 * blocks.length);
     at.samples = take(4 * samples.length);
     at.samplesPad = take(4 * samples.length);
@@ -629,6 +601,9 @@ export class MotionDetector {
     this.noise = new Float32Array(buf, at.noise, size);
     this.map = new Uint8Array(buf, at.map, (width + 2) * (height + 2));
     this.changed = new Int32Array(buf, at.changed, size);
+    new Uint32Array(buf, at.regionBits, size).set(mask.regionBits);
+    this.regionCount = new Int32Array(buf, at.regionCount, mask.includes.length);
+    this.box = new Int32Array(buf, at.box, 4);
     this.blockCount = blocks.length >> 1;
     new Int32Array(buf, at.blocks, blocks.length).set(blocks);
     this.samples = new Int32Array(buf, at.samples, samples.length);
@@ -640,8 +615,6 @@ export class MotionDetector {
     this.rowSpan.set(rowSpan);
     new Int32Array(buf, at.spanStart, mask.spanCount).set(mask.spanStart.subarray(0, mask.spanCount));
     new Int32Array(buf, at.spanEnd, mask.spanCount).set(mask.spanEnd.subarray(0, mask.spanCount));
-    const nr = mask.includes.length;
-    this.regionCount = new Int32Array(nr);
     // A region smaller than four times minArea could hardly ever report: cap its need at a quarter of its area.
     this.regionMin = Int32Array.from(mask.includes.map((reg, k) =>
       Math.max(1, Math.min(reg.minArea ?? this.opts.minArea, Math.floor(mask.regionArea[k] / 4)))));

@@ -20,6 +20,10 @@ export interface WasmMemory {
 export interface MotionKernel {
   readonly memory: WasmMemory;
   detect(ranges: number, rangeCount: number, cur: number, bg8: number, thr: number, out: number): number;
+  mark(changed: number, changedPad: number, count: number, map: number, width: number): void;
+  clear(changedPad: number, count: number, map: number): void;
+  count(changed: number, changedPad: number, count: number, map: number, width: number, height: number, minNeighbours: number,
+    regionBits: number, regionCount: number, box: number): number;
   accumulate(samples: number, samplesPad: number, count: number, cur: number, bg8: number, map: number, t: number, bins: number): number;
   inliers(samples: number, samplesPad: number, count: number, cur: number, bg8: number, map: number, lut: number, t: number,
     bins: number, sum: number): number;

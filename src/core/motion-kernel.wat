@@ -46,6 +46,93 @@
         (br $ranges)))
     (local.get $n))
 
+  ;; Marks the changed pixels in the padded (w+2)x(h+2) changed map and keeps their map indices
+  ;; (i + 2y + w + 3, y = i / w) at $pad for clear and count.
+  (func (export "mark") (param $changed i32) (param $pad i32) (param $n i32) (param $map i32) (param $w i32)
+    (local $end i32) (local $i i32) (local $p i32) (local $fw f64)
+    (local.set $fw (f64.convert_i32_u (local.get $w)))
+    (local.set $end (i32.add (local.get $changed) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $each
+        (br_if $done (i32.ge_u (local.get $changed) (local.get $end)))
+        (local.set $i (i32.load (local.get $changed)))
+        (local.set $p (i32.add (i32.add (local.get $i) (local.get $w))
+          (i32.add (i32.const 3)
+            (i32.shl (i32.trunc_f64_u (f64.div (f64.convert_i32_u (local.get $i)) (local.get $fw))) (i32.const 1)))))
+        (i32.store (local.get $pad) (local.get $p))
+        (i32.store8 (i32.add (local.get $map) (local.get $p)) (i32.const 1))
+        (local.set $changed (i32.add (local.get $changed) (i32.const 4)))
+        (local.set $pad (i32.add (local.get $pad) (i32.const 4)))
+        (br $each))))
+
+  (func (export "clear") (param $pad i32) (param $n i32) (param $map i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $pad) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $each
+        (br_if $done (i32.ge_u (local.get $pad) (local.get $end)))
+        (i32.store8 (i32.add (local.get $map) (i32.load (local.get $pad))) (i32.const 0))
+        (local.set $pad (i32.add (local.get $pad) (i32.const 4)))
+        (br $each))))
+
+  ;; Noise filter and tallies: a changed pixel counts when at least $minN of its 8 neighbours changed.
+  ;; Counts per include region (region bit masks, i32 per pixel at $bits) go to the i32s at $rc
+  ;; (zeroed by the caller); the counted pixels' minX, minY, maxX, maxY to the 4 i32s at $box.
+  ;; Returns the number of counted pixels.
+  (func (export "count")
+    (param $changed i32) (param $pad i32) (param $n i32) (param $map i32) (param $w i32) (param $h i32)
+    (param $minN i32) (param $bits i32) (param $rc i32) (param $box i32)
+    (result i32)
+    (local $end i32) (local $i i32) (local $p i32) (local $x i32) (local $y i32) (local $wp i32) (local $q i32)
+    (local $rb i32) (local $cnt i32) (local $minX i32) (local $minY i32) (local $maxX i32) (local $maxY i32)
+    (local.set $wp (i32.add (local.get $w) (i32.const 2)))
+    (local.set $minX (local.get $w))
+    (local.set $minY (local.get $h))
+    (local.set $maxX (i32.const -1))
+    (local.set $maxY (i32.const -1))
+    (local.set $end (i32.add (local.get $changed) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $each
+        (br_if $done (i32.ge_u (local.get $changed) (local.get $end)))
+        (local.set $p (i32.add (local.get $map) (i32.load (local.get $pad))))
+        (local.set $q (i32.sub (local.get $p) (local.get $wp)))
+        (local.set $x (i32.add (local.get $p) (local.get $wp)))
+        (if (i32.ge_u
+              (i32.add
+                (i32.add
+                  (i32.add (i32.load8_u offset=0 (i32.sub (local.get $q) (i32.const 1))) (i32.load8_u (local.get $q)))
+                  (i32.add (i32.load8_u offset=1 (local.get $q)) (i32.load8_u (i32.sub (local.get $p) (i32.const 1)))))
+                (i32.add
+                  (i32.add (i32.load8_u offset=1 (local.get $p)) (i32.load8_u (i32.sub (local.get $x) (i32.const 1))))
+                  (i32.add (i32.load8_u (local.get $x)) (i32.load8_u offset=1 (local.get $x)))))
+              (local.get $minN))
+          (then
+            (local.set $cnt (i32.add (local.get $cnt) (i32.const 1)))
+            (local.set $i (i32.load (local.get $changed)))
+            ;; map index = i + 2y + w + 3
+            (local.set $y (i32.shr_u (i32.sub (i32.sub (i32.load (local.get $pad)) (local.get $i)) (i32.add (local.get $w) (i32.const 3))) (i32.const 1)))
+            (local.set $x (i32.sub (local.get $i) (i32.mul (local.get $y) (local.get $w))))
+            (if (i32.lt_s (local.get $x) (local.get $minX)) (then (local.set $minX (local.get $x))))
+            (if (i32.gt_s (local.get $x) (local.get $maxX)) (then (local.set $maxX (local.get $x))))
+            (if (i32.lt_s (local.get $y) (local.get $minY)) (then (local.set $minY (local.get $y))))
+            (if (i32.gt_s (local.get $y) (local.get $maxY)) (then (local.set $maxY (local.get $y))))
+            (local.set $rb (i32.load (i32.add (local.get $bits) (i32.shl (local.get $i) (i32.const 2)))))
+            (block $rdone
+              (loop $regions
+                (br_if $rdone (i32.eqz (local.get $rb)))
+                (local.set $q (i32.add (local.get $rc) (i32.shl (i32.ctz (local.get $rb)) (i32.const 2))))
+                (i32.store (local.get $q) (i32.add (i32.load (local.get $q)) (i32.const 1)))
+                (local.set $rb (i32.and (local.get $rb) (i32.sub (local.get $rb) (i32.const 1))))
+                (br $regions)))))
+        (local.set $changed (i32.add (local.get $changed) (i32.const 4)))
+        (local.set $pad (i32.add (local.get $pad) (i32.const 4)))
+        (br $each)))
+    (i32.store (local.get $box) (local.get $minX))
+    (i32.store offset=4 (local.get $box) (local.get $minY))
+    (i32.store offset=8 (local.get $box) (local.get $maxX))
+    (i32.store offset=12 (local.get $box) (local.get $maxY))
+    (local.get $cnt))
+
   ;; First round of the light fit: per 8-level background bin, sums of current and background levels
   ;; and counts over the samples (pixel indices at $sp, their padded changed-map indices at $spp),
   ;; leaving out pixels that changed last frame. Bins: 32 i32 sums of cur, 32 of bg, 32 counts at $bins.
