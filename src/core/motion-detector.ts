@@ -125,6 +125,8 @@ export class MotionDetector {
   private readonly at = { changedPad: 0, regionBits: 0, regionCount: 0, box: 0, lut: 0, cur: 0, bg8: 0, thr: 0, bgF: 0, noise: 0, map: 0, changed: 0, blocks: 0, samples: 0, samplesPad: 0, bins: 0, rowSpan: 0, spanStart: 0, spanEnd: 0 };
   /** Merged [start, end) byte ranges of 16-pixel blocks covering the spans. */
   private blockCount = 0;
+  /** The kernel's memory has held buffers (is not all zeros). */
+  private used = false;
   /** The frame, copied into the kernel's memory. */
   private cur = new Uint8Array(0);
   private bgF = new Float32Array(0);
@@ -592,7 +594,9 @@ export class MotionDetector {
     const memory = this.kernel.memory;
     if (top > memory.buffer.byteLength) memory.grow(Math.ceil((top - memory.buffer.byteLength) / 65536));
     const buf = memory.buffer;
-    new Uint8Array(buf, 0, top).fill(0);
+    // A new instance's memory is all zeros; a size change reuses it.
+    if (this.used) new Uint8Array(buf, 0, top).fill(0);
+    this.used = true;
     this.lut = new Uint8Array(buf, at.lut, 256);
     this.cur = new Uint8Array(buf, at.cur, size);
     this.bg8 = new Uint8Array(buf, at.bg8, size);
@@ -625,25 +629,15 @@ export class MotionDetector {
 
   /** Background := current frame; thresholds from the noise floor; inactive pixels can never fire. */
   private seed(resetNoise: boolean): void {
-    const cur = this.cur;
-    const bgF = this.bgF;
-    const noise = this.noise;
-    const thr8 = this.thr8;
     const T = this.thresh;
     const kN = this.opts.noiseFactor;
     // Start at half the floor so the threshold starts at pixelThreshold and the floor is learned upwards.
-    if (resetNoise) noise.fill(kN > 0 ? T / kN / 2 : 0);
-    this.bg8.set(cur);
-    thr8.fill(INACTIVE);
+    if (resetNoise) this.noise.fill(kN > 0 ? T / kN / 2 : 0);
+    this.bg8.set(this.cur);
+    this.thr8.fill(INACTIVE);
+    const at = this.at;
     const mask = this.mask as RegionMask;
-    for (let s = 0; s < mask.spanCount; s++) {
-      for (let i = mask.spanStart[s]; i < mask.spanEnd[s]; i++) {
-        let t = kN * noise[i];
-        if (t < T) t = T;
-        thr8[i] = t < INACTIVE - 1 ? t : INACTIVE - 1;
-      }
-    }
-    for (let i = 0; i < bgF.length; i++) bgF[i] = cur[i];
+    this.kernel.seed(at.cur, at.bgF, this.bgF.length, at.spanStart, at.spanEnd, mask.spanCount, at.noise, at.thr, kN, T);
     this.clearMap();
     this.learnLeft = this.opts.learnFrames;
   }

@@ -24,6 +24,8 @@ export interface MotionKernel {
   clear(changedPad: number, count: number, map: number): void;
   count(changed: number, changedPad: number, count: number, map: number, width: number, height: number, minNeighbours: number,
     regionBits: number, regionCount: number, box: number): number;
+  seed(cur: number, bgF: number, count: number, spanStart: number, spanEnd: number, spanCount: number, noise: number, thr: number,
+    kN: number, T: number): void;
   accumulate(samples: number, samplesPad: number, count: number, cur: number, bg8: number, map: number, t: number, bins: number): number;
   inliers(samples: number, samplesPad: number, count: number, cur: number, bg8: number, map: number, lut: number, t: number,
     bins: number, sum: number): number;

@@ -133,6 +133,55 @@
     (i32.store offset=12 (local.get $box) (local.get $maxY))
     (local.get $cnt))
 
+  ;; Seeding: bgF = cur for $n pixels (16 per step; the byte buffers are padded to whole blocks, the
+  ;; f32 buffer's tail past $n is not written), then each span's threshold from the noise floor,
+  ;; thr = min(254, trunc(max(kN * noise, T))), in f64 as the JavaScript seeding did.
+  (func (export "seed")
+    (param $cur i32) (param $bgF i32) (param $n i32) (param $ss i32) (param $se i32) (param $spans i32)
+    (param $noise i32) (param $thr i32) (param $kN f64) (param $T f64)
+    (local $i i32) (local $e i32) (local $v v128) (local $end i32)
+    (local.set $e (i32.and (local.get $n) (i32.const -16)))
+    (block $vdone
+      (loop $blocks
+        (br_if $vdone (i32.ge_u (local.get $i) (local.get $e)))
+        (local.set $v (v128.load (i32.add (local.get $cur) (local.get $i))))
+        (local.set $end (i32.add (local.get $bgF) (i32.shl (local.get $i) (i32.const 2))))
+        (v128.store offset=0 (local.get $end)
+          (f32x4.convert_i32x4_u (i32x4.extend_low_i16x8_u (i16x8.extend_low_i8x16_u (local.get $v)))))
+        (v128.store offset=16 (local.get $end)
+          (f32x4.convert_i32x4_u (i32x4.extend_high_i16x8_u (i16x8.extend_low_i8x16_u (local.get $v)))))
+        (v128.store offset=32 (local.get $end)
+          (f32x4.convert_i32x4_u (i32x4.extend_low_i16x8_u (i16x8.extend_high_i8x16_u (local.get $v)))))
+        (v128.store offset=48 (local.get $end)
+          (f32x4.convert_i32x4_u (i32x4.extend_high_i16x8_u (i16x8.extend_high_i8x16_u (local.get $v)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $blocks)))
+    (block $done
+      (loop $px
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (f32.store (i32.add (local.get $bgF) (i32.shl (local.get $i) (i32.const 2)))
+          (f32.convert_i32_u (i32.load8_u (i32.add (local.get $cur) (local.get $i)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $px)))
+    (local.set $end (i32.add (local.get $ss) (i32.shl (local.get $spans) (i32.const 2))))
+    (block $sdone
+      (loop $spans
+        (br_if $sdone (i32.ge_u (local.get $ss) (local.get $end)))
+        (local.set $i (i32.load (local.get $ss)))
+        (local.set $e (i32.load (local.get $se)))
+        (block $rdone
+          (loop $each
+            (br_if $rdone (i32.ge_u (local.get $i) (local.get $e)))
+            (i32.store8 (i32.add (local.get $thr) (local.get $i))
+              (i32.trunc_f64_s (f64.min (f64.max
+                (f64.mul (local.get $kN) (f64.promote_f32 (f32.load (i32.add (local.get $noise) (i32.shl (local.get $i) (i32.const 2))))))
+                (local.get $T)) (f64.const 254))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $each)))
+        (local.set $ss (i32.add (local.get $ss) (i32.const 4)))
+        (local.set $se (i32.add (local.get $se) (i32.const 4)))
+        (br $spans))))
+
   ;; First round of the light fit: per 8-level background bin, sums of current and background levels
   ;; and counts over the samples (pixel indices at $sp, their padded changed-map indices at $spp),
   ;; leaving out pixels that changed last frame. Bins: 32 i32 sums of cur, 32 of bg, 32 counts at $bins.
