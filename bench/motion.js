@@ -3,9 +3,12 @@
 // against pam-diff fed by pipe2pam (frame-to-frame diff, native pixel-change engine on the libuv pool),
 // pixel-change called directly, and a plain JS frame-to-frame diff loop, on the same FFmpeg frames.
 // Rounds are interleaved so machine noise hits every contender alike; medians and ratios are printed.
+// "ours (before)" is the detector before its WebAssembly kernel (bench/reference/), timed in the same
+// rounds so the before/after figures come from the same machine state.
 // Usage: node bench/motion.js [rounds]   (needs `npm run build` first)
 const { spawn } = require('node:child_process');
 const { MotionDetector } = require('../dist/core/motion-detector.js');
+const { MotionDetector: MotionDetectorBefore } = require('./reference/motion-detector-before.js');
 const { parseRegions } = require('../dist/core/roi.js');
 const P2P = require('pipe2pam');
 const PamDiff = require('pam-diff');
@@ -39,8 +42,8 @@ function median(a) {
   return s[s.length >> 1];
 }
 
-function ours(frames, w, h, regions) {
-  const det = new MotionDetector({ regions });
+function ours(frames, w, h, regions, Detector = MotionDetector) {
+  const det = new Detector({ regions });
   const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let events = 0;
@@ -108,12 +111,14 @@ async function sizeRun(w, h) {
     { name: 'door', points: [[0.6, 0], [0.9, 0], [0.9, 0.5], [0.6, 0.5]] },
     { name: 'tree', type: 'exclude', points: [[0.8, 0.6], [1, 0.6], [1, 1], [0.8, 1]] },
   ]);
-  const res = { ours: [], oursRegions: [], pamDiff: [], pixelChange: [], plain: [] };
+  const res = { ours: [], oursRegions: [], before: [], beforeRegions: [], pamDiff: [], pixelChange: [], plain: [] };
   let ev = {};
   for (let r = 0; r < ROUNDS + 1; r++) {
     const round = {
       ours: ours(frames, w, h, []),
       oursRegions: ours(frames, w, h, regions),
+      before: ours(frames, w, h, [], MotionDetectorBefore),
+      beforeRegions: ours(frames, w, h, regions, MotionDetectorBefore),
       pamDiff: await pamDiff(pam, frames.length),
       pixelChange: await pixelChange(frames, w, h),
       plain: plainDiff(frames),
@@ -130,7 +135,8 @@ async function sizeRun(w, h) {
   for (const [w, h] of [[240, 180], [320, 240]]) {
     const { res, frames, ev } = await sizeRun(w, h);
     const base = median(res.pamDiff.map((x) => x.cpu));
-    for (const [name, label] of [['ours', 'ours, whole frame'], ['oursRegions', 'ours, 2 regions + exclude'], ['pamDiff', 'pam-diff + pipe2pam'],
+    for (const [name, label] of [['ours', 'ours, whole frame'], ['oursRegions', 'ours, 2 regions + exclude'],
+      ['before', 'ours (before), whole frame'], ['beforeRegions', 'ours (before), 2 regions + exclude'], ['pamDiff', 'pam-diff + pipe2pam'],
       ['pixelChange', 'pixel-change direct'], ['plain', 'plain JS diff']]) {
       const cpu = median(res[name].map((x) => x.cpu));
       const wall = median(res[name].map((x) => x.wall));

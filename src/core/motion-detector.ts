@@ -1,3 +1,4 @@
+import { createMotionKernel, type MotionKernel } from './motion-kernel';
 import { buildRegionMask, type Region, type RegionMask } from './roi';
 
 /**
@@ -9,8 +10,8 @@ import { buildRegionMask, type Region, type RegionMask } from './roi';
  *     lights, clouds, gamma and auto-exposure changes move the prediction instead of firing.
  *  2. Detection over the region spans: |cur - prediction| > the pixel's own threshold
  *     (max(pixelThreshold, noiseFactor * that pixel's mean |difference|)). In the steady state the
- *     table is the identity and the test runs four pixels per 32-bit word (SWAR) with no per-pixel
- *     branch; only words with a hit are looked at per pixel.
+ *     table is the identity and the test runs sixteen pixels per WebAssembly SIMD step; only the
+ *     changed pixels' indices come out.
  *  3. Noise filter over the changed pixels only: a pixel counts when at least minNeighbours of its 8
  *     neighbours changed too, so isolated sensor noise never counts.
  *  4. When most of the processed area changed at once (an IR day/night switch, a change the table
@@ -19,6 +20,9 @@ import { buildRegionMask, type Region, type RegionMask } from './roi';
  *     row per frame, rotating, with rates scaled to match; slower where the pixel changed, so a
  *     passing object does not burn in. Their 8-bit copies feed step 2.
  *
+ * The steady-state loops (step 2, the first fitting round of step 1, step 5) run in a WebAssembly
+ * kernel (motion-kernel.wat) and compute exactly what their JavaScript form did; the rarer paths
+ * (light table active) stay in JavaScript on the same buffers, which live in the kernel's memory.
  * All buffers are allocated per frame size; the steady state allocates nothing.
  */
 
@@ -116,18 +120,22 @@ export class MotionDetector {
   private width = 0;
   private height = 0;
   private mask: RegionMask | null = null;
-  /** The frame, copied so it can be read as 32-bit words whatever the input's alignment. */
+  private readonly kernel: MotionKernel = createMotionKernel();
+  /** Byte offsets of the buffers in the kernel's memory (see allocate()). */
+  private readonly at = { changedPad: 0, regionBits: 0, regionCount: 0, box: 0, lut: 0, cur: 0, bg8: 0, thr: 0, bgF: 0, noise: 0, map: 0, changed: 0, blocks: 0, samples: 0, samplesPad: 0, bins: 0, rowSpan: 0, spanStart: 0, spanEnd: 0 };
+  /** Merged [start, end) byte ranges of 16-pixel blocks covering the spans. */
+  private blockCount = 0;
+  /** The kernel's memory has held buffers (is not all zeros). */
+  private used = false;
+  /** The frame, copied into the kernel's memory. */
   private cur = new Uint8Array(0);
-  private cur32 = new Int32Array(0);
   private bgF = new Float32Array(0);
   private bg8 = new Uint8Array(0);
-  private bg32 = new Int32Array(0);
   private noise = new Float32Array(0);
+  /** Thresholds, padded to whole 16-pixel blocks with INACTIVE. */
   private thr8 = new Uint8Array(0);
-  private thr32 = new Int32Array(0);
-  /** Word ranges [wordStart, wordEnd) covering the spans, merged where spans share a word. */
-  private wordStart = new Int32Array(0);
-  private wordEnd = new Int32Array(0);
+  /** Per-bin sums from the kernel: 32 of cur, 32 of background, 32 counts. */
+  private bins = new Int32Array(0);
   /** Span index range per row, for the rotating background update. */
   private rowSpan = new Int32Array(0);
   /** Padded (width+2)x(height+2) changed map; only pixels listed in `changed` are ever non-zero. */
@@ -143,11 +151,14 @@ export class MotionDetector {
   private readonly binBg = new Float64Array(BINS);
   private readonly binN = new Int32Array(BINS);
   private readonly binOff = new Float64Array(BINS);
-  private readonly lut = new Uint8Array(256);
+  /** Brightness transfer table (background level -> predicted level), in the kernel's memory. */
+  private lut = new Uint8Array(256);
   /** Samples of the first fitting round within the threshold of the background. */
   private identityInliers = 0;
   private sampled = 0;
+  /** Per include region counted pixels, and the counted pixels' minX, minY, maxX, maxY, from the kernel. */
   private regionCount = new Int32Array(0);
+  private box = new Int32Array(4);
   private regionMin = new Int32Array(0);
   private learnLeft = 0;
   private phase = 0;
@@ -293,39 +304,11 @@ export class MotionDetector {
    * Fills binOff (interpolated over empty bins); false when no bin has enough samples.
    */
   private accumulate(inliers: boolean): boolean {
-    const samples = this.samples;
-    const samplesPad = this.samplesPad;
-    const cur = this.cur;
-    const bg8 = this.bg8;
-    const map = this.map;
-    const lut = this.lut;
-    const T = this.thresh;
+    if (inliers) this.accumulateInliers();
+    else this.accumulateAll();
     const sum = this.binSum;
     const sbg = this.binBg;
     const cnt = this.binN;
-    sum.fill(0);
-    sbg.fill(0);
-    cnt.fill(0);
-    let near = 0;
-    let n = 0;
-    for (let k = 0; k < samples.length; k++) {
-      if (map[samplesPad[k]] !== 0) continue;
-      const i = samples[k];
-      const b = bg8[i];
-      const c = cur[i];
-      if (inliers) {
-        const d = c - lut[b];
-        if (d > T || -d > T) continue;
-      } else if (c - b <= T && b - c <= T) {
-        near++;
-      }
-      const bin = b >> BIN_SHIFT;
-      sum[bin] += c;
-      sbg[bin] += b;
-      cnt[bin]++;
-      n++;
-    }
-    if (!inliers) this.identityInliers = near;
     const off = this.binOff;
     let last = -1;
     for (let k = 0; k < BINS; k++) {
@@ -341,23 +324,34 @@ export class MotionDetector {
     return true;
   }
 
+  /** First round, every frame: in the kernel (integer sums; |d| <= T is |d| <= floor(T) for integers). */
+  private accumulateAll(): void {
+    const at = this.at;
+    this.identityInliers = this.kernel.accumulate(at.samples, at.samplesPad, this.samples.length, at.cur, at.bg8, at.map,
+      Math.floor(this.thresh), at.bins);
+    this.copyBins();
+  }
+
+  private copyBins(): void {
+    const bins = this.bins;
+    for (let k = 0; k < BINS; k++) {
+      this.binSum[k] = bins[k];
+      this.binBg[k] = bins[BINS + k];
+      this.binN[k] = bins[2 * BINS + k];
+    }
+  }
+
+  /** Refit round (light changing only): samples within the threshold of the current table. */
+  private accumulateInliers(): void {
+    const at = this.at;
+    this.kernel.inliers(at.samples, at.samplesPad, this.samples.length, at.cur, at.bg8, at.map, at.lut, Math.floor(this.thresh), at.bins, 1);
+    this.copyBins();
+  }
+
   /** Samples (not changed last frame) within the threshold of the current table. */
   private countInliers(): number {
-    const samples = this.samples;
-    const samplesPad = this.samplesPad;
-    const cur = this.cur;
-    const bg8 = this.bg8;
-    const map = this.map;
-    const lut = this.lut;
-    const T = this.thresh;
-    let n = 0;
-    for (let k = 0; k < samples.length; k++) {
-      if (map[samplesPad[k]] !== 0) continue;
-      const i = samples[k];
-      const d = cur[i] - lut[bg8[i]];
-      if (d <= T && -d <= T) n++;
-    }
-    return n;
+    const at = this.at;
+    return this.kernel.inliers(at.samples, at.samplesPad, this.samples.length, at.cur, at.bg8, at.map, at.lut, Math.floor(this.thresh), at.bins, 0);
   }
 
   /** Largest |offset| among the bins that had enough samples. */
@@ -386,41 +380,10 @@ export class MotionDetector {
     }
   }
 
-  /** Steady state: prediction = background; four pixels per word, per-lane 16-bit arithmetic. */
+  /** Steady state: prediction = background, sixteen pixels per step in the kernel. */
   private detectIdentity(): number {
-    const c32 = this.cur32;
-    const b32 = this.bg32;
-    const t32 = this.thr32;
-    const cur = this.cur;
-    const bg8 = this.bg8;
-    const thr8 = this.thr8;
-    const changed = this.changed;
-    const ws = this.wordStart;
-    const we = this.wordEnd;
-    let nc = 0;
-    for (let s = 0; s < ws.length; s++) {
-      const end = we[s];
-      for (let j = ws[s]; j < end; j++) {
-        const c = c32[j];
-        const b = b32[j];
-        const t = t32[j];
-        // Two 16-bit lanes per value hold v = c - b + 256 (1..511). With a bias of 0x4000, bit 14 of
-        // v - t - 257 says c - b > t and bit 14 of 255 - v - t says b - c > t. Every intermediate stays
-        // positive and under 2^31, so no lane borrows from its neighbour and V8 keeps int32 arithmetic.
-        const ve = (c & 0x00ff00ff) + 0x01000100 - (b & 0x00ff00ff);
-        const vo = ((c >>> 8) & 0x00ff00ff) + 0x01000100 - ((b >>> 8) & 0x00ff00ff);
-        const te = t & 0x00ff00ff;
-        const to = (t >>> 8) & 0x00ff00ff;
-        const hit = ((ve + 0x3eff3eff - te) | (0x40ff40ff - ve - te) | (vo + 0x3eff3eff - to) | (0x40ff40ff - vo - to)) & 0x40004000;
-        if (hit === 0) continue;
-        const i0 = j << 2;
-        for (let i = i0; i < i0 + 4; i++) {
-          const d = cur[i] - bg8[i];
-          if (d > thr8[i] || -d > thr8[i]) changed[nc++] = i;
-        }
-      }
-    }
-    return nc;
+    const at = this.at;
+    return this.kernel.detect(at.blocks, this.blockCount, at.cur, at.bg8, at.thr, at.changed);
   }
 
   /** During a light change: prediction = table[background], per pixel. */
@@ -445,26 +408,13 @@ export class MotionDetector {
   }
 
   private clearMap(): void {
-    const map = this.map;
-    const changed = this.changed;
-    const w = this.width;
-    const wp = w + 2;
-    for (let k = 0; k < this.changedCount; k++) {
-      const i = changed[k];
-      map[i + ((i / w) | 0) * 2 + wp + 1] = 0;
-    }
+    this.kernel.clear(this.at.changedPad, this.changedCount, this.at.map);
     this.changedCount = 0;
   }
 
   private markMap(): void {
-    const map = this.map;
-    const changed = this.changed;
-    const w = this.width;
-    const wp = w + 2;
-    for (let k = 0; k < this.changedCount; k++) {
-      const i = changed[k];
-      map[i + ((i / w) | 0) * 2 + wp + 1] = 1;
-    }
+    const at = this.at;
+    this.kernel.mark(at.changed, at.changedPad, this.changedCount, at.map, this.width);
   }
 
   /** Running averages on this frame's share of rows (rotating), with the rates scaled to match. */
@@ -476,8 +426,31 @@ export class MotionDetector {
     const T = this.thresh;
     const kN = this.opts.noiseFactor;
     const cap = T * NOISE_CAP_FACTOR;
+    if (!this.tableActive) {
+      const at = this.at;
+      this.kernel.update(this.phase, U, this.height, this.width, at.rowSpan, at.spanStart, at.spanEnd,
+        at.cur, at.bg8, at.bgF, at.noise, at.thr, at.map, a, aSlow, an, cap, kN, T);
+    } else {
+      this.updateTable(U, a, aSlow, an, cap, kN, T);
+    }
+    const cur = this.cur;
+    const bgF = this.bgF;
+    const bg8 = this.bg8;
+    const outside = this.outsideSamples;
+    const a1 = this.opts.backgroundRate;
+    for (let k = 0; k < outside.length; k++) {
+      const i = outside[k];
+      const b = bgF[i];
+      const nb = b + a1 * (cur[i] - b);
+      bgF[i] = nb;
+      bg8[i] = (nb + 0.5) | 0;
+    }
+    this.phase = (this.phase + 1) % U;
+  }
+
+  /** The rotating update while the light table is active: the prediction is lut[background]. */
+  private updateTable(U: number, a: number, aSlow: number, an: number, cap: number, kN: number, T: number): void {
     const lut = this.lut;
-    const useLut = this.tableActive;
     const cur = this.cur;
     const bgF = this.bgF;
     const bg8 = this.bg8;
@@ -497,7 +470,7 @@ export class MotionDetector {
         for (let i = ss[s]; i < end; i++) {
           const c = cur[i];
           const b8 = bg8[i];
-          let d = c - (useLut ? lut[b8] : b8);
+          let d = c - lut[b8];
           if (d < 0) d = -d;
           const nz = noise[i] + an * ((d < cap ? d : cap) - noise[i]);
           noise[i] = nz;
@@ -511,53 +484,22 @@ export class MotionDetector {
         }
       }
     }
-    const outside = this.outsideSamples;
-    const a1 = this.opts.backgroundRate;
-    for (let k = 0; k < outside.length; k++) {
-      const i = outside[k];
-      const b = bgF[i];
-      const nb = b + a1 * (cur[i] - b);
-      bgF[i] = nb;
-      bg8[i] = (nb + 0.5) | 0;
-    }
-    this.phase = (this.phase + 1) % U;
   }
 
   private count(): MotionResult {
     const mask = this.mask as RegionMask;
-    const map = this.map;
-    const changed = this.changed;
-    const nc = this.changedCount;
+    const at = this.at;
     const w = this.width;
     const height = this.height;
-    const wp = w + 2;
-    const minN = this.opts.minNeighbours;
-    const bits = mask.regionBits;
     const rc = this.regionCount;
     rc.fill(0);
-    let count = 0;
-    let minX = w;
-    let minY = height;
-    let maxX = -1;
-    let maxY = -1;
-    for (let k = 0; k < nc; k++) {
-      const i = changed[k];
-      const y = (i / w) | 0;
-      const p = i + y * 2 + wp + 1;
-      const nb = map[p - wp - 1] + map[p - wp] + map[p - wp + 1] + map[p - 1] + map[p + 1] + map[p + wp - 1] + map[p + wp] + map[p + wp + 1];
-      if (nb < minN) continue;
-      count++;
-      const x = i - y * w;
-      if (x < minX) minX = x;
-      if (x > maxX) maxX = x;
-      if (y < minY) minY = y;
-      if (y > maxY) maxY = y;
-      let rb = bits[i];
-      while (rb !== 0) {
-        rc[31 - Math.clz32(rb & -rb)]++;
-        rb &= rb - 1;
-      }
-    }
+    const count = this.kernel.count(at.changed, at.changedPad, this.changedCount, at.map, w, height, this.opts.minNeighbours,
+      at.regionBits, at.regionCount, at.box);
+    const box = this.box;
+    const minX = box[0];
+    const minY = box[1];
+    const maxX = box[2];
+    const maxY = box[3];
     const r = this.result;
     let any = false;
     const regionArea = mask.regionArea;
@@ -588,41 +530,24 @@ export class MotionDetector {
 
   private allocate(width: number, height: number): void {
     const size = width * height;
-    const words = (size + 3) >> 2;
     const mask = buildRegionMask(this.opts.regions, width, height);
     this.mask = mask;
     this.width = width;
     this.height = height;
-    this.cur32 = new Int32Array(words);
-    this.cur = new Uint8Array(this.cur32.buffer, 0, size);
-    this.bg32 = new Int32Array(words);
-    this.bg8 = new Uint8Array(this.bg32.buffer, 0, size);
-    this.thr32 = new Int32Array(words);
-    this.thr8 = new Uint8Array(this.thr32.buffer, 0, size);
-    this.bgF = new Float32Array(size);
-    this.noise = new Float32Array(size);
-    this.map = new Uint8Array((width + 2) * (height + 2));
-    this.changed = new Int32Array(size);
     this.changedCount = 0;
     this.phase = 0;
-    const ws: number[] = [];
-    const we: number[] = [];
+    const blocks: number[] = [];
     for (let s = 0; s < mask.spanCount; s++) {
-      const a = mask.spanStart[s] >> 2;
-      const b = (mask.spanEnd[s] + 3) >> 2;
-      if (ws.length > 0 && a <= we[we.length - 1]) we[we.length - 1] = Math.max(we[we.length - 1], b);
-      else {
-        ws.push(a);
-        we.push(b);
-      }
+      const a = mask.spanStart[s] & ~15;
+      const b = (mask.spanEnd[s] + 15) & ~15;
+      if (blocks.length > 0 && a <= blocks[blocks.length - 1]) blocks[blocks.length - 1] = Math.max(blocks[blocks.length - 1], b);
+      else blocks.push(a, b);
     }
-    this.wordStart = Int32Array.from(ws);
-    this.wordEnd = Int32Array.from(we);
-    this.rowSpan = new Int32Array(height + 1);
+    const rowSpan = new Int32Array(height + 1);
     let s = 0;
     for (let y = 0; y <= height; y++) {
       while (s < mask.spanCount && mask.spanStart[s] < y * width) s++;
-      this.rowSpan[y] = s;
+      rowSpan[y] = s;
     }
     // Light is sampled over the whole frame except exclude areas, not only the regions: a small
     // region filled by an object would otherwise look like a light change.
@@ -637,10 +562,63 @@ export class MotionDetector {
       }
     }
     this.outsideSamples = Int32Array.from(outside);
-    this.samples = Int32Array.from(samples);
-    this.samplesPad = Int32Array.from(samples, (i) => i + ((i / width) | 0) * 2 + width + 3);
-    const nr = mask.includes.length;
-    this.regionCount = new Int32Array(nr);
+
+    // Kernel memory: 16-byte aligned buffers; the byte buffers padded to whole 16-pixel blocks.
+    const at = this.at;
+    const size16 = (size + 15) & ~15;
+    let top = 0;
+    const take = (bytes: number): number => {
+      const p = top;
+      top = (top + bytes + 15) & ~15;
+      return p;
+    };
+    at.lut = take(256);
+    at.cur = take(size16);
+    at.bg8 = take(size16);
+    at.thr = take(size16);
+    at.bgF = take(4 * size);
+    at.noise = take(4 * size);
+    at.map = take((width + 2) * (height + 2));
+    at.changed = take(4 * size);
+    at.changedPad = take(4 * size);
+    at.regionBits = take(4 * size);
+    at.regionCount = take(4 * 32);
+    at.box = take(16);
+    at.blocks = take(4 * blocks.length);
+    at.samples = take(4 * samples.length);
+    at.samplesPad = take(4 * samples.length);
+    at.bins = take(4 * 3 * BINS);
+    at.rowSpan = take(4 * (height + 1));
+    at.spanStart = take(4 * mask.spanCount);
+    at.spanEnd = take(4 * mask.spanCount);
+    const memory = this.kernel.memory;
+    if (top > memory.buffer.byteLength) memory.grow(Math.ceil((top - memory.buffer.byteLength) / 65536));
+    const buf = memory.buffer;
+    // A new instance's memory is all zeros; a size change reuses it.
+    if (this.used) new Uint8Array(buf, 0, top).fill(0);
+    this.used = true;
+    this.lut = new Uint8Array(buf, at.lut, 256);
+    this.cur = new Uint8Array(buf, at.cur, size);
+    this.bg8 = new Uint8Array(buf, at.bg8, size);
+    this.thr8 = new Uint8Array(buf, at.thr, size16);
+    this.bgF = new Float32Array(buf, at.bgF, size);
+    this.noise = new Float32Array(buf, at.noise, size);
+    this.map = new Uint8Array(buf, at.map, (width + 2) * (height + 2));
+    this.changed = new Int32Array(buf, at.changed, size);
+    new Uint32Array(buf, at.regionBits, size).set(mask.regionBits);
+    this.regionCount = new Int32Array(buf, at.regionCount, mask.includes.length);
+    this.box = new Int32Array(buf, at.box, 4);
+    this.blockCount = blocks.length >> 1;
+    new Int32Array(buf, at.blocks, blocks.length).set(blocks);
+    this.samples = new Int32Array(buf, at.samples, samples.length);
+    this.samples.set(samples);
+    this.samplesPad = new Int32Array(buf, at.samplesPad, samples.length);
+    for (let k = 0; k < samples.length; k++) this.samplesPad[k] = samples[k] + ((samples[k] / width) | 0) * 2 + width + 3;
+    this.bins = new Int32Array(buf, at.bins, 3 * BINS);
+    this.rowSpan = new Int32Array(buf, at.rowSpan, height + 1);
+    this.rowSpan.set(rowSpan);
+    new Int32Array(buf, at.spanStart, mask.spanCount).set(mask.spanStart.subarray(0, mask.spanCount));
+    new Int32Array(buf, at.spanEnd, mask.spanCount).set(mask.spanEnd.subarray(0, mask.spanCount));
     // A region smaller than four times minArea could hardly ever report: cap its need at a quarter of its area.
     this.regionMin = Int32Array.from(mask.includes.map((reg, k) =>
       Math.max(1, Math.min(reg.minArea ?? this.opts.minArea, Math.floor(mask.regionArea[k] / 4)))));
@@ -651,25 +629,15 @@ export class MotionDetector {
 
   /** Background := current frame; thresholds from the noise floor; inactive pixels can never fire. */
   private seed(resetNoise: boolean): void {
-    const cur = this.cur;
-    const bgF = this.bgF;
-    const noise = this.noise;
-    const thr8 = this.thr8;
     const T = this.thresh;
     const kN = this.opts.noiseFactor;
     // Start at half the floor so the threshold starts at pixelThreshold and the floor is learned upwards.
-    if (resetNoise) noise.fill(kN > 0 ? T / kN / 2 : 0);
-    this.bg8.set(cur);
-    thr8.fill(INACTIVE);
+    if (resetNoise) this.noise.fill(kN > 0 ? T / kN / 2 : 0);
+    this.bg8.set(this.cur);
+    this.thr8.fill(INACTIVE);
+    const at = this.at;
     const mask = this.mask as RegionMask;
-    for (let s = 0; s < mask.spanCount; s++) {
-      for (let i = mask.spanStart[s]; i < mask.spanEnd[s]; i++) {
-        let t = kN * noise[i];
-        if (t < T) t = T;
-        thr8[i] = t < INACTIVE - 1 ? t : INACTIVE - 1;
-      }
-    }
-    for (let i = 0; i < bgF.length; i++) bgF[i] = cur[i];
+    this.kernel.seed(at.cur, at.bgF, this.bgF.length, at.spanStart, at.spanEnd, mask.spanCount, at.noise, at.thr, kN, T);
     this.clearMap();
     this.learnLeft = this.opts.learnFrames;
   }
