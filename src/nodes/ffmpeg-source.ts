@@ -4,7 +4,7 @@ import type { Lease, ProcessPool } from '../core/pool';
 import { sourceRegistry, type SourceHandle } from '../core/source-registry';
 import type { Stream } from '../core/stream';
 import type { Frame, GrayFrame, StreamState } from '../core/types';
-import { clampNumber, trimmed } from './config';
+import { analysisBox, clampNumber, trimmed } from './config';
 import { acquireDefaultPool, releaseDefaultPool } from './default-pool';
 import type { DoneFn, Node, NodeDef, NodeMessage, NodeRedRuntime, NodeStatus, SendFn } from './red-types';
 import type { ProcessPoolNode } from './process-pool';
@@ -44,8 +44,7 @@ export function motionBoxFor(def: NodeDef, eachNode: (cb: (d: NodeDef) => void) 
   let box: { width: number; height: number } | undefined;
   eachNode((d) => {
     if (d.type !== MOTION_TYPE || !downstream.has(d.id)) return;
-    const width = Math.round(clampNumber(d.analysisWidth, 240, 16, 640));
-    const height = Math.round(clampNumber(d.analysisHeight, 180, 16, 480));
+    const { width, height } = analysisBox(d);
     box = box ? { width: Math.max(box.width, width), height: Math.max(box.height, height) } : { width, height };
   });
   return box;

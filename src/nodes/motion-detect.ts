@@ -1,34 +1,9 @@
 import { MotionDetector, GrayFrameError, type MotionResult } from '../core/motion-detector';
 import { MotionEvents, type MotionEvent } from '../core/motion-events';
 import { parseRegions, type Region } from '../core/roi';
+import { analysisBox, clampNumber, trimmed } from './config';
+import type { Node, NodeDef, NodeMessage, NodeRedRuntime } from './red-types';
 import { availabilityMessage, discoveryMessage, stateTopic, PAYLOAD_OFF, PAYLOAD_ON, type MqttMessage } from '../core/ha-discovery';
-
-/* Minimal shapes of the Node-RED runtime API this node uses (Node-RED ships no types). */
-interface NodeMessage {
-  [key: string]: unknown;
-  payload?: unknown;
-  topic?: unknown;
-}
-type SendFn = (msg: NodeMessage | NodeMessage[]) => void;
-type DoneFn = (err?: Error) => void;
-interface Node {
-  id: string;
-  name?: string;
-  on(event: 'input', cb: (msg: NodeMessage, send: SendFn, done: DoneFn) => void): void;
-  on(event: 'close', cb: (removed: boolean, done: () => void) => void): void;
-  send(msg: NodeMessage | NodeMessage[]): void;
-  status(s: { fill?: string; shape?: string; text?: string } | Record<string, never>): void;
-  error(err: unknown, msg?: NodeMessage): void;
-  warn(text: string): void;
-  log(text: string): void;
-}
-interface RED {
-  nodes: {
-    createNode(node: Node, config: unknown): void;
-    registerType(type: string, ctor: (this: Node, config: MotionDetectConfig) => void): void;
-  };
-  version?: () => string;
-}
 
 export interface MotionDetectConfig {
   name?: string;
@@ -68,15 +43,6 @@ const PKG_VERSION: string = (() => {
   }
 })();
 
-function num(v: unknown, def: number, lo: number, hi: number): number {
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : typeof v === 'number' ? v : NaN;
-  if (!Number.isFinite(n)) return def;
-  return Math.min(hi, Math.max(lo, n));
-}
-
-function str(v: unknown, def: string): string {
-  return typeof v === 'string' && v.trim() !== '' ? v.trim() : def;
-}
 
 /** Keeps the valid regions and reports each invalid one, so one typo does not stop detection. */
 function parseRegionsLenient(text: unknown): { regions: Region[]; errors: string[] } {
@@ -104,33 +70,32 @@ function parseRegionsLenient(text: unknown): { regions: Region[]; errors: string
   }
 }
 
-module.exports = function register(RED: RED): void {
-  function MotionDetectNode(this: Node, config: MotionDetectConfig): void {
+module.exports = function register(RED: NodeRedRuntime): void {
+  function MotionDetectNode(this: Node, config: MotionDetectConfig & NodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    const analysisWidth = Math.round(num(config.analysisWidth, 240, 16, 1920));
-    const analysisHeight = Math.round(num(config.analysisHeight, 180, 16, 1080));
+    const { width: analysisWidth, height: analysisHeight } = analysisBox(config);
     const { regions, errors: regionErrors } = parseRegionsLenient(config.regions);
     for (const e of regionErrors) node.error(e);
     const detector = new MotionDetector({
-      pixelThreshold: num(config.pixelThreshold, 0.08, 0.005, 0.9),
-      minArea: num(config.minArea, 80, 1, 1e6),
-      noiseFactor: num(config.noiseFactor, 3, 0, 20),
+      pixelThreshold: clampNumber(config.pixelThreshold, 0.08, 0.005, 0.9),
+      minArea: clampNumber(config.minArea, 80, 1, 1e6),
+      noiseFactor: clampNumber(config.noiseFactor, 3, 0, 20),
       regions,
     });
     const events = new MotionEvents({
-      startFrames: num(config.startFrames, 3, 1, 100),
-      quietMs: num(config.quietSeconds, 5, 0, 3600) * 1000,
-      cooldownMs: num(config.cooldownSeconds, 1, 0, 3600) * 1000,
-      staleMs: num(config.staleSeconds, 10, 1, 3600) * 1000,
+      startFrames: clampNumber(config.startFrames, 3, 1, 100),
+      quietMs: clampNumber(config.quietSeconds, 5, 0, 3600) * 1000,
+      cooldownMs: clampNumber(config.cooldownSeconds, 1, 0, 3600) * 1000,
+      staleMs: clampNumber(config.staleSeconds, 10, 1, 3600) * 1000,
     });
-    const topicPrefix = str(config.topicPrefix, 'glimpser');
+    const topicPrefix = trimmed(config.topicPrefix) || 'glimpser';
     const discovery = config.discovery !== false;
-    const discoveryPrefix = str(config.discoveryPrefix, 'homeassistant');
-    const haStatusTopic = str(config.haStatusTopic, 'homeassistant/status');
-    const discoveryDelayMs = num(config.discoveryDelay, 2, 0, 60) * 1000;
+    const discoveryPrefix = trimmed(config.discoveryPrefix) || 'homeassistant';
+    const haStatusTopic = trimmed(config.haStatusTopic) || 'homeassistant/status';
+    const discoveryDelayMs = clampNumber(config.discoveryDelay, 2, 0, 60) * 1000;
     const attachImage = config.attachImage === true;
-    const configuredStream = str(config.stream, '');
+    const configuredStream = trimmed(config.stream);
 
     let stream = configuredStream;
     let discoveryDue = false;
