@@ -330,6 +330,9 @@ export class MotionDetector {
     this.identityInliers = this.kernel.accumulate(at.samples, at.samplesPad, this.samples.length, at.cur, at.bg8, at.map,
       Math.floor(this.thresh), at.bins);
     this.copyBins();
+    let n = 0;
+    for (let k = 0; k < BINS; k++) n += this.binN[k];
+    this.sampled = n;
   }
 
   private copyBins(): void {
