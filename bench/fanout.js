@@ -14,7 +14,13 @@
 // - Delivered fps: complete parts per viewer during the measuring window (after a warm-up), stalled viewers
 //   excluded. Server CPU per delivered frame: the child's user+system CPU during the window divided by those
 //   parts. RSS: sampled in the child every 500 ms.
-// Run: npm run build && node bench/fanout.js   [--quick: N = 10, 100 only]
+// - Each server is started with --expose-gc and runs a full GC right before its window, so a one-off collection
+//   of start-up garbage (module loading, sharp's first placeholder) does not land in one server's 8 s window and
+//   not the other's; collections the steady state causes still count. GC ms: time in GC during the window.
+// - --rounds K repeats every pair K times (alternating which goes first in each round) and reports per-server
+//   medians over the rounds; the ratio row is the ratio of those medians.
+// Run: npm run build && node bench/fanout.js   [--quick: N = 10, 100 only] [--rounds K] [--ns 10,100]
+// GLIMPSER_DIST=/path/to/dist serves "ours" from another build (e.g. an older commit's) to compare before/after.
 const { fork, spawn } = require('node:child_process');
 const http = require('node:http');
 const os = require('node:os');
@@ -50,8 +56,9 @@ async function serverMain(kind, framesFile) {
   let onFrame;
   let handler;
   if (kind === 'ours') {
-    const { MjpegEndpoint } = require('../dist/core/mjpeg-endpoint');
-    const { SourceRegistry } = require('../dist/core/source-registry');
+    const dist = process.env.GLIMPSER_DIST || path.join(__dirname, '..', 'dist');
+    const { MjpegEndpoint } = require(path.join(dist, 'core', 'mjpeg-endpoint'));
+    const { SourceRegistry } = require(path.join(dist, 'core', 'source-registry'));
     const ep = new MjpegEndpoint({
       name: 'bench', consumerId: 'bench', sourceIds: [], registry: new SourceRegistry(),
       maxViewers: 5000, stallTimeoutMs: 30000, stillTimeoutMs: 1000,
@@ -83,16 +90,22 @@ async function serverMain(kind, framesFile) {
   setTimeout(tick, 1000 / FPS);
   const rss = [];
   setInterval(() => rss.push(process.memoryUsage().rss), 500).unref();
+  let gcMs = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs += e.duration;
+  }).observe({ entryTypes: ['gc'] });
   let cpu0;
   process.on('message', (m) => {
     if (m.type === 'start') {
+      if (typeof global.gc === 'function') global.gc();
+      gcMs = 0;
       cpu0 = process.cpuUsage();
       rss.length = 0;
       rss.push(process.memoryUsage().rss);
     } else if (m.type === 'stop') {
       const cpu = process.cpuUsage(cpu0);
       rss.push(process.memoryUsage().rss);
-      process.send({ type: 'result', cpuUs: cpu.user + cpu.system, userUs: cpu.user, sysUs: cpu.system, rss, frames: seq });
+      process.send({ type: 'result', cpuUs: cpu.user + cpu.system, userUs: cpu.user, sysUs: cpu.system, rss, frames: seq, gcMs });
     } else if (m.type === 'exit') {
       server.closeAllConnections();
       process.exit(0);
@@ -157,7 +170,10 @@ function pct(sorted, p) {
 }
 
 async function runOne(kind, n, framesFile) {
-  const child = fork(__filename, ['--server', kind, framesFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(__filename, ['--server', kind, framesFile], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: [...process.execArgv, '--expose-gc'],
+  });
   const message = (type) => new Promise((r) => {
     const fn = (m) => {
       if (m.type === type) {
@@ -200,13 +216,18 @@ async function runOne(kind, n, framesFile) {
     rssStartMB: result.rss[0] / 1048576, rssEndMB: result.rss[result.rss.length - 1] / 1048576,
     rssMaxMB: Math.max(...result.rss) / 1048576,
     rssGrowthMBs: (result.rss[result.rss.length - 1] - result.rss[0]) / 1048576 / seconds,
-    latP50: pct(lat, 50), latP99: pct(lat, 99), errors: stats.errors,
+    latP50: pct(lat, 50), latP99: pct(lat, 99), errors: stats.errors, gcMs: result.gcMs,
   };
 }
 
 async function main() {
   const quick = process.argv.includes('--quick');
-  const ns = quick ? [10, 100] : [10, 100, 1000];
+  const arg = (name) => {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
+  const ns = arg('--ns') ? arg('--ns').split(',').map(Number) : quick ? [10, 100] : [10, 100, 1000];
+  const rounds = Math.max(1, Number(arg('--rounds') || 1));
   let limit = NaN;
   try {
     limit = Number(require('node:child_process').execSync('ulimit -n', { shell: '/bin/sh' }).toString().trim());
@@ -220,32 +241,45 @@ async function main() {
   const framesFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-fanout-')), 'frames.json');
   fs.writeFileSync(framesFile, JSON.stringify(frames.map((f) => f.toString('base64'))));
   console.log(`fan-out bench: 1280x720 @ ${FPS} fps, ${frames.length} frames looped, median frame ${(pct(sizes, 50) / 1024).toFixed(1)} KiB; ` +
-    `+${STALLED} stalled viewers; warm-up ${WARMUP_MS / 1000} s, window ${WINDOW_MS / 1000} s; ${os.cpus().length} CPUs, node ${process.version}`);
-  const rows = [];
-  for (const [i, n] of ns.entries()) {
-    // Alternate which server goes first, so slow drifts of a shared machine fall on both.
-    const order = i % 2 === 0 ? ['ours', 'mjpeg-server'] : ['mjpeg-server', 'ours'];
-    const pair = {};
-    for (const kind of order) pair[kind] = await runOne(kind, n, framesFile);
-    rows.push(pair);
+    `+${STALLED} stalled viewers; ${rounds} round(s); warm-up ${WARMUP_MS / 1000} s, window ${WINDOW_MS / 1000} s; ${os.cpus().length} CPUs, node ${process.version}` +
+    (process.env.GLIMPSER_DIST ? `; ours from ${process.env.GLIMPSER_DIST}` : ""));
+  const runs = ns.map(() => ({ ours: [], 'mjpeg-server': [] }));
+  let turn = 0;
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, n] of ns.entries()) {
+      // Alternate which server goes first, so slow drifts of a shared machine fall on both.
+      const order = turn++ % 2 === 0 ? ['ours', 'mjpeg-server'] : ['mjpeg-server', 'ours'];
+      for (const kind of order) runs[i][kind].push(await runOne(kind, n, framesFile));
+    }
   }
+  // Per server and N: the median of each figure over the rounds.
+  const medianOf = (list) => {
+    const out = { kind: list[0].kind, n: list[0].n };
+    for (const key of Object.keys(list[0])) {
+      if (key === 'kind' || key === 'n') continue;
+      out[key] = pct(list.map((r) => r[key]).sort((a, b) => a - b), 50);
+    }
+    return out;
+  };
+  const rows = runs.map((r) => ({ ours: medianOf(r.ours), 'mjpeg-server': medianOf(r['mjpeg-server']) }));
   fs.rmSync(path.dirname(framesFile), { recursive: true, force: true });
   const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
-  const head = ['N', 'server', 'fps med', 'fps p5', 'CPU %', 'CPU us/frame', '(user', 'sys)', 'RSS start MB', 'RSS max', 'RSS end', 'RSS MB/s', 'lat p50 ms', 'lat p99 ms', 'errors'];
+  const head = ['N', 'server', 'fps med', 'fps p5', 'CPU %', 'CPU us/frame', '(user', 'sys)', 'RSS start MB', 'RSS max', 'RSS end', 'RSS MB/s', 'lat p50 ms', 'lat p99 ms', 'GC ms', 'errors'];
   const lines = [head];
   for (const pair of rows) {
     for (const kind of ['ours', 'mjpeg-server']) {
       const r = pair[kind];
-      lines.push([String(r.n), kind, f(r.fpsMedian, 2), f(r.fpsP5, 2), f(r.cpuPct), f(r.cpuPerFrameUs), f(r.userPerFrameUs), f(r.sysPerFrameUs), f(r.rssStartMB), f(r.rssMaxMB), f(r.rssEndMB), f(r.rssGrowthMBs, 2), f(r.latP50, 2), f(r.latP99, 2), String(r.errors)]);
+      lines.push([String(r.n), kind, f(r.fpsMedian, 2), f(r.fpsP5, 2), f(r.cpuPct), f(r.cpuPerFrameUs), f(r.userPerFrameUs), f(r.sysPerFrameUs), f(r.rssStartMB), f(r.rssMaxMB), f(r.rssEndMB), f(r.rssGrowthMBs, 2), f(r.latP50, 2), f(r.latP99, 2), f(r.gcMs), String(r.errors)]);
     }
     const o = pair.ours;
     const t = pair['mjpeg-server'];
     lines.push([String(o.n), 'ratio ours/theirs', f(o.fpsMedian / t.fpsMedian, 2), f(o.fpsP5 / t.fpsP5, 2), f(o.cpuPct / t.cpuPct, 2), f(o.cpuPerFrameUs / t.cpuPerFrameUs, 2), f(o.userPerFrameUs / t.userPerFrameUs, 2), f(o.sysPerFrameUs / t.sysPerFrameUs, 2),
-      '', '', '', f(o.rssGrowthMBs, 2) + ' vs ' + f(t.rssGrowthMBs, 2), f(o.latP50 / t.latP50, 2), f(o.latP99 / t.latP99, 2), '']);
+      '', '', '', f(o.rssGrowthMBs, 2) + ' vs ' + f(t.rssGrowthMBs, 2), f(o.latP50 / t.latP50, 2), f(o.latP99 / t.latP99, 2), '', '']);
   }
   const widths = head.map((_, c) => Math.max(...lines.map((l) => l[c].length)));
   for (const l of lines) console.log(l.map((cell, c) => cell.padStart(widths[c])).join('  '));
   console.log('RSS MB/s: (RSS at window end - at window start) / window; ratio rows show ours vs mjpeg-server. CPU %: of one core.');
+  if (rounds > 1) console.log(`medians over ${rounds} rounds`);
 }
 
 if (process.argv[2] === '--server') serverMain(process.argv[3], process.argv[4]);

@@ -1,6 +1,7 @@
 'use strict';
 const assert = require('node:assert/strict');
 const http = require('node:http');
+const net = require('node:net');
 const sharp = require('sharp');
 const { jpegView, jpegSize } = require('../dist/core/jpeg-info');
 const { MultipartWriter } = require('../dist/core/multipart-writer');
@@ -10,7 +11,7 @@ const { PlaceholderCache, placeholderSvg, renderPlaceholder } = require('../dist
 const { MjpegEndpoint, fpsFromUrl } = require('../dist/core/mjpeg-endpoint');
 const { SourceRegistry } = require('../dist/core/source-registry');
 const { recordFrames } = require('./helpers/ffmpeg-frames');
-const { openStream, nextParts, fetchBuffer, isCompleteJpeg } = require('./helpers/mjpeg-client');
+const { openStream, nextParts, fetchBuffer, isCompleteJpeg, MultipartParser } = require('./helpers/mjpeg-client');
 const { TestSource } = require('./helpers/test-source');
 
 function listen(handler) {
@@ -207,6 +208,40 @@ describe('mjpeg core', function () {
       fast.close();
     });
 
+    it('writing straight to the socket: a stalled viewer still holds at most two parts and is dropped', async function () {
+      hub = new ViewerHub({ maxViewers: 10, stallTimeoutMs: 400 });
+      server = await listen((req, res) => {
+        res.useChunkedEncodingByDefault = false;
+        res.writeHead(200, writer.responseHeaders());
+        res.flushHeaders();
+        hub.add(res, { socket: res.socket });
+      });
+      const url = `http://127.0.0.1:${server.address().port}/`;
+      const big = writer.part(Buffer.concat([frames[0].subarray(0, -2), Buffer.alloc(2_000_000), Buffer.from([0xff, 0xd9])]), 1, 0);
+      const stalled = await openStream(url, { paused: true });
+      const fast = await openStream(url, { keep: 'head' });
+      await until(() => hub.size >= 2, 'viewers');
+      const viewers = [...hub['viewers']];
+      assert.ok(viewers.every((v) => v.direct));
+      const stalledViewer = viewers.find((v) => v.sink.req.socket.remotePort === stalled.req.socket.localPort);
+      const removed = once(hub, 'removed');
+      let pushes = 0;
+      while (!(stalledViewer.isBlocked && stalledViewer.skipped >= 3) && pushes < 200) {
+        hub.push(big);
+        pushes++;
+        await nextParts(fast, 1);
+        assert.ok(stalledViewer.sink.socket.writableLength <= 2 * big.bytes.length, `buffered ${stalledViewer.sink.socket.writableLength}`);
+      }
+      assert.ok(stalledViewer.isBlocked, `blocked after ${pushes} pushes`);
+      assert.ok(stalledViewer.skipped >= 3, 'newer frames replaced the pending one');
+      assert.equal(fast.parser.parts, pushes, 'the fast viewer got every frame');
+      const [, reason] = await removed;
+      assert.equal(reason, 'stalled');
+      assert.ok(stalledViewer.sink.destroyed, 'server side of the stalled connection destroyed');
+      stalled.close();
+      fast.close();
+    });
+
     it('caps a viewer at ?fps and sends it the newest frame', async function () {
       const url = await start({ maxViewers: 10, stallTimeoutMs: 30000 }, (req) => ({ maxFps: fpsFromUrl(req.url) }));
       const capped = await openStream(`${url}?fps=2`);
@@ -321,6 +356,47 @@ describe('mjpeg core', function () {
       assert.equal(t.headers['retry-after'], '5');
       assert.equal(src.consumers.size, 0, 'released after the timeout');
       assert.equal(ep.counts().stillWaiters, 0);
+    });
+
+    it('sends the stream unchunked, part by part straight to the socket, ended with the connection by close()', async function () {
+      const url = await start();
+      ep.frame(frames[0]);
+      const { port } = new URL(url);
+      const sock = net.connect(Number(port), '127.0.0.1');
+      sock.write('GET /s.mjpg HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+      const chunks = [];
+      sock.on('data', (c) => chunks.push(c));
+      const ended = new Promise((r) => sock.on('end', r));
+      await until(() => ep.viewers === 1, 'viewer');
+      assert.ok([...ep.hub['viewers']][0].direct, 'parts go straight to the socket');
+      await until(() => Buffer.concat(chunks).indexOf('\r\n\r\n') >= 0, 'response head');
+      ep.frame(frames[1]);
+      ep.frame(frames[2]);
+      const parser = () => {
+        const all = Buffer.concat(chunks);
+        const headEnd = all.indexOf('\r\n\r\n');
+        const head = all.subarray(0, headEnd).toString('latin1');
+        const boundary = /boundary=(\S+)/i.exec(head)[1];
+        const p = new MultipartParser(boundary);
+        const bodies = [];
+        p.on('part', (b) => bodies.push(b));
+        p.on('error', (err) => {
+          throw err;
+        });
+        p.push(all.subarray(headEnd + 4));
+        return { head, bodies, p };
+      };
+      await until(() => parser().bodies.length >= 3, 'three parts');
+      ep.close();
+      await ended;
+      const { head, bodies, p } = parser();
+      assert.match(head, /^HTTP\/1\.1 200 /);
+      assert.doesNotMatch(head, /transfer-encoding/i, 'no chunked framing');
+      assert.match(head, /\r\nConnection: close(\r\n|$)/i);
+      assert.deepEqual(bodies.map((b) => frames.findIndex((f) => f.equals(b))), [0, 1, 2]);
+      assert.equal(p.state, 'header', 'the connection ended on a part boundary');
+      assert.equal(p.header.length, 0, 'and with no partial part header');
+      sock.destroy();
     });
 
     it('HEAD on the stream answers headers only', async function () {

@@ -217,6 +217,40 @@ describe('mjpeg-out node (real Node-RED runtime, real HTTP clients)', function (
     assert.ok(seen.includes('/glimpser/front.jpg'));
   });
 
+  it('writes parts straight to the socket under Node-RED, and through res.write when a middleware wraps it', async function () {
+    let wrapped = 0;
+    const mw = (req, res, next) => {
+      if (req.headers['x-wrap'] === 'yes') {
+        const write = res.write;
+        res.write = function (...args) {
+          wrapped++;
+          return write.apply(this, args);
+        };
+      }
+      next();
+    };
+    const out = await load(flow(), { httpNodeMiddleware: mw });
+    out.receive({ payload: frames[0] });
+    const plain = await openStream(`${base}/glimpser/front.mjpg`);
+    const viaWrapper = await openStream(`${base}/glimpser/front.mjpg`, { headers: { 'x-wrap': 'yes' } });
+    await until(() => out.endpoint.viewers === 2, '2 viewers');
+    assert.equal(plain.res.headers['transfer-encoding'], undefined);
+    assert.equal(plain.res.headers.connection, 'close');
+    const viewers = [...out.endpoint.hub['viewers']];
+    assert.deepEqual(viewers.map((v) => v.direct).sort(), [false, true]);
+    await Promise.all([nextParts(plain, 1), nextParts(viaWrapper, 1)]);
+    const got = [nextParts(plain, 3), nextParts(viaWrapper, 3)];
+    for (const f of frames.slice(1, 4)) {
+      out.receive({ payload: f });
+      await delay(15);
+    }
+    for (const bodies of await Promise.all(got)) bodies.forEach((b, i) => assert.ok(b.equals(frames[i + 1]), `frame ${i + 1}`));
+    assert.ok(wrapped >= 4, `the wrapped res.write carried the parts (${wrapped} calls)`);
+    plain.close();
+    viaWrapper.close();
+    await until(() => out.endpoint.viewers === 0, 'viewers gone');
+  });
+
   describe('with a registered source handle (states and demand)', function () {
     let src;
     afterEach(function () {

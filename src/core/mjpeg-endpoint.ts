@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { OutgoingMessage, type IncomingMessage, type ServerResponse } from 'node:http';
 import { jpegSize, type JpegSize } from './jpeg-info';
 import { MultipartWriter, type Part } from './multipart-writer';
 import { DEFAULT_PLACEHOLDER_SIZE, PlaceholderCache } from './placeholder';
@@ -121,7 +121,7 @@ export class MjpegEndpoint extends EventEmitter {
     this.last = { jpeg, seq, time, at: now() };
     const size = jpegSize(jpeg);
     if (size) this.size = size;
-    for (const waiter of [...this.stillWaiters]) waiter(jpeg);
+    if (this.stillWaiters.size > 0) for (const waiter of [...this.stillWaiters]) waiter(jpeg);
     if (this.hub.size === 0) {
       this.lastRealPart = undefined;
       return;
@@ -136,17 +136,29 @@ export class MjpegEndpoint extends EventEmitter {
       this.refuse(res, this.closed ? 'endpoint closed' : 'too many viewers');
       return;
     }
-    res.writeHead(200, this.writer.responseHeaders());
-    if (req.method === 'HEAD') {
+    const head = req.method === 'HEAD';
+    // The body needs no chunked framing: it ends with the connection (`Connection: close`), as mjpg-streamer
+    // and motion send it. Without chunk headers every part can go to the socket as it is.
+    if (!head) res.useChunkedEncodingByDefault = false;
+    res.writeHead(200, this.writer.responseHeaders(head));
+    if (head) {
       res.end();
       return;
     }
+    const socket = res.socket;
     // Frames are written whole; Nagle would hold back each frame's tail.
-    res.socket?.setNoDelay(true);
+    socket?.setNoDelay(true);
     // Clients (Home Assistant, ffmpeg) wait for the headers; without this they come with the first part.
     res.flushHeaders();
+    // Straight to the socket when the head is already on it (the response owns the socket, not queued behind a
+    // pipelined one) and no middleware wrapped res.write (compression, say), which a socket write would bypass.
+    const direct =
+      socket !== null &&
+      !res.chunkedEncoding &&
+      res.write === OutgoingMessage.prototype.write &&
+      res.writableLength === socket.writableLength;
     const maxFps = fpsFromUrl(req.url);
-    const viewer = this.hub.add(res, maxFps ? { maxFps } : {});
+    const viewer = this.hub.add(res, { ...(maxFps ? { maxFps } : {}), ...(direct ? { socket } : {}) });
     if (viewer) this.firstPart(viewer);
   }
 
@@ -211,11 +223,11 @@ export class MjpegEndpoint extends EventEmitter {
     if (!this.keepTimer) this.armKeep();
     if (!this.needsPlaceholder()) {
       const part = this.realPart();
-      if (part) viewer.offer(part);
+      if (part) viewer.offer(part, this.hub.now());
       return;
     }
     const ph = this.lastPlaceholder;
-    if (ph && now() - ph.at < this.opts.placeholderMs) viewer.offer(ph.part);
+    if (ph && now() - ph.at < this.opts.placeholderMs) viewer.offer(ph.part, this.hub.now());
     else this.sendPlaceholder();
   }
 

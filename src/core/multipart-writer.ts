@@ -33,14 +33,17 @@ export class MultipartWriter {
     return `multipart/x-mixed-replace; boundary=${this.boundary}`;
   }
 
-  /** Response headers for a stream: never cached, kept open. */
-  responseHeaders(): Record<string, string> {
+  /**
+   * Response headers for a stream: never cached. The stream's body is not chunked: it ends with the
+   * connection, so a GET is answered `Connection: close`; a HEAD answer is complete and keeps its connection.
+   */
+  responseHeaders(head = false): Record<string, string> {
     return {
       'Content-Type': this.contentType(),
       'Cache-Control': 'no-cache, no-store, must-revalidate, private, max-age=0',
       Pragma: 'no-cache',
       Expires: '0',
-      Connection: 'keep-alive',
+      Connection: head ? 'keep-alive' : 'close',
       // Reverse proxies (nginx) would otherwise buffer the endless body.
       'X-Accel-Buffering': 'no',
     };

@@ -1,9 +1,19 @@
 import { EventEmitter } from 'node:events';
 import type { Part } from './multipart-writer';
 
+/** Where parts are written: a response, or its socket once the response head is on the wire. */
+export interface PartOut {
+  write(chunk: Buffer): boolean;
+  /** Bytes accepted by write() but not yet handed to the kernel. */
+  readonly writableLength: number;
+  on(event: 'drain', listener: () => void): unknown;
+  off(event: 'drain', listener: () => void): unknown;
+}
+
 /** The part of an http.ServerResponse the hub uses; a real response is passed in production and tests. */
 export interface ViewerSink {
   write(chunk: Buffer): boolean;
+  readonly writableLength: number;
   end(): unknown;
   destroy(): unknown;
   on(event: 'drain' | 'close' | 'error', listener: (...args: unknown[]) => void): unknown;
@@ -22,6 +32,13 @@ export interface ViewerHubOptions {
 export interface ViewerOptions {
   /** Cap on parts per second for this viewer (0 or undefined: every frame). */
   maxFps?: number;
+  /**
+   * Write parts straight to this (the response's socket) instead of through the response: one plain
+   * socket write per part, none of ServerResponse's per-write work (chunk framing, cork, a tick to uncork).
+   * Only for a response whose head is already on this socket and whose body is not chunked (it ends with
+   * the connection). The response still owns the lifecycle: 'close', end() and destroy() go through it.
+   */
+  socket?: PartOut;
 }
 
 export interface HubCounts {
@@ -39,12 +56,16 @@ export const MAX_FPS_CAP = 60;
 /**
  * One viewer: at most one pending part (newer replaces older), written when the socket drains and
  * the fps cap allows. Never buffers more than the part in flight plus the pending one.
+ * The per-frame path (offer) is a few field checks and one write: no allocation, no clock read.
  */
 export class Viewer {
   /** Parts handed to the socket. */
   sent = 0;
   /** Parts replaced before they could be written. */
   skipped = 0;
+  /** Parts go straight to the response's socket (see ViewerOptions.socket). */
+  readonly direct: boolean;
+  private readonly out: PartOut;
   private pending: Part | undefined;
   private blocked = false;
   private blockedSince = 0;
@@ -65,7 +86,9 @@ export class Viewer {
   ) {
     const fps = opts.maxFps;
     this.minIntervalMs = fps && fps > 0 ? 1000 / Math.min(MAX_FPS_CAP, Math.max(MIN_FPS_CAP, fps)) : 0;
-    sink.on('drain', this.onDrain);
+    this.direct = opts.socket !== undefined;
+    this.out = opts.socket ?? sink;
+    this.out.on('drain', this.onDrain);
     sink.on('close', this.onClose);
     sink.on('error', this.onClose);
   }
@@ -80,38 +103,41 @@ export class Viewer {
     return this.stallTimer !== undefined;
   }
 
-  offer(part: Part): void {
+  /** A new part; `t` is the hub's clock, read once per frame for all viewers. */
+  offer(part: Part, t: number): void {
     if (this.closed) return;
-    if (this.pending) this.skipped++;
+    if (this.pending !== undefined) this.skipped++;
     this.pending = part;
-    this.flush();
+    if (!this.blocked && this.capTimer === undefined) this.flush(t);
   }
 
-  private flush(): void {
+  private flush(t: number): void {
     const part = this.pending;
-    if (!part || this.blocked || this.capTimer) return;
+    if (part === undefined || this.blocked || this.capTimer !== undefined) return;
     if (this.minIntervalMs > 0) {
-      const wait = this.lastWriteAt + this.minIntervalMs - this.now();
+      const wait = this.lastWriteAt + this.minIntervalMs - t;
       if (wait > 0) {
         this.capTimer = setTimeout(this.capElapsed, wait);
         return;
       }
     }
     this.pending = undefined;
-    this.lastWriteAt = this.now();
+    this.lastWriteAt = t;
     this.sent++;
     this.hub.partsWritten++;
-    if (!this.sink.write(part.bytes)) {
+    // write() answers false for any part over the socket's 16 KiB high-water mark, even when the kernel took
+    // it all at once; only bytes still queued in Node mean the viewer must wait for 'drain'.
+    if (!this.out.write(part.bytes) && this.out.writableLength > 0) {
       this.blocked = true;
-      this.blockedSince = this.lastWriteAt;
-      // One timer per stall period, not per frame: sockets report "full" after nearly every 60 KB frame.
-      if (!this.stallTimer) this.stallTimer = setTimeout(this.stallCheck, this.stallTimeoutMs);
+      this.blockedSince = t;
+      // One timer per stall period, not per frame.
+      if (this.stallTimer === undefined) this.stallTimer = setTimeout(this.stallCheck, this.stallTimeoutMs);
     }
   }
 
   private readonly capElapsed = (): void => {
     this.capTimer = undefined;
-    this.flush();
+    this.flush(this.now());
   };
 
   private readonly stallCheck = (): void => {
@@ -126,8 +152,10 @@ export class Viewer {
   };
 
   private drained(): void {
+    // 'drain' also follows writes that never blocked (see flush): nothing to do then.
+    if (!this.blocked) return;
     this.blocked = false;
-    this.flush();
+    if (this.pending !== undefined) this.flush(this.now());
   }
 
   /** Detach everything this viewer attached; end (or destroy when stuck) the response. */
@@ -138,7 +166,7 @@ export class Viewer {
     if (this.stallTimer) clearTimeout(this.stallTimer);
     this.capTimer = this.stallTimer = undefined;
     this.pending = undefined;
-    this.sink.off('drain', this.onDrain);
+    this.out.off('drain', this.onDrain);
     this.sink.off('close', this.onClose);
     this.sink.off('error', this.onClose);
     // A blocked socket would never flush an orderly end; a stalled one must go at once.
@@ -160,7 +188,8 @@ export class ViewerHub extends EventEmitter {
   private readonly viewers = new Set<Viewer>();
   private readonly maxViewers: number;
   private readonly stallTimeoutMs: number;
-  private readonly now: () => number;
+  /** The hub's clock (ms), also for offers made outside push(). */
+  readonly now: () => number;
 
   constructor(opts: ViewerHubOptions) {
     super();
@@ -186,7 +215,8 @@ export class ViewerHub extends EventEmitter {
   }
 
   push(part: Part): void {
-    for (const viewer of this.viewers) viewer.offer(part);
+    const t = this.now();
+    for (const viewer of this.viewers) viewer.offer(part, t);
   }
 
   remove(viewer: Viewer, reason: 'closed' | 'stalled' | 'shutdown'): void {
