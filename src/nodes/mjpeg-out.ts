@@ -3,43 +3,11 @@ import { jpegView } from '../core/jpeg-info';
 import { MjpegEndpoint } from '../core/mjpeg-endpoint';
 import { normalisePath, RouteTable, runChain, type RouteHandler } from '../core/route-table';
 import { sourceRegistry } from '../core/source-registry';
+import { clampNumber } from './config';
+import type { Node, NodeDef, NodeRedRuntime, NodeStatus } from './red-types';
 
-// The few Node-RED runtime shapes this node touches (node-red ships no types).
-interface NodeStatus {
-  fill?: 'red' | 'green' | 'yellow' | 'blue' | 'grey';
-  shape?: 'ring' | 'dot';
-  text?: string;
-}
-interface RedNode {
-  id: string;
-  name?: string;
-  on(event: 'input', fn: (msg: InputMsg, send: unknown, done: (err?: Error) => void) => void): void;
-  on(event: 'close', fn: (removed: boolean, done: () => void) => void): void;
-  status(s: NodeStatus): void;
-  error(err: unknown, msg?: unknown): void;
-  warn(msg: unknown): void;
-}
 interface HttpApp {
   use(fn: RouteHandler): void;
-}
-interface RedApi {
-  nodes: {
-    createNode(node: unknown, config: unknown): void;
-    registerType(type: string, ctor: unknown): void;
-    eachNode(cb: (n: { id: string; wires?: unknown }) => void): void;
-  };
-  httpNode?: HttpApp;
-  settings: {
-    httpNodeRoot?: string | false;
-    httpNodeMiddleware?: RouteHandler | RouteHandler[];
-    httpNodeCors?: unknown;
-  };
-  _: (key: string, subs?: Record<string, unknown>) => string;
-}
-interface InputMsg {
-  payload?: unknown;
-  topic?: unknown;
-  frame?: { seq?: unknown; time?: unknown; stream?: unknown };
 }
 interface MjpegOutConfig {
   id: string;
@@ -68,14 +36,8 @@ function tableFor(app: HttpApp): RouteTable {
   return table;
 }
 
-function clamp(value: unknown, min: number, max: number, fallback: number): number {
-  const n = Number(value);
-  if (value === '' || value === undefined || !Number.isFinite(n)) return fallback;
-  return Math.min(max, Math.max(min, n));
-}
-
 /** CORS as the http-in node applies it, from Node-RED's own copy of the `cors` package. */
-function corsHandler(settings: RedApi['settings']): RouteHandler | undefined {
+function corsHandler(settings: NodeRedRuntime['settings']): RouteHandler | undefined {
   if (!settings.httpNodeCors) return undefined;
   const candidates = [() => require('cors'), () => require.main?.require('cors')];
   for (const load of candidates) {
@@ -89,7 +51,7 @@ function corsHandler(settings: RedApi['settings']): RouteHandler | undefined {
   return undefined;
 }
 
-function upstreamIds(RED: RedApi, id: string): string[] {
+function upstreamIds(RED: NodeRedRuntime, id: string): string[] {
   const ids: string[] = [];
   RED.nodes.eachNode((n) => {
     if (Array.isArray(n.wires) && n.wires.some((port) => Array.isArray(port) && port.includes(id))) ids.push(n.id);
@@ -97,15 +59,15 @@ function upstreamIds(RED: RedApi, id: string): string[] {
   return ids;
 }
 
-module.exports = function register(RED: RedApi): void {
-  function MjpegOutNode(this: RedNode, config: MjpegOutConfig): void {
+module.exports = function register(RED: NodeRedRuntime): void {
+  function MjpegOutNode(this: Node, config: MjpegOutConfig & NodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
     const streamPath = normalisePath(config.path);
     const stillPath = config.stillPath?.trim() ? normalisePath(config.stillPath) : undefined;
-    const maxViewers = Math.round(clamp(config.maxViewers, 1, 10000, 100));
-    const stallTimeoutMs = clamp(config.stallTimeout, 1, 3600, 30) * 1000;
-    const stillTimeoutMs = clamp(config.stillTimeout, 0.1, 120, 10) * 1000;
+    const maxViewers = Math.round(clampNumber(config.maxViewers, 100, 1, 10000));
+    const stallTimeoutMs = clampNumber(config.stallTimeout, 30, 1, 3600) * 1000;
+    const stillTimeoutMs = clampNumber(config.stillTimeout, 10, 0.1, 120) * 1000;
     const label = config.name || streamPath || 'mjpeg';
 
     const endpoint = new MjpegEndpoint({
@@ -218,7 +180,7 @@ module.exports = function register(RED: RedApi): void {
         done();
         return;
       }
-      const f = msg.frame;
+      const f = msg.frame as { seq?: unknown; time?: unknown } | undefined;
       const seq = f && typeof f.seq === 'number' ? f.seq : undefined;
       const time = f && typeof f.time === 'number' ? f.time : undefined;
       endpoint.frame(jpeg, seq, time);
@@ -235,7 +197,7 @@ module.exports = function register(RED: RedApi): void {
     });
 
     // Exposed for tests and diagnostics: counts of viewers, timers and listeners.
-    (node as RedNode & { endpoint?: MjpegEndpoint }).endpoint = endpoint;
+    (node as Node & { endpoint?: MjpegEndpoint }).endpoint = endpoint;
   }
 
   RED.nodes.registerType(NODE_TYPE, MjpegOutNode);
