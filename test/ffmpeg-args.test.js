@@ -177,7 +177,7 @@ describe('ffmpeg-args', function () {
       const after = inputPart(buildArgs(base({ source: 'rtsp://cam/s', width: 640, gray: { width: 160, height: 120 } }))).after;
       assert.deepEqual(after, [
         '-filter_complex',
-        '[0:v]fps=5,split=2[a][b];[a]scale=640:-2[out1];[b]scale=w=160:h=120:force_original_aspect_ratio=decrease,format=gray[out2]',
+        '[0:v]fps=5,split=2[a][b];[a]scale=640:-2[out1];[b]extractplanes=y,scale=w=160:h=120:force_original_aspect_ratio=decrease:flags=area,format=gray[out2]',
         '-map', '[out1]', '-an', '-sn', '-dn', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', '5', '-f', 'mpjpeg', '-boundary_tag', 'ffmpeg', 'pipe:1',
         '-map', '[out2]', '-an', '-sn', '-dn', '-c:v', 'pgm', '-f', 'image2pipe', 'pipe:3',
       ]);
