@@ -73,11 +73,11 @@ async function main() {
     PORT: String(port),
   };
   const redJs = require.resolve('node-red/red.js');
-  const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--settings', path.join(__dirname, 'settings.js'), '--port', String(port)], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--require', path.join(__dirname, 'exit-with-parent.js'), redJs, '--userDir', userDir, '--settings', path.join(__dirname, 'settings.js'), '--port', String(port)],
+    { cwd: root, env, stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   let announced = false;
   child.stdout.on('data', (chunk) => {
     process.stdout.write(chunk);

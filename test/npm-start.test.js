@@ -28,7 +28,7 @@ describe('npm start (demo)', function () {
   let client;
   afterEach(async function () {
     client?.end(true);
-    if (child && child.exitCode === null) {
+    if (child && child.exitCode === null && child.signalCode === null) {
       // The whole process group: the start script, Node-RED under it and FFmpeg under that.
       process.kill(-child.pid, 'SIGKILL');
       await new Promise((r) => child.once('exit', r));
@@ -81,5 +81,25 @@ describe('npm start (demo)', function () {
     assert.equal(code, 0, out.slice(-2000));
     assert.equal(isAlive(redPid), false);
     for (const p of ffmpegs) assert.equal(isAlive(p), false, 'FFmpeg stopped with Node-RED');
+  });
+  it('Node-RED and its FFmpeg stop by themselves when the start script is killed with SIGKILL', async function () {
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-start-'));
+    const env = { ...process.env, GLIMPSER_USER_DIR: userDir, PORT: '0', GLIMPSER_MQTT_PORT: '0' };
+    delete env.MQTT_URL;
+    child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
+    await waitFor(() => /MQTT broker:/.test(out), 45000, 100);
+    const redPid = childrenOf(child.pid, /node-red|red\.js/)[0];
+    assert.ok(redPid, out);
+    await waitFor(() => childrenOf(redPid).length === 1, 15000);
+    const ffmpegs = childrenOf(redPid);
+    assert.equal(ffmpegs.length, 1);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    await waitFor(() => !isAlive(redPid) && ffmpegs.every((p) => !isAlive(p)), 15000, 100);
+    assert.equal(isAlive(redPid), false, 'Node-RED outlived the start script');
+    for (const p of ffmpegs) assert.equal(isAlive(p), false, 'FFmpeg outlived the start script');
   });
 });
