@@ -330,6 +330,25 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $px))))
 
+  ;; Background of the light-fit samples outside every region (kept for light estimation only):
+  ;; bgF += a1 * (cur - bgF) in f64 as JavaScript computed it, stored as f32; bg8 = trunc(f64 + 0.5).
+  (func (export "outside")
+    (param $sp i32) (param $n i32) (param $cur i32) (param $bg8 i32) (param $bgF i32) (param $a1 f64)
+    (local $end i32) (local $i i32) (local $q i32) (local $b f64) (local $nb f64)
+    (local.set $end (i32.add (local.get $sp) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $each
+        (br_if $done (i32.ge_u (local.get $sp) (local.get $end)))
+        (local.set $i (i32.load (local.get $sp)))
+        (local.set $q (i32.add (local.get $bgF) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $b (f64.promote_f32 (f32.load (local.get $q))))
+        (local.set $nb (f64.add (local.get $b) (f64.mul (local.get $a1)
+          (f64.sub (f64.convert_i32_u (i32.load8_u (i32.add (local.get $cur) (local.get $i)))) (local.get $b)))))
+        (f32.store (local.get $q) (f32.demote_f64 (local.get $nb)))
+        (i32.store8 (i32.add (local.get $bg8) (local.get $i)) (i32.trunc_f64_s (f64.add (local.get $nb) (f64.const 0.5))))
+        (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
+        (br $each))))
+
   ;; The rotating update: rows y0, y0+U, ... < h; each row's spans are rowSpan[y]..rowSpan[y+1]
   ;; (i32 arrays at $rs, $ss, $se). The padded map index of pixel i in row y is i + 2y + w + 3.
   (func (export "update")

@@ -171,12 +171,15 @@ export function buildRegionMask(regions: ReadonlyArray<Region>, width: number, h
       if (x >= width) break;
       const s = x;
       while (x < width && regionBits[row + x] !== 0) {
-        let b = regionBits[row + x];
+        // Runs of one region combination: the area is tallied per run, not per pixel (setup time).
+        const v = regionBits[row + x];
+        const r0 = x;
+        while (x < width && regionBits[row + x] === v) x++;
+        let b = v;
         while (b !== 0) {
-          regionArea[31 - Math.clz32(b & -b)]++;
+          regionArea[31 - Math.clz32(b & -b)] += x - r0;
           b &= b - 1;
         }
-        x++;
       }
       starts.push(row + s);
       ends.push(row + x);
