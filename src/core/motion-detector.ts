@@ -134,7 +134,7 @@ export class MotionDetector {
   private noise = new Float32Array(0);
   /** Thresholds, padded to whole 16-pixel blocks with INACTIVE. */
   private thr8 = new Uint8Array(0);
-  /** Per-bin sums from the kernel: 32 of cur, 32 of background, 32 counts. */
+  /** Per-bin sums from the kernel: (cur, background, count, 0) per bin. */
   private bins = new Int32Array(0);
   /** Span index range per row, for the rotating background update. */
   private rowSpan = new Int32Array(0);
@@ -338,9 +338,9 @@ export class MotionDetector {
   private copyBins(): void {
     const bins = this.bins;
     for (let k = 0; k < BINS; k++) {
-      this.binSum[k] = bins[k];
-      this.binBg[k] = bins[BINS + k];
-      this.binN[k] = bins[2 * BINS + k];
+      this.binSum[k] = bins[4 * k];
+      this.binBg[k] = bins[4 * k + 1];
+      this.binN[k] = bins[4 * k + 2];
     }
   }
 
@@ -582,7 +582,7 @@ export class MotionDetector {
     at.blocks = take(4 * blocks.length);
     at.samples = take(4 * samples.length);
     at.samplesPad = take(4 * samples.length);
-    at.bins = take(4 * 3 * BINS);
+    at.bins = take(4 * 4 * BINS);
     at.outside = take(4 * outside.length);
     at.rowSpan = take(4 * (height + 1));
     at.spanStart = take(4 * mask.spanCount);
@@ -610,7 +610,7 @@ export class MotionDetector {
     this.samples.set(samples);
     this.samplesPad = new Int32Array(buf, at.samplesPad, samples.length);
     for (let k = 0; k < samples.length; k++) this.samplesPad[k] = samples[k] + ((samples[k] / width) | 0) * 2 + width + 3;
-    this.bins = new Int32Array(buf, at.bins, 3 * BINS);
+    this.bins = new Int32Array(buf, at.bins, 4 * BINS);
     new Int32Array(buf, at.outside, outside.length).set(outside);
     this.rowSpan = new Int32Array(buf, at.rowSpan, height + 1);
     this.rowSpan.set(rowSpan);
