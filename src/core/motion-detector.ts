@@ -122,7 +122,7 @@ export class MotionDetector {
   private mask: RegionMask | null = null;
   private readonly kernel: MotionKernel = createMotionKernel();
   /** Byte offsets of the buffers in the kernel's memory (see allocate()). */
-  private readonly at = { changedPad: 0, regionBits: 0, regionCount: 0, box: 0, lut: 0, cur: 0, bg8: 0, thr: 0, bgF: 0, noise: 0, map: 0, changed: 0, blocks: 0, samples: 0, samplesPad: 0, bins: 0, rowSpan: 0, spanStart: 0, spanEnd: 0 };
+  private readonly at = { changedPad: 0, regionBits: 0, regionCount: 0, box: 0, lut: 0, cur: 0, bg8: 0, thr: 0, bgF: 0, noise: 0, map: 0, changed: 0, blocks: 0, samples: 0, samplesPad: 0, bins: 0, outside: 0, rowSpan: 0, spanStart: 0, spanEnd: 0 };
   /** Merged [start, end) byte ranges of 16-pixel blocks covering the spans. */
   private blockCount = 0;
   /** The kernel's memory has held buffers (is not all zeros). */
@@ -134,7 +134,7 @@ export class MotionDetector {
   private noise = new Float32Array(0);
   /** Thresholds, padded to whole 16-pixel blocks with INACTIVE. */
   private thr8 = new Uint8Array(0);
-  /** Per-bin sums from the kernel: 32 of cur, 32 of background, 32 counts. */
+  /** Per-bin sums from the kernel: (cur, background, count, 0) per bin. */
   private bins = new Int32Array(0);
   /** Span index range per row, for the rotating background update. */
   private rowSpan = new Int32Array(0);
@@ -143,8 +143,8 @@ export class MotionDetector {
   private changed = new Int32Array(0);
   private changedCount = 0;
   private samples = new Int32Array(0);
-  /** Samples outside every region: their background is kept for light estimation only. */
-  private outsideSamples = new Int32Array(0);
+  /** Samples outside every region (at.outside in the kernel): their background is kept for light estimation only. */
+  private outsideCount = 0;
   /** The samples' indices in the padded changed map. */
   private samplesPad = new Int32Array(0);
   private readonly binSum = new Float64Array(BINS);
@@ -338,9 +338,9 @@ export class MotionDetector {
   private copyBins(): void {
     const bins = this.bins;
     for (let k = 0; k < BINS; k++) {
-      this.binSum[k] = bins[k];
-      this.binBg[k] = bins[BINS + k];
-      this.binN[k] = bins[2 * BINS + k];
+      this.binSum[k] = bins[4 * k];
+      this.binBg[k] = bins[4 * k + 1];
+      this.binN[k] = bins[4 * k + 2];
     }
   }
 
@@ -436,17 +436,9 @@ export class MotionDetector {
     } else {
       this.updateTable(U, a, aSlow, an, cap, kN, T);
     }
-    const cur = this.cur;
-    const bgF = this.bgF;
-    const bg8 = this.bg8;
-    const outside = this.outsideSamples;
-    const a1 = this.opts.backgroundRate;
-    for (let k = 0; k < outside.length; k++) {
-      const i = outside[k];
-      const b = bgF[i];
-      const nb = b + a1 * (cur[i] - b);
-      bgF[i] = nb;
-      bg8[i] = (nb + 0.5) | 0;
+    if (this.outsideCount > 0) {
+      const at = this.at;
+      this.kernel.outside(at.outside, this.outsideCount, at.cur, at.bg8, at.bgF, this.opts.backgroundRate);
     }
     this.phase = (this.phase + 1) % U;
   }
@@ -564,7 +556,7 @@ export class MotionDetector {
         if (mask.regionBits[i] === 0) outside.push(i);
       }
     }
-    this.outsideSamples = Int32Array.from(outside);
+    this.outsideCount = outside.length;
 
     // Kernel memory: 16-byte aligned buffers; the byte buffers padded to whole 16-pixel blocks.
     const at = this.at;
@@ -590,7 +582,8 @@ export class MotionDetector {
     at.blocks = take(4 * blocks.length);
     at.samples = take(4 * samples.length);
     at.samplesPad = take(4 * samples.length);
-    at.bins = take(4 * 3 * BINS);
+    at.bins = take(4 * 4 * BINS);
+    at.outside = take(4 * outside.length);
     at.rowSpan = take(4 * (height + 1));
     at.spanStart = take(4 * mask.spanCount);
     at.spanEnd = take(4 * mask.spanCount);
@@ -617,7 +610,8 @@ export class MotionDetector {
     this.samples.set(samples);
     this.samplesPad = new Int32Array(buf, at.samplesPad, samples.length);
     for (let k = 0; k < samples.length; k++) this.samplesPad[k] = samples[k] + ((samples[k] / width) | 0) * 2 + width + 3;
-    this.bins = new Int32Array(buf, at.bins, 3 * BINS);
+    this.bins = new Int32Array(buf, at.bins, 4 * BINS);
+    new Int32Array(buf, at.outside, outside.length).set(outside);
     this.rowSpan = new Int32Array(buf, at.rowSpan, height + 1);
     this.rowSpan.set(rowSpan);
     new Int32Array(buf, at.spanStart, mask.spanCount).set(mask.spanStart.subarray(0, mask.spanCount));

@@ -32,6 +32,7 @@ export interface MotionKernel {
   update(y0: number, step: number, height: number, width: number, rowSpan: number, spanStart: number, spanEnd: number,
     cur: number, bg8: number, bgF: number, noise: number, thr: number, map: number,
     a: number, aSlow: number, an: number, cap: number, kN: number, T: number): void;
+  outside(samples: number, count: number, cur: number, bg8: number, bgF: number, rate: number): void;
 }
 
 let compiled: object | null = null;

@@ -184,14 +184,15 @@
 
   ;; First round of the light fit: per 8-level background bin, sums of current and background levels
   ;; and counts over the samples (pixel indices at $sp, their padded changed-map indices at $spp),
-  ;; leaving out pixels that changed last frame. Bins: 32 i32 sums of cur, 32 of bg, 32 counts at $bins.
+  ;; leaving out pixels that changed last frame. Bins at $bins: 32 i32x4 (sum of cur, sum of bg, count, 0),
+  ;; one vector add per sample.
   ;; Returns the samples within $t (an integer: the threshold's floor) of the background.
   (func (export "accumulate")
     (param $sp i32) (param $spp i32) (param $ns i32) (param $cur i32) (param $bg i32) (param $map i32)
     (param $t i32) (param $bins i32)
     (result i32)
     (local $end i32) (local $i i32) (local $b i32) (local $c i32) (local $d i32) (local $near i32) (local $p i32)
-    (memory.fill (local.get $bins) (i32.const 0) (i32.const 384))
+    (memory.fill (local.get $bins) (i32.const 0) (i32.const 512))
     (local.set $end (i32.add (local.get $sp) (i32.shl (local.get $ns) (i32.const 2))))
     (block $done
       (loop $samples
@@ -206,10 +207,9 @@
             (local.set $near
               (i32.add (local.get $near)
                 (i32.le_u (i32.add (local.get $d) (local.get $t)) (i32.shl (local.get $t) (i32.const 1)))))
-            (local.set $p (i32.add (local.get $bins) (i32.shl (i32.shr_u (local.get $b) (i32.const 3)) (i32.const 2))))
-            (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (local.get $c)))
-            (i32.store offset=128 (local.get $p) (i32.add (i32.load offset=128 (local.get $p)) (local.get $b)))
-            (i32.store offset=256 (local.get $p) (i32.add (i32.load offset=256 (local.get $p)) (i32.const 1)))))
+            (local.set $p (i32.add (local.get $bins) (i32.shl (i32.shr_u (local.get $b) (i32.const 3)) (i32.const 4))))
+            (v128.store (local.get $p) (i32x4.add (v128.load (local.get $p))
+              (i32x4.replace_lane 1 (i32x4.replace_lane 0 (v128.const i32x4 0 0 1 0) (local.get $c)) (local.get $b))))))
         (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
         (local.set $spp (i32.add (local.get $spp) (i32.const 4)))
         (br $samples)))
@@ -223,7 +223,7 @@
     (param $lut i32) (param $t i32) (param $bins i32) (param $sum i32)
     (result i32)
     (local $end i32) (local $i i32) (local $b i32) (local $c i32) (local $n i32) (local $p i32) (local $t2 i32)
-    (if (local.get $sum) (then (memory.fill (local.get $bins) (i32.const 0) (i32.const 384))))
+    (if (local.get $sum) (then (memory.fill (local.get $bins) (i32.const 0) (i32.const 512))))
     (local.set $t2 (i32.shl (local.get $t) (i32.const 1)))
     (local.set $end (i32.add (local.get $sp) (i32.shl (local.get $ns) (i32.const 2))))
     (block $done
@@ -241,10 +241,9 @@
                 (local.set $n (i32.add (local.get $n) (i32.const 1)))
                 (if (local.get $sum)
                   (then
-                    (local.set $p (i32.add (local.get $bins) (i32.shl (i32.shr_u (local.get $b) (i32.const 3)) (i32.const 2))))
-                    (i32.store (local.get $p) (i32.add (i32.load (local.get $p)) (local.get $c)))
-                    (i32.store offset=128 (local.get $p) (i32.add (i32.load offset=128 (local.get $p)) (local.get $b)))
-                    (i32.store offset=256 (local.get $p) (i32.add (i32.load offset=256 (local.get $p)) (i32.const 1)))))))))
+                    (local.set $p (i32.add (local.get $bins) (i32.shl (i32.shr_u (local.get $b) (i32.const 3)) (i32.const 4))))
+                    (v128.store (local.get $p) (i32x4.add (v128.load (local.get $p))
+                      (i32x4.replace_lane 1 (i32x4.replace_lane 0 (v128.const i32x4 0 0 1 0) (local.get $c)) (local.get $b))))))))))
         (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
         (local.set $spp (i32.add (local.get $spp) (i32.const 4)))
         (br $samples)))
@@ -329,6 +328,25 @@
           (i32.trunc_f32_s (f32.min (f32.max (f32.mul (local.get $kN) (local.get $nz)) (local.get $T)) (f32.const 254))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $px))))
+
+  ;; Background of the light-fit samples outside every region (kept for light estimation only):
+  ;; bgF += a1 * (cur - bgF) in f64 as JavaScript computed it, stored as f32; bg8 = trunc(f64 + 0.5).
+  (func (export "outside")
+    (param $sp i32) (param $n i32) (param $cur i32) (param $bg8 i32) (param $bgF i32) (param $a1 f64)
+    (local $end i32) (local $i i32) (local $q i32) (local $b f64) (local $nb f64)
+    (local.set $end (i32.add (local.get $sp) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $each
+        (br_if $done (i32.ge_u (local.get $sp) (local.get $end)))
+        (local.set $i (i32.load (local.get $sp)))
+        (local.set $q (i32.add (local.get $bgF) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $b (f64.promote_f32 (f32.load (local.get $q))))
+        (local.set $nb (f64.add (local.get $b) (f64.mul (local.get $a1)
+          (f64.sub (f64.convert_i32_u (i32.load8_u (i32.add (local.get $cur) (local.get $i)))) (local.get $b)))))
+        (f32.store (local.get $q) (f32.demote_f64 (local.get $nb)))
+        (i32.store8 (i32.add (local.get $bg8) (local.get $i)) (i32.trunc_f64_s (f64.add (local.get $nb) (f64.const 0.5))))
+        (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
+        (br $each))))
 
   ;; The rotating update: rows y0, y0+U, ... < h; each row's spans are rowSpan[y]..rowSpan[y+1]
   ;; (i32 arrays at $rs, $ss, $se). The padded map index of pixel i in row y is i + 2y + w + 3.

@@ -119,12 +119,23 @@ function scanPolygon(points: ReadonlyArray<readonly [number, number]>, width: nu
   for (let y = 0; y < height; y++) {
     const yc = (y + 0.5) / height;
     xs.length = 0;
+    // Indexing, not destructuring, and an insertion sort of the few crossings: this runs cold.
     for (let i = 0, j = n - 1; i < n; j = i++) {
-      const [xi, yi] = points[i];
-      const [xj, yj] = points[j];
-      if ((yi > yc) !== (yj > yc)) xs.push(xi + ((yc - yi) / (yj - yi)) * (xj - xi));
+      const pi = points[i];
+      const pj = points[j];
+      const yi = pi[1];
+      const yj = pj[1];
+      if ((yi > yc) !== (yj > yc)) {
+        const v = pi[0] + ((yc - yi) / (yj - yi)) * (pj[0] - pi[0]);
+        let k = xs.length;
+        xs.push(v);
+        while (k > 0 && xs[k - 1] > v) {
+          xs[k] = xs[k - 1];
+          k--;
+        }
+        xs[k] = v;
+      }
     }
-    xs.sort((a, b) => a - b);
     for (let k = 0; k + 1 < xs.length; k += 2) {
       // Pixel x is inside when its centre (x + 0.5) / width lies in [xs[k], xs[k+1]).
       const x0 = Math.max(0, Math.ceil(xs[k] * width - 0.5));
@@ -134,28 +145,29 @@ function scanPolygon(points: ReadonlyArray<readonly [number, number]>, width: nu
   }
 }
 
-/** Rasterises regions for a frame size. No include region means the whole frame (minus excludes). */
+/**
+ * Rasterises regions for a frame size. No include region means the whole frame (minus excludes).
+ * Setup runs once per size, cold (not yet optimised by the JIT), so it works per row on the few
+ * span end points and leaves the per-pixel writes to the typed arrays' native fill().
+ */
 export function buildRegionMask(regions: ReadonlyArray<Region>, width: number, height: number): RegionMask {
   const size = width * height;
   const regionBits = new Uint32Array(size);
-  const includes = regions.filter((r) => r.type === 'include');
-  if (includes.length === 0) {
-    regionBits.fill(1);
-  } else {
-    includes.forEach((r, bit) => {
-      const b = (1 << bit) >>> 0;
-      scanPolygon(r.points, width, height, (y, x0, x1) => {
-        const row = y * width;
-        for (let x = x0; x < x1; x++) regionBits[row + x] |= b;
-      });
-    });
-  }
   const excluded = new Uint8Array(size);
+  const includes = regions.filter((r) => r.type === 'include');
+  // Per row: [x0, x1, bits] triples; bits 0 marks an exclude span.
+  const rows: number[][] = [];
+  for (let y = 0; y < height; y++) rows.push(includes.length === 0 ? [0, width, 1] : []);
+  includes.forEach((r, bit) => {
+    const b = (1 << bit) >>> 0;
+    scanPolygon(r.points, width, height, (y, x0, x1) => {
+      rows[y].push(x0, x1, b);
+    });
+  });
   for (const r of regions) {
     if (r.type !== 'exclude') continue;
     scanPolygon(r.points, width, height, (y, x0, x1) => {
-      regionBits.fill(0, y * width + x0, y * width + x1);
-      excluded.fill(1, y * width + x0, y * width + x1);
+      rows[y].push(x0, x1, 0);
     });
   }
   const effectiveIncludes: Region[] = includes.length === 0 ? [{ name: 'all', type: 'include', points: [[0, 0], [1, 0], [1, 1], [0, 1]] }] : includes;
@@ -163,24 +175,48 @@ export function buildRegionMask(regions: ReadonlyArray<Region>, width: number, h
   const starts: number[] = [];
   const ends: number[] = [];
   let activeArea = 0;
+  const cuts: number[] = [];
   for (let y = 0; y < height; y++) {
     const row = y * width;
-    let x = 0;
-    while (x < width) {
-      while (x < width && regionBits[row + x] === 0) x++;
-      if (x >= width) break;
-      const s = x;
-      while (x < width && regionBits[row + x] !== 0) {
-        let b = regionBits[row + x];
-        while (b !== 0) {
-          regionArea[31 - Math.clz32(b & -b)]++;
-          b &= b - 1;
+    const list = rows[y];
+    if (list.length === 0) continue;
+    // Between consecutive span end points every pixel has the same region bits.
+    cuts.length = 0;
+    for (let k = 0; k < list.length; k += 3) cuts.push(list[k], list[k + 1]);
+    cuts.sort((p, q) => p - q);
+    let spanFrom = -1;
+    for (let c = 0; c + 1 < cuts.length; c++) {
+      const x0 = cuts[c];
+      const x1 = cuts[c + 1];
+      if (x1 === x0) continue;
+      let v = 0;
+      let ex = false;
+      for (let k = 0; k < list.length; k += 3) {
+        if (list[k] <= x0 && list[k + 1] >= x1) {
+          if (list[k + 2] === 0) ex = true;
+          else v |= list[k + 2];
         }
-        x++;
       }
-      starts.push(row + s);
-      ends.push(row + x);
-      activeArea += x - s;
+      if (ex) {
+        excluded.fill(1, row + x0, row + x1);
+        v = 0;
+      }
+      if (v !== 0) {
+        regionBits.fill(v, row + x0, row + x1);
+        for (let b = v; b !== 0; b &= b - 1) regionArea[31 - Math.clz32(b & -b)] += x1 - x0;
+        if (spanFrom < 0) spanFrom = x0;
+      } else if (spanFrom >= 0) {
+        starts.push(row + spanFrom);
+        ends.push(row + x0);
+        activeArea += x0 - spanFrom;
+        spanFrom = -1;
+      }
+    }
+    if (spanFrom >= 0) {
+      const last = cuts[cuts.length - 1];
+      starts.push(row + spanFrom);
+      ends.push(row + last);
+      activeArea += last - spanFrom;
     }
   }
   const emptyRegions = effectiveIncludes.filter((_r, i) => regionArea[i] === 0).map((r) => r.name);
