@@ -26,6 +26,21 @@ describe('npm start (demo)', function () {
   let child;
   let userDir;
   let client;
+  let output = '';
+
+  /** Runs the start script as `npm start` does, on free ports, and waits until it has printed its URLs. */
+  async function startDemo() {
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-start-'));
+    const env = { ...process.env, GLIMPSER_USER_DIR: userDir, PORT: '0', GLIMPSER_MQTT_PORT: '0' };
+    delete env.MQTT_URL;
+    // Its own process group, so a failed test can kill the script, Node-RED and FFmpeg together.
+    child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    await waitFor(() => /MQTT broker:/.test(output), 45000, 100);
+    return output;
+  }
   afterEach(async function () {
     client?.end(true);
     if (child && child.exitCode === null && child.signalCode === null) {
@@ -37,14 +52,7 @@ describe('npm start (demo)', function () {
   });
 
   it('serves the demo camera, publishes motion and discovery to the embedded broker, and stops cleanly', async function () {
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-start-'));
-    const env = { ...process.env, GLIMPSER_USER_DIR: userDir, PORT: '0', GLIMPSER_MQTT_PORT: '0' };
-    delete env.MQTT_URL;
-    child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (out += c));
-    await waitFor(() => /MQTT broker:/.test(out), 45000, 100);
+    const out = await startDemo();
     const still = /Demo still image:\s+(\S+)/.exec(out)?.[1];
     const stream = /Demo stream:\s+(\S+)/.exec(out)?.[1];
     const broker = /MQTT broker:\s+(mqtt:\/\/[^\s;]+)/.exec(out)?.[1];
@@ -78,19 +86,12 @@ describe('npm start (demo)', function () {
     assert.equal(ffmpegs.length, 1, 'one FFmpeg for the demo camera (MJPEG and motion share it)');
     child.kill('SIGINT');
     const code = await new Promise((r) => child.once('exit', (c) => r(c)));
-    assert.equal(code, 0, out.slice(-2000));
+    assert.equal(code, 0, output.slice(-2000));
     assert.equal(isAlive(redPid), false);
     for (const p of ffmpegs) assert.equal(isAlive(p), false, 'FFmpeg stopped with Node-RED');
   });
   it('Node-RED and its FFmpeg stop by themselves when the start script is killed with SIGKILL', async function () {
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-start-'));
-    const env = { ...process.env, GLIMPSER_USER_DIR: userDir, PORT: '0', GLIMPSER_MQTT_PORT: '0' };
-    delete env.MQTT_URL;
-    child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (out += c));
-    await waitFor(() => /MQTT broker:/.test(out), 45000, 100);
+    const out = await startDemo();
     const redPid = childrenOf(child.pid, /node-red|red\.js/)[0];
     assert.ok(redPid, out);
     await waitFor(() => childrenOf(redPid).length === 1, 15000);
