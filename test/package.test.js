@@ -1,0 +1,44 @@
+'use strict';
+// What a user installs: the package's main entry and the node files Node-RED loads from package.json.
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const pkg = require('../package.json');
+
+describe('package layout', function () {
+  it('registers every node with a .js entry that exports a function and an .html editor file beside it', function () {
+    const nodes = Object.entries(pkg['node-red'].nodes);
+    assert.deepEqual(nodes.map(([name]) => name).sort(), ['glimpser-ffmpeg-source', 'glimpser-mjpeg-out', 'glimpser-motion-detect', 'glimpser-process-pool']);
+    for (const [name, file] of nodes) {
+      const entry = path.join(__dirname, '..', file);
+      assert.equal(typeof require(entry), 'function', `${name}: ${file} exports a register function`);
+      const html = fs.readFileSync(entry.replace(/\.js$/, '.html'), 'utf8');
+      assert.match(html, new RegExp(`registerType\\('${name}'`), `${name}: editor definition`);
+      assert.match(html, new RegExp(`data-help-name="${name}"`), `${name}: help text`);
+    }
+  });
+
+  it('the main entry exposes the Node-RED-free core, and it streams frames', async function () {
+    this.timeout(15000);
+    const glimpser = require('..');
+    const pool = new glimpser.ProcessPool({ idleGraceMs: 0 });
+    try {
+      const lease = pool.acquire({ source: 'testsrc2=size=160x120:rate=10', fps: 10, quality: 8 });
+      const frame = await new Promise((resolve) => lease.stream.once('frame', resolve));
+      assert.equal(frame.data[0], 0xff);
+      assert.equal(frame.data[1], 0xd8);
+      lease.release();
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('ships what Node-RED needs: dist (with the motion kernel), nodes, examples', function () {
+    assert.deepEqual(pkg.files.sort(), ['README.md', 'dist/', 'examples/', 'nodes/']);
+    assert.ok(fs.existsSync(path.join(__dirname, '..', 'dist', 'core', 'motion-kernel.wasm')), 'npm run build compiles the kernel');
+    for (const f of fs.readdirSync(path.join(__dirname, '..', 'examples'))) {
+      const flow = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'examples', f), 'utf8'));
+      assert.ok(Array.isArray(flow) && flow.length > 0, `${f} is an importable flow`);
+    }
+  });
+});
