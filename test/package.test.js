@@ -39,6 +39,13 @@ describe('package layout', function () {
     for (const f of fs.readdirSync(path.join(__dirname, '..', 'examples'))) {
       const flow = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'examples', f), 'utf8'));
       assert.ok(Array.isArray(flow) && flow.length > 0, `${f} is an importable flow`);
+      // A property the editor defines but the flow lacks shows the node as invalid (a red triangle) after import.
+      for (const n of flow.filter((x) => x.type.startsWith('glimpser-'))) {
+        const html = fs.readFileSync(path.join(__dirname, '..', 'nodes', `${n.type.replace('glimpser-', '')}.html`), 'utf8');
+        const keys = [...html.matchAll(/^\s*([a-zA-Z]+): \{ value:/gm)].map((m) => m[1]);
+        assert.ok(keys.length > 3, `${n.type}: defaults found`);
+        for (const k of keys) assert.ok(k in n, `${f}: ${n.type} ${n.id} lacks ${k}`);
+      }
     }
   });
 });
