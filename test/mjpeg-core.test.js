@@ -13,6 +13,7 @@ const { SourceRegistry } = require('../dist/core/source-registry');
 const { recordFrames } = require('./helpers/ffmpeg-frames');
 const { openStream, nextParts, fetchBuffer, isCompleteJpeg, MultipartParser } = require('./helpers/mjpeg-client');
 const { TestSource } = require('./helpers/test-source');
+const { until, delay } = require('./helpers/procs');
 
 function listen(handler) {
   return new Promise((resolve) => {
@@ -33,15 +34,6 @@ function once(emitter, event, pred = () => true) {
     };
     emitter.on(event, fn);
   });
-}
-const delay = (ms) => new Promise((r) => setTimeout(r, ms));
-/** Waits until pred() holds, checking every few ms (test-side only), failing after timeoutMs. */
-async function until(pred, what = 'condition', timeoutMs = 20000) {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(5);
-  }
 }
 
 describe('mjpeg core', function () {

@@ -15,18 +15,10 @@ const mjpegOut = require('../nodes/mjpeg-out.js');
 const { sourceRegistry } = require('../dist/core/source-registry');
 const { openStream, nextParts, fetchBuffer, isCompleteJpeg } = require('./helpers/mjpeg-client');
 const { splitJpegs, FFMPEG } = require('./helpers/ffmpeg-frames');
-const { isAlive } = require('./helpers/procs');
+const { delay, isAlive, until } = require('./helpers/procs');
 
 helper.init(require.resolve('node-red'));
 
-const delay = (ms) => new Promise((r) => setTimeout(r, ms));
-async function until(pred, what = 'condition', timeoutMs = 20000) {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
-  }
-}
 
 function flow({ source = {}, pool = {}, out = {} } = {}) {
   return [

@@ -10,16 +10,10 @@ const { recordFrames } = require('./helpers/ffmpeg-frames');
 const { openStream, nextParts, fetchBuffer } = require('./helpers/mjpeg-client');
 const { TestSource } = require('./helpers/test-source');
 
+const { until, delay } = require('./helpers/procs');
+
 helper.init(require.resolve('node-red'));
 
-const delay = (ms) => new Promise((r) => setTimeout(r, ms));
-async function until(pred, what = 'condition', timeoutMs = 20000) {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(5);
-  }
-}
 
 function flow(outProps = {}, extra = []) {
   return [

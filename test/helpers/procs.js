@@ -45,4 +45,11 @@ async function waitFor(predicate, timeoutMs, stepMs = 50) {
   }
 }
 
-module.exports = { isAlive, childrenOf, waitFor };
+const delay = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Like waitFor, but a timeout is a failure naming what was awaited. */
+async function until(predicate, what = 'condition', timeoutMs = 20000) {
+  if (!(await waitFor(predicate, timeoutMs, 5))) throw new Error(`timed out waiting for ${what}`);
+}
+
+module.exports = { isAlive, childrenOf, waitFor, until, delay };
