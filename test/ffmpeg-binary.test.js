@@ -47,11 +47,9 @@ describe('FFmpeg binary choice', function () {
     const pool = new ProcessPool({ idleGraceMs: 0, ffmpegPath: binary.path });
     try {
       const lease = pool.acquire({ source: 'testsrc2=size=320x240:rate=10', fps: 10, quality: 5, gray: { width: 80, height: 60 } });
-      const [frame, gray] = await Promise.all([
-        new Promise((r) => lease.stream.once('frame', r)),
-        new Promise((r) => lease.stream.once('gray', r)),
-      ]);
-      assert.equal(frame.data[0], 0xff);
+      const frame = await new Promise((r) => lease.capture.once('frame', r));
+      const gray = frame.gray[0];
+      assert.equal(frame.jpeg[0], 0xff);
       assert.equal(gray.width, 80);
       lease.release();
     } finally {

@@ -4,7 +4,6 @@ const path = require('node:path');
 const helper = require('node-red-node-test-helper');
 const poolNode = require('../nodes/process-pool.js');
 const sourceNode = require('../nodes/ffmpeg-source.js');
-const { sourceRegistry } = require('../dist/core/source-registry');
 const { isAlive, waitFor } = require('./helpers/procs');
 
 helper.init(require.resolve('node-red'));
@@ -54,12 +53,13 @@ describe('ffmpeg-source node (real Node-RED runtime, real FFmpeg)', function () 
       assert.equal(msg.topic, 'front');
       assert.equal(msg.frame.stream, 'front');
       assert.equal(msg.frame.size, msg.payload.length);
-      assert.equal(msg.frame.grayOn, false);
+      assert.equal(msg.frame.jpeg, true, 'a flow consumes the frames: every one is a JPEG');
+      assert.deepEqual(msg.frame.gray, []);
       if (i > 0) assert.equal(msg.frame.seq, msgs[i - 1].frame.seq + 1);
     }
     const pool = helper.getNode('pool').pool;
-    assert.equal(pool.streams().length, 1);
-    const pid = pool.streams()[0].stats().pid;
+    assert.equal(pool.captures().length, 1);
+    const pid = pool.captures()[0].stats().pid;
     assert.ok(isAlive(pid));
     await helper.unload();
     assert.equal(isAlive(pid), false, 'the pool close waited for FFmpeg to exit');
@@ -70,13 +70,13 @@ describe('ffmpeg-source node (real Node-RED runtime, real FFmpeg)', function () 
     f.push({ ...f[1], id: 'src2', name: 'front-copy', wires: [['out2']] }, { id: 'out2', type: 'helper' });
     await helper.load([poolNode, sourceNode], f);
     await Promise.all([collect(helper.getNode('out'), 2), collect(helper.getNode('out2'), 2)]);
-    assert.equal(helper.getNode('pool').pool.streams().length, 1);
+    assert.equal(helper.getNode('pool').pool.captures().length, 1);
   });
 
   it('on demand: no process until a snapshot is asked, which starts it and replies with a frame', async function () {
     await helper.load([poolNode, sourceNode], flow({ startMode: 'demand' }));
     const pool = helper.getNode('pool').pool;
-    assert.equal(pool.streams().length, 0, 'idle until demanded');
+    assert.equal(pool.captures().length, 0, 'idle until demanded');
     const src = helper.getNode('src');
     const out = helper.getNode('out');
     const got = new Promise((resolve) => {
@@ -89,26 +89,43 @@ describe('ffmpeg-source node (real Node-RED runtime, real FFmpeg)', function () 
     assert.equal(msg.keep, 'me', 'the input message is reused');
     assert.equal(msg.payload[0], 0xff);
     assert.equal(msg.topic, 'front');
-    await waitFor(() => pool.streams().length === 0, 5000);
-    assert.equal(pool.streams().length, 0, 'stopped again after the snapshot (idle grace 0)');
+    await waitFor(() => pool.captures().length === 0, 5000);
+    assert.equal(pool.captures().length, 0, 'stopped again after the snapshot (idle grace 0)');
   });
 
-  it('registers a handle that consumers use to start an on-demand source', async function () {
+  it('defines a named stream in its pool that users start by demand, and leaves it on close', async function () {
     await helper.load([poolNode, sourceNode], flow({ startMode: 'demand' }));
-    const handle = sourceRegistry.get('src');
-    assert.ok(handle);
-    assert.equal(handle.state(), 'idle');
+    const pool = helper.getNode('pool').pool;
+    const stream = pool.stream('front');
+    assert.equal(stream.state, 'idle');
+    assert.equal(stream.definition.capture.source, 'testsrc2=size=320x240:rate=10');
     const states = [];
-    handle.on('state', (s) => states.push(s));
-    handle.acquire('viewer-1');
-    handle.acquire('viewer-1');
-    await waitFor(() => handle.latest(), 10000);
-    assert.ok(handle.latest().data.length > 0);
+    stream.on('state', (c) => states.push(c.state));
+    stream.use('viewer-1', { run: true, jpeg: 'full' });
+    stream.use('viewer-1', { run: true, jpeg: 'full' });
+    await waitFor(() => stream.latest(), 10000);
+    assert.ok(stream.latest().data.length > 0);
     assert.ok(states.includes('healthy'), states.join(','));
-    handle.release('viewer-1');
-    assert.equal(handle.state(), 'idle');
+    const pid = stream.snapshot().pids[0];
+    stream.unuse('viewer-1', 'grace');
+    await waitFor(() => stream.state === 'idle', 5000);
+    assert.equal(stream.state, 'idle');
+    await waitFor(() => !isAlive(pid), 5000);
+    assert.equal(isAlive(pid), false, 'the last user gone (idle grace 0): the process stopped');
     await helper.unload();
-    assert.equal(sourceRegistry.get('src'), undefined, 'deregistered on close');
+    assert.equal(stream.definition, undefined, 'the removed source no longer defines the stream');
+  });
+
+  it('warns about a password in the URL, in its user-info or its query string, without echoing it', async function () {
+    for (const source of ['rtsp://admin:Pa55word@192.0.2.1/live', 'http://192.0.2.1/video.cgi?user=admin&password=Pa55word']) {
+      await helper.load([poolNode, sourceNode], flow({ source, startMode: 'demand' }));
+      const src = helper.getNode('src');
+      await waitFor(() => src.warn.called, 2000);
+      const warning = String(src.warn.firstCall.args[0]);
+      assert.match(warning, /password/);
+      assert.ok(!warning.includes('Pa55word'), warning);
+      await helper.unload();
+    }
   });
 
   it('keeps the password in credentials: never in status, logs or errors', async function () {
@@ -133,7 +150,7 @@ describe('ffmpeg-source node (real Node-RED runtime, real FFmpeg)', function () 
     const status = src.status.lastCall?.args[0] ?? (await new Promise((r) => src.on('call:status', (c) => r(c.args[0]))));
     assert.equal(status.fill, 'red');
     assert.match(status.text, /ftp/i);
-    assert.equal(helper.getNode('pool').pool.streams().length, 0, 'nothing spawned');
+    assert.equal(helper.getNode('pool').pool.captures().length, 0, 'nothing spawned');
     await new Promise((resolve) => {
       src.receive({ payload: 1 });
       src.on('call:error', () => resolve());
@@ -169,6 +186,6 @@ describe('ffmpeg-source node (real Node-RED runtime, real FFmpeg)', function () 
     await helper.load([poolNode, sourceNode], flow({ source: 'testsrc' }, { ffmpegPath: FAKE('die-after-frames'), backoffBase: 0.1, backoffCap: 0.2 }));
     const msgs = await collect(helper.getNode('out'), 15);
     assert.equal(msgs.length, 15, 'frames from several process lifetimes');
-    assert.ok(helper.getNode('pool').pool.streams()[0].stats().restarts >= 2);
+    assert.ok(helper.getNode('pool').pool.stream('front').snapshot().restarts >= 2);
   });
 });

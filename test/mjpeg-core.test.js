@@ -9,7 +9,6 @@ const { ViewerHub } = require('../dist/core/viewer-hub');
 const { RouteTable, normalisePath, PathInUseError } = require('../dist/core/route-table');
 const { PlaceholderCache, placeholderSvg, renderPlaceholder } = require('../dist/core/placeholder');
 const { MjpegEndpoint, fpsFromUrl } = require('../dist/core/mjpeg-endpoint');
-const { SourceRegistry } = require('../dist/core/source-registry');
 const { recordFrames } = require('./helpers/ffmpeg-frames');
 const { openStream, nextParts, fetchBuffer, isCompleteJpeg, MultipartParser } = require('./helpers/mjpeg-client');
 const { TestSource } = require('./helpers/test-source');
@@ -254,18 +253,17 @@ describe('mjpeg core', function () {
   describe('endpoint', function () {
     let server;
     let ep;
-    let registry;
     afterEach(async function () {
       ep?.close();
       if (server) await closeServer(server);
       server = ep = undefined;
     });
-    async function start(opts = {}) {
-      registry = new SourceRegistry();
+    async function start(opts = {}, source) {
       ep = new MjpegEndpoint({
-        name: 'cam', consumerId: 'out1', sourceIds: ['src1'], registry, maxViewers: 50,
+        name: 'cam', consumerId: 'out1', maxViewers: 50,
         stallTimeoutMs: 30000, stillTimeoutMs: 5000, ...opts,
       });
+      ep.setSource(source);
       server = await listen((req, res) => (req.url.startsWith('/s.jpg') ? ep.serveStill(req, res) : ep.serveStream(req, res)));
       return `http://127.0.0.1:${server.address().port}`;
     }
@@ -296,12 +294,13 @@ describe('mjpeg core', function () {
     });
 
     it('follows source states: placeholder sized like the last frame while recovering, frames again after', async function () {
-      const src = new TestSource('src1', 'cam');
-      const url = await start();
-      registry.add(src);
+      const src = new TestSource('cam');
+      const url = await start({}, src);
       ep.frame(frames[0]);
       const c = await openStream(`${url}/s.mjpg`);
-      assert.deepEqual([...src.consumers], ['out1']);
+      await until(() => src.running().length === 1, 'demand');
+      assert.deepEqual(src.running(), ['out1']);
+      assert.deepEqual(src.users.get('out1'), { run: true, jpeg: 'full' }, 'a viewer wants every frame');
       const [first] = await nextParts(c, 1);
       assert.ok(first.equals(frames[0]));
       const ph = nextParts(c, 1);
@@ -318,25 +317,27 @@ describe('mjpeg core', function () {
       while (!b.equals(frames[5])) [b] = await nextParts(c, 1); // a placeholder drawn just before may still arrive
       c.close();
       await until(() => ep.viewers === 0, 'viewers gone');
-      assert.equal(src.consumers.size, 0, 'last viewer released the source');
+      assert.deepEqual(src.running(), [], 'the last viewer gone, the endpoint keeps nothing running');
+      assert.deepEqual(ep.counts(), { viewers: 0, blocked: 0, capTimers: 0, stallTimers: 0, keepTimer: false, stillWaiters: 0, boundSources: 1 });
+      ep.close();
       assert.equal(src.listenerCount('state'), 0);
-      assert.deepEqual(ep.counts(), { viewers: 0, blocked: 0, capTimers: 0, stallTimers: 0, keepTimer: false, stillWaiters: 0, boundSources: 0 });
+      assert.equal(src.users.size, 0, 'closed: no longer a user of the stream');
     });
 
     it('still: latest frame at once; on-demand idle source started and awaited; 503 with Retry-After on timeout', async function () {
-      const src = new TestSource('src1', 'cam', 'idle');
-      const url = await start({ stillTimeoutMs: 300 });
-      registry.add(src);
+      const src = new TestSource('cam', 'idle');
+      const url = await start({ stillTimeoutMs: 300 }, src);
       const pending = fetchBuffer(`${url}/s.jpg`);
-      await once(src, 'acquire');
-      assert.equal(src.state(), 'starting');
+      await once(src, 'use');
+      await until(() => src.running().length === 1, 'still demand');
+      assert.equal(src.state, 'starting');
       src.setState('healthy');
       ep.frame(frames[4]);
       const r = await pending;
       assert.equal(r.status, 200);
       assert.equal(r.headers['content-type'], 'image/jpeg');
       assert.ok(r.body.equals(frames[4]));
-      assert.equal(src.consumers.size, 0, 'released after the still');
+      assert.deepEqual(src.running(), [], 'released after the still');
       const again = await fetchBuffer(`${url}/s.jpg`);
       assert.ok(again.body.equals(frames[4]), 'served at once while fresh');
       const head = await fetchBuffer(`${url}/s.jpg`, 'HEAD');
@@ -346,7 +347,7 @@ describe('mjpeg core', function () {
       const t = await fetchBuffer(`${url}/s.jpg`);
       assert.equal(t.status, 503);
       assert.equal(t.headers['retry-after'], '5');
-      assert.equal(src.consumers.size, 0, 'released after the timeout');
+      assert.deepEqual(src.running(), [], 'released after the timeout');
       assert.equal(ep.counts().stillWaiters, 0);
     });
 

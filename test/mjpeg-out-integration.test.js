@@ -12,7 +12,6 @@ const sharp = require('sharp');
 const poolNode = require('../nodes/process-pool.js');
 const sourceNode = require('../nodes/ffmpeg-source.js');
 const mjpegOut = require('../nodes/mjpeg-out.js');
-const { sourceRegistry } = require('../dist/core/source-registry');
 const { openStream, nextParts, fetchBuffer, isCompleteJpeg } = require('./helpers/mjpeg-client');
 const { splitJpegs, FFMPEG } = require('./helpers/ffmpeg-frames');
 const { delay, isAlive, until } = require('./helpers/procs');
@@ -24,7 +23,7 @@ function flow({ source = {}, pool = {}, out = {} } = {}) {
   return [
     { id: 'pool', type: 'glimpser-process-pool', idleGrace: 1, backoffBase: 0.1, backoffCap: 1, ...pool },
     { id: 'src', type: 'glimpser-ffmpeg-source', name: 'front', pool: 'pool', source: 'testsrc2=size=320x240:rate=10', fps: 10, quality: 5, startMode: 'always', wires: [['out', 'tap']], ...source },
-    { id: 'out', type: 'glimpser-mjpeg-out', name: 'front', path: '/glimpser/front.mjpg', stillPath: '/glimpser/front.jpg', maxViewers: 2000, stallTimeout: 30, stillTimeout: 10, wires: [], ...out },
+    { id: 'out', type: 'glimpser-mjpeg-out', name: 'front', path: '/glimpser/front.mjpg', stillPath: '/glimpser/front.jpg', maxViewers: 2000, maxPerAddress: 2000, stallTimeout: 30, stillTimeout: 10, wires: [], ...out },
     { id: 'tap', type: 'helper' },
   ];
 }
@@ -87,7 +86,7 @@ describe('ffmpeg-source -> mjpeg-out (real FFmpeg, real Node-RED, real clients)'
 
   it('Home-Assistant-style client: first JPEG cut from the stream between SOI and EOI; still URL', async function () {
     await load(flow());
-    await until(() => sourceRegistry.get('src')?.state() === 'healthy', 'healthy source');
+    await until(() => helper.getNode('pool').pool.stream('front').state === 'healthy', 'healthy source');
     await delay(300);
     const jpeg = await new Promise((resolve, reject) => {
       const req = http.get(`${base}/glimpser/front.mjpg`, { agent: false }, (res) => {
@@ -219,25 +218,26 @@ describe('ffmpeg-source -> mjpeg-out (real FFmpeg, real Node-RED, real clients)'
   it('1000 connect/disconnect cycles leak no sockets, listeners or timers; the on-demand source stops after its idle grace', async function () {
     const out = await load(flow({ source: { startMode: 'demand' } }));
     const pool = helper.getNode('pool').pool;
-    const handle = sourceRegistry.get('src');
-    assert.equal(pool.streams().length, 0, 'idle before the first viewer');
+    const stream = pool.stream('front');
+    assert.equal(pool.captures().length, 0, 'idle before the first viewer');
     const handlesBefore = process._getActiveHandles().length;
-    const registryListeners = sourceRegistry.listenerCount('added') + sourceRegistry.listenerCount('removed');
-    const stateListeners = handle.listenerCount('state');
+    const stateListeners = stream.listenerCount('state');
+    const frameListeners = stream.listenerCount('frame');
     let pid;
     for (let round = 0; round < 20; round++) {
       const clients = await Promise.all(Array.from({ length: 50 }, () => openStream(`${base}/glimpser/front.mjpg`, { keep: 'head' })));
       // Half of them read a part first, half leave straight away.
       await Promise.all(clients.slice(0, 25).map((c) => nextParts(c, 1)));
-      pid = pid || pool.streams()[0]?.stats().pid;
+      pid = pid || pool.captures()[0]?.stats().pid;
       clients.forEach((c) => c.close());
     }
     await until(() => out.endpoint.viewers === 0, 'all viewers gone');
-    assert.deepEqual(out.endpoint.counts(), { viewers: 0, blocked: 0, capTimers: 0, stallTimers: 0, keepTimer: false, stillWaiters: 0, boundSources: 0 });
-    assert.equal(sourceRegistry.listenerCount('added') + sourceRegistry.listenerCount('removed'), registryListeners);
-    assert.equal(handle.listenerCount('state'), stateListeners);
+    assert.deepEqual(out.endpoint.counts(), { viewers: 0, blocked: 0, capTimers: 0, stallTimers: 0, keepTimer: false, stillWaiters: 0, boundSources: 1 });
+    assert.equal(stream.listenerCount('state'), stateListeners);
+    assert.equal(stream.listenerCount('frame'), frameListeners);
+    assert.deepEqual(stream.userIds().filter((id) => stream.snapshot() && id !== 'src' && id !== 'out'), [], 'no user left behind');
     assert.ok(pid, 'the first viewer started the on-demand FFmpeg');
-    await until(() => pool.streams().length === 0, 'source stopped after its idle grace', 15000);
+    await until(() => pool.captures().length === 0, 'source stopped after its idle grace', 15000);
     await until(() => !isAlive(pid), 'ffmpeg exited', 10000);
     await until(() => process._getActiveHandles().length <= handlesBefore, `active handles back to ${handlesBefore} (now ${process._getActiveHandles().length})`, 10000);
   });
@@ -246,8 +246,8 @@ describe('ffmpeg-source -> mjpeg-out (real FFmpeg, real Node-RED, real clients)'
     const out = await load(flow());
     const pool = helper.getNode('pool').pool;
     const clients = await Promise.all(Array.from({ length: 20 }, () => openStream(`${base}/glimpser/front.mjpg`)));
-    await until(() => pool.streams()[0]?.stats().pid && clients.every((c) => c.queue.some((b) => !b.placeholder)), 'real frames everywhere');
-    const pid = pool.streams()[0].stats().pid;
+    await until(() => pool.captures()[0]?.stats().pid && clients.every((c) => c.queue.some((b) => !b.placeholder)), 'real frames everywhere');
+    const pid = pool.captures()[0].stats().pid;
     for (const c of clients) c.queue.length = 0;
     process.kill(pid, 'SIGKILL');
     await until(() => clients.every((c) => c.queue.some((b) => b.placeholder)), 'a placeholder on every viewer');
@@ -257,7 +257,7 @@ describe('ffmpeg-source -> mjpeg-out (real FFmpeg, real Node-RED, real clients)'
     helper.getNode('tap').on('input', (msg) => {
       firstAfter = firstAfter || msg.payload;
     });
-    await until(() => pool.streams()[0]?.stats().pid && pool.streams()[0].stats().pid !== pid && firstAfter, 'restarted process producing', 20000);
+    await until(() => pool.captures()[0]?.stats().pid && pool.captures()[0].stats().pid !== pid && firstAfter, 'restarted process producing', 20000);
     await until(() => clients.every((c) => {
       const i = c.queue.findIndex((b) => b.placeholder);
       return c.queue.slice(i + 1).some((b) => !b.placeholder);

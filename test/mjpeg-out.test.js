@@ -5,7 +5,6 @@ const assert = require('node:assert/strict');
 const http = require('node:http');
 const helper = require('node-red-node-test-helper');
 const mjpegOut = require('../nodes/mjpeg-out.js');
-const { sourceRegistry } = require('../dist/core/source-registry');
 const { recordFrames } = require('./helpers/ffmpeg-frames');
 const { openStream, nextParts, fetchBuffer } = require('./helpers/mjpeg-client');
 const { TestSource } = require('./helpers/test-source');
@@ -60,7 +59,7 @@ describe('mjpeg-out node (real Node-RED runtime, real HTTP clients)', function (
   }
 
   it('serves byte-exact complete JPEGs to 30 concurrent clients at the input rate', async function () {
-    const out = await load(flow());
+    const out = await load(flow({ maxPerAddress: 30 }));
     const clients = await Promise.all(Array.from({ length: 30 }, () => openStream(`${base}/glimpser/front.mjpg`)));
     await until(() => out.endpoint.viewers === 30, '30 viewers');
     // The first part of each is a placeholder (no frame yet); drop it before counting.
@@ -245,23 +244,18 @@ describe('mjpeg-out node (real Node-RED runtime, real HTTP clients)', function (
     await until(() => out.endpoint.viewers === 0, 'viewers gone');
   });
 
-  describe('with a registered source handle (states and demand)', function () {
-    let src;
-    afterEach(function () {
-      if (src) sourceRegistry.remove(src);
-      src = undefined;
-    });
-
-    it('acquires on the first viewer, releases on the last; placeholders while recovering, frames after', async function () {
-      src = new TestSource('src', 'front', 'idle');
-      sourceRegistry.add(src);
+  describe('with a stream to serve (states and demand)', function () {
+    it('asks for full-rate frames while viewers watch; placeholders while recovering, frames after', async function () {
+      const src = new TestSource('front', 'idle');
       const out = await load(flow());
+      out.endpoint.setSource(src);
       const a = await openStream(`${base}/glimpser/front.mjpg`);
       const [first] = await nextParts(a, 1);
       assert.ok(first.placeholder, 'placeholder before the first frame');
-      assert.deepEqual([...src.consumers], ['out']);
+      assert.deepEqual(src.running(), ['out']);
+      assert.deepEqual(src.users.get('out'), { run: true, jpeg: 'full' });
       const b = await openStream(`${base}/glimpser/front.mjpg`);
-      assert.equal(src.acquires, 1, 'acquired once for all viewers');
+      assert.deepEqual(src.running(), ['out'], 'one demand for all viewers');
       src.setState('healthy');
       out.receive({ payload: frames[0] });
       await until(() => a.queue.some((x) => !x.placeholder) && b.queue.some((x) => !x.placeholder), 'real frames');
@@ -274,21 +268,23 @@ describe('mjpeg-out node (real Node-RED runtime, real HTTP clients)', function (
       await until(() => b.queue.some((x) => x.equals(frames[7])), 'frames again on the same connection');
       a.close();
       await until(() => out.endpoint.viewers === 1, 'one viewer');
-      assert.equal(src.consumers.size, 1, 'still held by the other viewer');
+      assert.deepEqual(src.running(), ['out'], 'still wanted by the other viewer');
       b.close();
-      await until(() => src.consumers.size === 0, 'released');
-      assert.equal(src.listenerCount('state'), 0);
+      await until(() => src.running().length === 0, 'released');
+      await helper.unload();
+      assert.equal(src.listenerCount('state'), 0, 'the closed node left its stream');
+      assert.equal(src.users.size, 0);
     });
 
-    it('still on an idle on-demand source: acquires, awaits the first frame, releases', async function () {
-      src = new TestSource('src', 'front', 'idle');
-      sourceRegistry.add(src);
+    it('still on an idle on-demand source: asks it to run, awaits the first frame, lets go', async function () {
+      const src = new TestSource('front', 'idle');
       const out = await load(flow({ stillTimeout: 0.5 }));
-      src.once('acquire', () => setImmediate(() => out.receive({ payload: frames[9] })));
+      out.endpoint.setSource(src);
+      src.once('use', () => setImmediate(() => out.receive({ payload: frames[9] })));
       const r = await fetchBuffer(`${base}/glimpser/front.jpg`);
       assert.equal(r.status, 200);
       assert.ok(r.body.equals(frames[9]));
-      assert.equal(src.consumers.size, 0);
+      assert.deepEqual(src.running(), []);
     });
   });
 });

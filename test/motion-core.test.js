@@ -262,10 +262,26 @@ describe('Home Assistant discovery payload', function () {
     assert.equal(c.device_class, 'motion');
     assert.equal(c.unique_id, 'glimpser_front_door_motion_a1b2_c3');
     assert.equal(c.state_topic, 'glimpser/Front Door/motion');
-    assert.equal(c.availability_topic, 'glimpser/Front Door/availability');
-    assert.deepEqual([c.payload_on, c.payload_off, c.payload_available, c.payload_not_available], ['ON', 'OFF', 'online', 'offline']);
+    assert.equal(c.availability[0].topic, 'glimpser/Front Door/availability');
+    assert.equal(c.availability[1].topic, 'glimpser/status');
+    assert.equal(c.availability_mode, 'latest');
+    assert.deepEqual([c.payload_on, c.payload_off], ['ON', 'OFF']);
+    for (const a of c.availability) assert.deepEqual([a.payload_available, a.payload_not_available], ['online', 'offline']);
+    assert.equal(c.json_attributes_topic, 'glimpser/Front Door/motion/attributes');
+    assert.equal(c.availability_topic, undefined, 'the list replaces the single topic (Home Assistant refuses both)');
+    assert.equal(c.object_id, undefined, 'no deprecated object_id');
     assert.deepEqual(c.device.identifiers, ['glimpser_front_door']);
     assert.equal(c.device.sw_version, '0.1.0');
+  });
+  it('has a camera entity for the motion snapshot on the same device', function () {
+    const { cameraDiscoveryMessage } = require('../dist/core/ha-discovery.js');
+    const m = cameraDiscoveryMessage({ topicPrefix: 'glimpser', stream: 'porch', nodeId: 'n1' });
+    assert.equal(m.topic, 'homeassistant/camera/glimpser_porch_motion_snapshot_n1/config');
+    assert.equal(m.retain, true);
+    const c = JSON.parse(m.payload);
+    assert.equal(c.topic, 'glimpser/porch/snapshot');
+    assert.deepEqual(c.device.identifiers, ['glimpser_porch']);
+    assert.equal(c.image_encoding, undefined, 'raw JPEG bytes, not base64');
   });
   it('keeps wildcards and extra levels out of topics', function () {
     assert.equal(stateTopic('glimpser', 'a/b+#'), 'glimpser/a_b_/motion');

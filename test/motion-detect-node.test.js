@@ -17,13 +17,14 @@ function flow(extra = {}) {
   ];
 }
 
+// As an ffmpeg-source sends it: gray frames by the box each motion node asked for (ours is the default 240x180).
 function grayMsg(data, n, base, w = 240, h = 180) {
   const time = base + n * 100;
   return {
     topic: STREAM,
     payload: Buffer.from([0xff, 0xd8, n & 255, 0xff, 0xd9]), // stands in for the JPEG; only attached, never decoded
-    frame: { stream: STREAM, seq: n + 1, time, size: 5, grayOn: true },
-    gray: { data, width: w, height: h, seq: n + 1, time },
+    frame: { stream: STREAM, seq: n + 1, time, size: 5, jpeg: true, gray: ['240x180'] },
+    gray: { '240x180': { data, width: w, height: h, seq: n + 1, time } },
   };
 }
 
@@ -61,7 +62,7 @@ describe('glimpser-motion-detect node', function () {
     const cfg = JSON.parse(disc.payload);
     assert.equal(cfg.device_class, 'motion');
     assert.equal(cfg.state_topic, 'glimpser/porch/motion');
-    assert.equal(cfg.availability_topic, 'glimpser/porch/availability');
+    assert.equal(cfg.availability[0].topic, 'glimpser/porch/availability');
     assert.equal(cfg.unique_id, 'glimpser_porch_motion_m1');
     assert.ok(cfg.device && cfg.device.identifiers.length === 1 && cfg.device.name);
     const base = Date.now();
@@ -89,10 +90,11 @@ describe('glimpser-motion-detect node', function () {
     const got = collect(helper.getNode('out'));
     m1.receive({ topic: 'homeassistant/status', payload: 'offline' });
     m1.receive({ topic: 'homeassistant/status', payload: 'online' });
-    await until(() => got.length >= 2);
-    assert.deepEqual(got.map((m) => m.kind), ['discovery', 'motion']);
+    await until(() => got.length >= 3);
+    assert.deepEqual(got.map((m) => m.kind), ['discovery', 'discovery', 'state']);
     assert.equal(got[0].reason, 'birth');
-    assert.equal(got[1].payload, 'OFF');
+    assert.match(got[1].topic, /^homeassistant\/camera\//, 'the snapshot camera entity');
+    assert.deepEqual([got[2].payload, got[2].retain], ['OFF', true]);
   });
 
   it('skips messages whose gray twin is missing, without decoding or erroring', async function () {
@@ -103,7 +105,11 @@ describe('glimpser-motion-detect node', function () {
     const base = Date.now();
     for (let n = 0; n < 10; n++) {
       const msg = grayMsg(boxGray[n], n, base);
-      if (n % 3 === 1) delete msg.gray;
+      if (n % 3 === 1) {
+        // The source made no gray frame of our size for this one (its outputs were switching).
+        delete msg.gray;
+        msg.frame.gray = [];
+      }
       m1.receive(msg);
     }
     await until(() => m1.motionStats().frames + m1.motionStats().skipped === 10);

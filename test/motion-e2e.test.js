@@ -71,11 +71,14 @@ describe(`motion end to end: ffmpeg-source -> motion-detect -> mqtt out -> ${pro
     ]);
 
     const deadline = Date.now() + 30000;
-    while (Date.now() < deadline && !got.some((m) => m.topic.endsWith('/motion') && m.payload === 'OFF')) {
+    const states = () => got.filter((m) => m.topic === `glimpser/${stream}/motion`).map((m) => m.payload).join(',');
+    while (Date.now() < deadline && !/ON,OFF$/.test(states())) {
       await new Promise((r) => setTimeout(r, 100));
     }
-    const motion = got.filter((m) => m.topic === `glimpser/${stream}/motion`);
-    assert.deepEqual(motion.map((m) => m.payload), ['ON', 'OFF'], JSON.stringify(got.map((m) => [m.topic, m.payload])));
+    // The current state (OFF) with discovery at deploy, then the event.
+    assert.equal(states(), 'OFF,ON,OFF', JSON.stringify(got.map((m) => [m.topic, String(m.payload).slice(0, 40)])));
+    const motion = got.filter((m) => m.topic === `glimpser/${stream}/motion`).slice(1);
+    assert.ok(motion.every((m) => m.retain === false), 'live messages arrive unretained to a subscriber that was there');
     // ON about 3 s into the camera (box shown at 3 s), OFF after it left (5 s) plus the 1 s quiet period.
     assert.ok(motion[1].at - motion[0].at >= 1500, `ON lasted ${motion[1].at - motion[0].at} ms`);
 
@@ -83,12 +86,12 @@ describe(`motion end to end: ffmpeg-source -> motion-detect -> mqtt out -> ${pro
     assert.ok(disc, 'discovery config received');
     assert.equal(disc.topic, `homeassistant/binary_sensor/glimpser_${stream}_motion_md/config`);
     const cfg = JSON.parse(disc.payload);
-    for (const key of ['name', 'unique_id', 'device_class', 'state_topic', 'payload_on', 'payload_off', 'availability_topic', 'device']) {
+    for (const key of ['name', 'unique_id', 'device_class', 'state_topic', 'payload_on', 'payload_off', 'availability', 'json_attributes_topic', 'device']) {
       assert.ok(key in cfg, `discovery has ${key}`);
     }
     assert.equal(cfg.device_class, 'motion');
     assert.equal(cfg.state_topic, `glimpser/${stream}/motion`);
-    assert.equal(cfg.availability_topic, `glimpser/${stream}/availability`);
+    assert.equal(cfg.availability[0].topic, `glimpser/${stream}/availability`);
     assert.deepEqual([cfg.payload_on, cfg.payload_off], ['ON', 'OFF']);
     assert.ok(Array.isArray(cfg.device.identifiers) && cfg.device.identifiers.length > 0);
     const avail = got.find((m) => m.topic === `glimpser/${stream}/availability`);

@@ -24,9 +24,9 @@ describe('package layout', function () {
     const pool = new glimpser.ProcessPool({ idleGraceMs: 0 });
     try {
       const lease = pool.acquire({ source: 'testsrc2=size=160x120:rate=10', fps: 10, quality: 8 });
-      const frame = await new Promise((resolve) => lease.stream.once('frame', resolve));
-      assert.equal(frame.data[0], 0xff);
-      assert.equal(frame.data[1], 0xd8);
+      const frame = await new Promise((resolve) => lease.capture.once('frame', resolve));
+      assert.equal(frame.jpeg[0], 0xff);
+      assert.equal(frame.jpeg[1], 0xd8);
       lease.release();
     } finally {
       await pool.close();

@@ -26,44 +26,44 @@ describe('ProcessPool (real FFmpeg)', function () {
     pool = new ProcessPool({ idleGraceMs: 0 });
     const a = pool.acquire(CAM);
     const b = pool.acquire({ ...CAM, source: ` ${CAM.source} ` });
-    assert.equal(a.stream, b.stream, 'same normalised source, same stream');
-    const frame = await firstFrame(a.stream);
-    assert.equal(frame.data[0], 0xff);
-    assert.equal(frame.data[1], 0xd8);
-    assert.equal(frame.data.at(-2), 0xff);
-    assert.equal(frame.data.at(-1), 0xd9);
-    assert.equal(pool.streams().length, 1);
-    const pid = a.stream.stats().pid;
+    assert.equal(a.capture, b.capture, 'same normalised source, same process');
+    const frame = await firstFrame(a.capture);
+    assert.equal(frame.jpeg[0], 0xff);
+    assert.equal(frame.jpeg[1], 0xd8);
+    assert.equal(frame.jpeg.at(-2), 0xff);
+    assert.equal(frame.jpeg.at(-1), 0xd9);
+    assert.equal(pool.captures().length, 1);
+    const pid = a.capture.stats().pid;
     assert.ok(pid > 0);
     a.release();
     assert.ok(isAlive(pid), 'still running for the second lease');
     b.release();
     await waitFor(() => !isAlive(pid), 5000);
     assert.equal(isAlive(pid), false, 'stopped with the last lease');
-    assert.equal(pool.streams().length, 0);
+    assert.equal(pool.captures().length, 0);
   });
 
   it('gives different output settings their own process', async function () {
     pool = new ProcessPool({ idleGraceMs: 0 });
     const a = pool.acquire(CAM);
     const b = pool.acquire({ ...CAM, width: 160 });
-    assert.notEqual(a.stream, b.stream);
-    const [fa, fb] = await Promise.all([firstFrame(a.stream), firstFrame(b.stream)]);
-    assert.ok(fb.data.length < fa.data.length, 'the 160 px stream has smaller frames');
-    assert.notEqual(a.stream.stats().pid, b.stream.stats().pid);
+    assert.notEqual(a.capture, b.capture);
+    const [fa, fb] = await Promise.all([firstFrame(a.capture), firstFrame(b.capture)]);
+    assert.ok(fb.jpeg.length < fa.jpeg.length, 'the 160 px stream has smaller frames');
+    assert.notEqual(a.capture.stats().pid, b.capture.stats().pid);
   });
 
   it('keeps an idle stream for the grace period and reuses it when a lease returns', async function () {
     pool = new ProcessPool({ idleGraceMs: 1500 });
     const a = pool.acquire(CAM);
-    await firstFrame(a.stream);
-    const pid = a.stream.stats().pid;
+    await firstFrame(a.capture);
+    const pid = a.capture.stats().pid;
     a.release();
     await new Promise((r) => setTimeout(r, 300));
     assert.ok(isAlive(pid), 'alive during the grace');
     const again = pool.acquire(CAM);
-    assert.equal(again.stream, a.stream, 'the warm stream is reused');
-    assert.equal(again.stream.stats().pid, pid);
+    assert.equal(again.capture, a.capture, 'the warm process is reused');
+    assert.equal(again.capture.stats().pid, pid);
     again.release();
     await waitFor(() => !isAlive(pid), 6000);
     assert.equal(isAlive(pid), false, 'stopped after the grace');
@@ -73,8 +73,8 @@ describe('ProcessPool (real FFmpeg)', function () {
     pool = new ProcessPool({ idleGraceMs: 60000 });
     const a = pool.acquire(CAM);
     const b = pool.acquire(CAM);
-    await firstFrame(a.stream);
-    const pid = a.stream.stats().pid;
+    await firstFrame(a.capture);
+    const pid = a.capture.stats().pid;
     a.release();
     a.release();
     assert.ok(isAlive(pid), 'the double release did not drop the other lease');
@@ -86,8 +86,8 @@ describe('ProcessPool (real FFmpeg)', function () {
   it('close() stops every process and resolves only once they have exited', async function () {
     pool = new ProcessPool({ idleGraceMs: 60000 });
     const leases = [pool.acquire(CAM), pool.acquire({ ...CAM, width: 160 }), pool.acquire({ ...CAM, fps: 5 })];
-    await Promise.all(leases.map((l) => firstFrame(l.stream)));
-    const pids = leases.map((l) => l.stream.stats().pid);
+    await Promise.all(leases.map((l) => firstFrame(l.capture)));
+    const pids = leases.map((l) => l.capture.stats().pid);
     assert.equal(new Set(pids).size, 3);
     await pool.close();
     for (const pid of pids) assert.equal(isAlive(pid), false, `pid ${pid} exited before close resolved`);
@@ -100,10 +100,10 @@ describe('ProcessPool (real FFmpeg)', function () {
     pool.on('binaryError', (e) => errors.push(e.message));
     const a = pool.acquire(CAM);
     const states = [];
-    a.stream.on('state', (s, r) => states.push([s, r]));
-    await waitFor(() => a.stream.state === 'failed', 5000);
-    assert.equal(a.stream.state, 'failed');
-    assert.match(a.stream.stats().lastError, /not found or not executable at the configured path "\/nonexistent\/ffmpeg"/);
+    a.capture.on('state', (s, r) => states.push([s, r]));
+    await waitFor(() => a.capture.state === 'failed', 5000);
+    assert.equal(a.capture.state, 'failed');
+    assert.match(a.capture.stats().lastError, /not found or not executable at the configured path "\/nonexistent\/ffmpeg"/);
     assert.equal(errors.length, 1);
     a.release();
   });
@@ -111,11 +111,11 @@ describe('ProcessPool (real FFmpeg)', function () {
   it('produces gray PGM frames on the second output when asked, from the same process', async function () {
     pool = new ProcessPool({ idleGraceMs: 0 });
     const a = pool.acquire({ ...CAM, gray: { width: 120, height: 90 } });
-    const gray = await new Promise((resolve) => a.stream.once('gray', resolve));
+    const { gray: [gray] } = await firstFrame(a.capture);
     assert.equal(gray.width, 120);
     assert.equal(gray.height, 90);
     assert.equal(gray.data.length, 120 * 90);
-    await firstFrame(a.stream);
+    await firstFrame(a.capture);
     a.release();
   });
 });

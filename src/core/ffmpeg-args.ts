@@ -15,6 +15,16 @@ import { FFMPEG_BOUNDARY } from './multipart-splitter';
 
 export type SourceKind = 'rtsp' | 'http' | 'mjpeg-http' | 'file' | 'device' | 'testsrc';
 
+export interface Box {
+  width: number;
+  height: number;
+}
+
+/** A box as a short key ("240x180"): how outputs and the motion nodes that asked for them refer to each other. */
+export function boxKey(box: Box): string {
+  return `${box.width}x${box.height}`;
+}
+
 /** A configuration the user must fix. Its message is shown to the user and never contains a password. */
 export class SourceConfigError extends Error {
   override readonly name = 'SourceConfigError';
@@ -35,8 +45,15 @@ export interface CaptureOptions {
   loop?: boolean;
   /** Files only: read at the native frame rate (-re). Default true. */
   realtime?: boolean;
-  /** Second output on pipe:3: gray PGM frames that fit inside this box, keeping the aspect ratio. */
-  gray?: { width: number; height: number };
+  /**
+   * Gray PGM outputs for motion, one pipe each (pipe:3, pipe:4, …): frames that fit inside each box, keeping the
+   * aspect ratio. Every decoded frame goes to every gray output, so the n-th frame of each pipe is the same picture.
+   */
+  gray?: Box | readonly Box[];
+  /** The JPEG output (pipe:1) carries every n-th frame only (1: every frame). Gray outputs always carry every frame. */
+  jpegEvery?: number;
+  /** false: no JPEG output at all (a detect-only process); then at least one gray output is needed. */
+  jpeg?: boolean;
   /** Input options for hardware decoding, e.g. ['-hwaccel', 'vaapi']. */
   hwaccelArgs?: string[];
   /** Further input options, placed last before -i so they can override ours. */
@@ -62,6 +79,9 @@ const MIN_QUALITY = 2;
 const MAX_QUALITY = 31;
 const MAX_DIMENSION = 16384;
 const MIN_GRAY_DIMENSION = 8;
+/** Distinct gray sizes one process makes at most: each is a pipe and a scaler. */
+const MAX_GRAY_OUTPUTS = 4;
+const MAX_JPEG_EVERY = 1000;
 
 const RTSP_INPUT = ['-rtsp_transport', 'tcp', '-timeout', '5000000'];
 /** FFmpeg < 5: `-timeout` would put the RTSP demuxer in listen mode; the socket timeout was `-stimeout`. */
@@ -107,7 +127,9 @@ interface Normalised {
   quality: number;
   loop: boolean;
   realtime: boolean;
-  gray: { width: number; height: number } | undefined;
+  grays: Box[];
+  jpeg: boolean;
+  jpegEvery: number;
   hwaccelArgs: string[];
   extraInputArgs: string[];
 }
@@ -277,13 +299,25 @@ function normalise(o: CaptureOptions): Normalised {
     const w = Math.round(o.width);
     width = w - (w % 2); // JPEG 4:2:0 wants even sizes
   }
-  let gray: { width: number; height: number } | undefined;
-  if (o.gray !== undefined) {
-    const { width: gw, height: gh } = o.gray;
+  const grays: Box[] = [];
+  const asked = o.gray === undefined ? [] : Array.isArray(o.gray) ? (o.gray as readonly Box[]) : [o.gray as Box];
+  for (const box of asked) {
+    const { width: gw, height: gh } = box ?? ({} as Box);
     if (!finiteNumber(gw) || !finiteNumber(gh) || gw < MIN_GRAY_DIMENSION || gh < MIN_GRAY_DIMENSION || gw > MAX_DIMENSION || gh > MAX_DIMENSION) {
       throw new SourceConfigError(`Gray frame box must be ${MIN_GRAY_DIMENSION} to ${MAX_DIMENSION} pixels each way, got ${String(gw)}x${String(gh)}`);
     }
-    gray = { width: Math.round(gw), height: Math.round(gh) };
+    const b = { width: Math.round(gw), height: Math.round(gh) };
+    if (!grays.some((g) => g.width === b.width && g.height === b.height)) grays.push(b);
+  }
+  if (grays.length > MAX_GRAY_OUTPUTS) {
+    throw new SourceConfigError(`At most ${MAX_GRAY_OUTPUTS} different gray frame sizes per source, got ${grays.length}`);
+  }
+  grays.sort((a, b) => a.width - b.width || a.height - b.height);
+  const jpeg = o.jpeg !== false;
+  if (!jpeg && grays.length === 0) throw new SourceConfigError('A process without JPEG output needs a gray output');
+  const every = o.jpegEvery ?? 1;
+  if (!finiteNumber(every) || every < 1 || every > MAX_JPEG_EVERY) {
+    throw new SourceConfigError(`jpegEvery must be 1 to ${MAX_JPEG_EVERY}, got ${String(o.jpegEvery)}`);
   }
   return {
     kind,
@@ -296,7 +330,9 @@ function normalise(o: CaptureOptions): Normalised {
     quality: Math.round(o.quality),
     loop: kind === 'file' && o.loop === true,
     realtime: kind === 'file' ? o.realtime !== false : kind === 'testsrc',
-    gray,
+    grays,
+    jpeg,
+    jpegEvery: jpeg ? Math.round(every) : 1,
     hwaccelArgs: stringArray(o.hwaccelArgs, 'hwaccelArgs'),
     extraInputArgs: stringArray(o.extraInputArgs, 'extraInputArgs'),
   };
@@ -330,28 +366,54 @@ function inputArgs(n: Normalised, version: { major: number; minor: number } | un
   }
 }
 
+/** The fd each output is written to: JPEG on pipe:1 (stdout), gray outputs from pipe:3 on, in `grays` order. */
+export function grayPipe(index: number): number {
+  return 3 + index;
+}
+
+/** Gray outputs of a capture, deduplicated and in pipe order (see grayPipe). Throws SourceConfigError like buildArgs. */
+export function grayBoxes(o: CaptureOptions): Box[] {
+  return normalise(o).grays;
+}
+
+/** Filter-graph pad labels a, b, c, …: the first outputs keep the names earlier versions used. */
+function label(i: number): string {
+  return String.fromCharCode(97 + i);
+}
+
 /** The argument array (never a shell string) for one persistent capture process. */
 export function buildArgs(o: CaptureOptions): string[] {
   const n = normalise(o);
   const args = [...GLOBAL_ARGS, ...n.hwaccelArgs, ...inputArgs(n, o.ffmpegVersion), ...n.extraInputArgs, '-i', inputWithCredentials(n)];
   const fps = `fps=${n.fps}`;
   const scale = n.width ? `scale=${n.width}:-2` : undefined;
+  // Every n-th frame by its index after the fps filter, so the k-th JPEG is frame k*n of the gray outputs.
+  const select = n.jpegEvery > 1 ? `select=not(mod(n\\,${n.jpegEvery}))` : undefined;
+  // Dropped frames leave gaps in the timestamps: passthrough stops the muxer from filling them with duplicates.
+  const passthrough = n.jpegEvery > 1 ? (versionBelow(o.ffmpegVersion, 5, 1) ? ['-vsync', 'passthrough'] : ['-fps_mode', 'passthrough']) : [];
   // mpjpeg: every JPEG preceded by its Content-length, so the splitter never scans image bytes for markers.
-  const jpegOut = ['-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(n.quality),
+  const jpegOut = [...passthrough, '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(n.quality),
     '-f', 'mpjpeg', '-boundary_tag', FFMPEG_BOUNDARY, 'pipe:1'];
-  if (!n.gray) {
-    args.push('-map', '0:v:0', '-vf', scale ? `${fps},${scale}` : fps, ...DROP_OTHER_STREAMS, ...jpegOut);
+  if (n.grays.length === 0) {
+    const vf = [fps, select, scale].filter((f) => f !== undefined).join(',');
+    args.push('-map', '0:v:0', '-vf', vf, ...DROP_OTHER_STREAMS, ...jpegOut);
     return args;
   }
-  const g = n.gray;
-  const graph = `[0:v]${fps},split=2[a][b];` +
-    `[a]${scale ?? 'null'}[out1];` +
-    // Luma only, averaged down (area): a third of the work of scaling all planes, and the averaging smooths sensor
-    // noise before motion analysis. format=gray last keeps 8 bits when the source has 10.
-    `[b]extractplanes=y,scale=w=${g.width}:h=${g.height}:force_original_aspect_ratio=decrease:flags=area,format=gray[out2]`;
-  args.push('-filter_complex', graph,
-    '-map', '[out1]', ...DROP_OTHER_STREAMS, ...jpegOut,
-    '-map', '[out2]', ...DROP_OTHER_STREAMS, '-c:v', 'pgm', '-f', 'image2pipe', 'pipe:3');
+  const chains: string[] = [];
+  if (n.jpeg) chains.push([select, scale].filter((f) => f !== undefined).join(',') || 'null');
+  // Luma only, averaged down (area): a third of the work of scaling all planes, and the averaging smooths sensor
+  // noise before motion analysis. format=gray last keeps 8 bits when the source has 10.
+  for (const g of n.grays) chains.push(`extractplanes=y,scale=w=${g.width}:h=${g.height}:force_original_aspect_ratio=decrease:flags=area,format=gray`);
+  const graph = chains.length === 1
+    ? `[0:v]${fps},${chains[0]}[out1]`
+    : `[0:v]${fps},split=${chains.length}${chains.map((_, i) => `[${label(i)}]`).join('')};` +
+      chains.map((c, i) => `[${label(i)}]${c}[out${i + 1}]`).join(';');
+  args.push('-filter_complex', graph);
+  let out = 1;
+  if (n.jpeg) args.push('-map', `[out${out++}]`, ...DROP_OTHER_STREAMS, ...jpegOut);
+  n.grays.forEach((_, i) => {
+    args.push('-map', `[out${out++}]`, ...DROP_OTHER_STREAMS, '-c:v', 'pgm', '-f', 'image2pipe', `pipe:${grayPipe(i)}`);
+  });
   return args;
 }
 
@@ -381,7 +443,8 @@ export function sourceSignature(o: CaptureOptions): string {
   const parts = [
     n.kind, src, `cred=${cred}`, `fps=${n.fps}`, `w=${n.width ?? 0}`, `q=${n.quality}`,
     `loop=${n.loop ? 1 : 0}`, `re=${n.realtime ? 1 : 0}`,
-    `gray=${n.gray ? `${n.gray.width}x${n.gray.height}` : '-'}`,
+    `gray=${n.grays.length ? n.grays.map(boxKey).join(',') : '-'}`,
+    `jpeg=${n.jpeg ? n.jpegEvery : 0}`,
     `hw=${JSON.stringify(n.hwaccelArgs)}`, `extra=${JSON.stringify(n.extraInputArgs)}`,
   ];
   return parts.join('|');

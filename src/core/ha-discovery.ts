@@ -22,7 +22,8 @@ export interface DiscoveryInput {
 
 export interface MqttMessage {
   topic: string;
-  payload: string;
+  /** Text, or raw bytes (a JPEG for the camera entity). */
+  payload: string | Buffer;
   retain: boolean;
   qos: 0 | 1 | 2;
 }
@@ -52,27 +53,44 @@ export function availabilityTopic(topicPrefix: string, stream: string): string {
   return `${trimSlashes(topicPrefix)}/${topicLevel(stream)}/availability`;
 }
 
+/** Score, changed area, regions and bounding box of the current (or last) event, as JSON for Home Assistant. */
+export function attributesTopic(topicPrefix: string, stream: string): string {
+  return `${stateTopic(topicPrefix, stream)}/attributes`;
+}
+
+/** The JPEG that triggered the last motion event, raw bytes, for an MQTT camera entity. */
+export function snapshotTopic(topicPrefix: string, stream: string): string {
+  return `${trimSlashes(topicPrefix)}/${topicLevel(stream)}/snapshot`;
+}
+
+/**
+ * The bridge's own online/offline topic: the mqtt-broker node's birth, close and last-will messages go there, so a
+ * Node-RED that stops or dies takes every sensor offline even though no node of ours could say so.
+ */
+export function bridgeStatusTopic(topicPrefix: string): string {
+  return `${trimSlashes(topicPrefix)}/status`;
+}
+
 function trimSlashes(s: string): string {
   const t = s.trim().replace(/^\/+|\/+$/g, '');
   return t === '' ? 'glimpser' : t;
 }
 
-export function discoveryMessage(input: DiscoveryInput): MqttMessage {
+function ids(input: DiscoveryInput): { objectId: string; uniqueId: string; discoveryPrefix: string } {
+  const objectId = `glimpser_${sanitizeId(input.stream)}_motion`;
+  return { objectId, uniqueId: `${objectId}_${sanitizeId(input.nodeId)}`, discoveryPrefix: trimSlashes(input.discoveryPrefix ?? 'homeassistant') };
+}
+
+/** Shared by both entities: the device (one per camera), availability and origin. */
+function common(input: DiscoveryInput): Record<string, unknown> {
   const stream = input.stream;
-  const objectId = `glimpser_${sanitizeId(stream)}_motion`;
-  const uniqueId = `${objectId}_${sanitizeId(input.nodeId)}`;
-  const discoveryPrefix = trimSlashes(input.discoveryPrefix ?? 'homeassistant');
-  const config = {
-    name: input.name && input.name.trim() !== '' ? input.name.trim() : 'Motion',
-    unique_id: uniqueId,
-    device_class: 'motion',
-    state_topic: stateTopic(input.topicPrefix, stream),
-    payload_on: PAYLOAD_ON,
-    payload_off: PAYLOAD_OFF,
-    availability_topic: availabilityTopic(input.topicPrefix, stream),
-    payload_available: PAYLOAD_ONLINE,
-    payload_not_available: PAYLOAD_OFFLINE,
-    qos: 1,
+  return {
+    // 'latest': the stream's own topic (frames flowing) or the bridge's (Node-RED connected), whichever spoke last.
+    availability: [
+      { topic: availabilityTopic(input.topicPrefix, stream), payload_available: PAYLOAD_ONLINE, payload_not_available: PAYLOAD_OFFLINE },
+      { topic: bridgeStatusTopic(input.topicPrefix), payload_available: PAYLOAD_ONLINE, payload_not_available: PAYLOAD_OFFLINE },
+    ],
+    availability_mode: 'latest',
     device: {
       identifiers: [`glimpser_${sanitizeId(stream)}`],
       name: `Camera ${stream}`,
@@ -85,12 +103,35 @@ export function discoveryMessage(input: DiscoveryInput): MqttMessage {
       ...(input.version ? { sw_version: input.version } : {}),
     },
   };
-  return {
-    topic: `${discoveryPrefix}/binary_sensor/${uniqueId}/config`,
-    payload: JSON.stringify(config),
-    retain: true,
+}
+
+export function discoveryMessage(input: DiscoveryInput): MqttMessage {
+  const { uniqueId, discoveryPrefix } = ids(input);
+  const config = {
+    name: input.name && input.name.trim() !== '' ? input.name.trim() : 'Motion',
+    unique_id: uniqueId,
+    device_class: 'motion',
+    state_topic: stateTopic(input.topicPrefix, input.stream),
+    payload_on: PAYLOAD_ON,
+    payload_off: PAYLOAD_OFF,
+    json_attributes_topic: attributesTopic(input.topicPrefix, input.stream),
     qos: 1,
+    ...common(input),
   };
+  return { topic: `${discoveryPrefix}/binary_sensor/${uniqueId}/config`, payload: JSON.stringify(config), retain: true, qos: 1 };
+}
+
+/** An MQTT camera entity showing the frame that triggered the last motion event. */
+export function cameraDiscoveryMessage(input: DiscoveryInput): MqttMessage {
+  const { objectId, discoveryPrefix } = ids(input);
+  const uniqueId = `${objectId}_snapshot_${sanitizeId(input.nodeId)}`;
+  const config = {
+    name: 'Motion snapshot',
+    unique_id: uniqueId,
+    topic: snapshotTopic(input.topicPrefix, input.stream),
+    ...common(input),
+  };
+  return { topic: `${discoveryPrefix}/camera/${uniqueId}/config`, payload: JSON.stringify(config), retain: true, qos: 1 };
 }
 
 export function availabilityMessage(topicPrefix: string, stream: string, online: boolean): MqttMessage {

@@ -3,7 +3,8 @@
  * `require('node-red-contrib-glimpser')` gives these.
  */
 export { ProcessPool, type Lease, type PoolOptions } from './pool';
-export { Stream } from './stream';
+export { Stream, StreamConflictError, type Demand, type StreamDefinition, type StreamFrame, type StateChange, type StreamSnapshot } from './stream';
+export { Capture, type CapturedFrame } from './capture';
 export { Supervisor, DEFAULT_SUPERVISOR, type SupervisorOptions } from './supervisor';
 export { buildArgs, detectKind, displaySource, redact, sourceSignature, SourceConfigError, type CaptureOptions, type SourceKind } from './ffmpeg-args';
 export { resolveFfmpeg, locateFfmpeg, FfmpegNotFoundError, type FfmpegBinary } from './ffmpeg-binary';
@@ -16,5 +17,5 @@ export { MjpegEndpoint } from './mjpeg-endpoint';
 export { MotionDetector } from './motion-detector';
 export { MotionEvents } from './motion-events';
 export { parseRegions } from './roi';
-export { sourceRegistry, SourceRegistry, type SourceHandle } from './source-registry';
+export { Histogram } from './histogram';
 export type { Frame, GrayFrame, StreamState, StreamStats } from './types';

@@ -2,22 +2,34 @@ import { EventEmitter } from 'node:events';
 import { OutgoingMessage, type IncomingMessage, type ServerResponse } from 'node:http';
 import { jpegSize, type JpegSize } from './jpeg-info';
 import { MultipartWriter, type Part } from './multipart-writer';
-import { DEFAULT_PLACEHOLDER_SIZE, PlaceholderCache } from './placeholder';
-import type { SourceHandle, SourceRegistry } from './source-registry';
-import type { StreamState } from './types';
-import { ViewerHub, type Viewer, type HubCounts } from './viewer-hub';
+import { DEFAULT_PLACEHOLDER_SIZE, PlaceholderCache, fitPixels } from './placeholder';
+import type { Demand, ReleaseMode, StateChange, UserCounters } from './stream';
+import type { Frame, StreamState } from './types';
+import { ViewerHub, type HubCounts, type Viewer } from './viewer-hub';
+
+/** The stream an endpoint serves, as the endpoint needs it: state for placeholders, demand for its viewers. */
+export interface EndpointSource {
+  readonly state: StreamState;
+  readonly lastError: string | undefined;
+  latest(): Frame | undefined;
+  use(userId: string, demand: Demand, counters?: () => UserCounters): void;
+  unuse(userId: string, mode: ReleaseMode): void;
+  on(event: 'state', listener: (change: StateChange) => void): unknown;
+  off(event: 'state', listener: (change: StateChange) => void): unknown;
+}
 
 export interface MjpegEndpointOptions {
   /** Shown on placeholders. */
   name: string;
-  /** Consumer id for acquire/release on upstream sources (the node id). */
+  /** The user id under which the endpoint registers with its stream (the node id). */
   consumerId: string;
-  /** Node ids wired into this endpoint; those that are glimpser sources are found in the registry. */
-  sourceIds: readonly string[];
-  registry: SourceRegistry;
   maxViewers: number;
+  /** Viewers per client address (default: a tenth of maxViewers, at least 1). */
+  maxPerAddress?: number;
   stallTimeoutMs: number;
   stillTimeoutMs: number;
+  /** Frames larger than this many pixels are refused (read from the JPEG header, nothing decoded). */
+  maxPixels?: number;
   /** With frames flowing but none new for this long, the last frame is sent again. */
   repeatMs?: number;
   /** Placeholder period while the source is down or not yet producing. */
@@ -29,12 +41,19 @@ export interface MjpegEndpointOptions {
   onError?: (err: unknown) => void;
 }
 
+/** 4K UHD: the default cap on a frame's pixels. */
+export const DEFAULT_MAX_PIXELS = 3840 * 2160;
+
 interface LastFrame {
   jpeg: Buffer;
   seq: number;
   time: number;
   /** Monotonic ms at arrival. */
   at: number;
+}
+
+export class FrameTooLargeError extends Error {
+  override readonly name = 'FrameTooLargeError';
 }
 
 const DOWN_STATES: ReadonlySet<StreamState> = new Set(['recovering', 'failed']);
@@ -56,8 +75,9 @@ export function fpsFromUrl(url: string | undefined): number | undefined {
 }
 
 /**
- * One MJPEG stream endpoint and its still image: frames in, viewers out, placeholders while the source is
- * down, demand passed upstream (first viewer acquires, last one releases).
+ * One MJPEG stream endpoint and its still image: frames in (from the wire), viewers out, placeholders while the
+ * stream is down, and the viewers' demand told to the stream (full-rate JPEG while anyone watches). It can outlive
+ * its node across a deploy: the successor calls setSource() and keeps the open connections.
  * Events: 'viewers' (count).
  */
 export class MjpegEndpoint extends EventEmitter {
@@ -66,8 +86,10 @@ export class MjpegEndpoint extends EventEmitter {
   readonly placeholders = new PlaceholderCache();
   framesIn = 0;
   placeholdersSent = 0;
-  private readonly opts: Required<Omit<MjpegEndpointOptions, 'onError' | 'boundary'>> &
-    Pick<MjpegEndpointOptions, 'onError'>;
+  refusedFrames = 0;
+  private readonly opts: Required<Omit<MjpegEndpointOptions, 'onError' | 'boundary' | 'maxPerAddress'>> &
+    Pick<MjpegEndpointOptions, 'onError' | 'maxPerAddress'>;
+  private source: EndpointSource | undefined;
   private last: LastFrame | undefined;
   private lastRealPart: Part | undefined;
   private lastPlaceholder: { part: Part; at: number; src: Buffer } | undefined;
@@ -76,11 +98,8 @@ export class MjpegEndpoint extends EventEmitter {
   private keepTimer: NodeJS.Timeout | undefined;
   private keepDelay = 0;
   private rendering = false;
-  private active = false;
-  private readonly bound = new Map<string, SourceHandle>();
   private stateChangedAt = -Infinity;
   private readonly stillWaiters = new Set<(jpeg: Buffer | undefined) => void>();
-  private readonly stillHandles = new Map<string, SourceHandle>();
   private closed = false;
 
   constructor(opts: MjpegEndpointOptions) {
@@ -89,13 +108,21 @@ export class MjpegEndpoint extends EventEmitter {
       repeatMs: 2000,
       placeholderMs: 1000,
       staleMs: 10000,
+      maxPixels: DEFAULT_MAX_PIXELS,
       ...opts,
     };
     this.writer = new MultipartWriter(opts.boundary);
-    this.hub = new ViewerHub({ maxViewers: opts.maxViewers, stallTimeoutMs: opts.stallTimeoutMs });
+    this.hub = new ViewerHub({
+      maxViewers: opts.maxViewers,
+      maxPerAddress: opts.maxPerAddress ?? Math.max(1, Math.ceil(opts.maxViewers / 10)),
+      stallTimeoutMs: opts.stallTimeoutMs,
+    });
     this.hub.on('count', (n: number) => {
-      if (n > 0 && !this.active) this.activate();
-      else if (n === 0 && this.active) this.deactivate();
+      if (n === 0) {
+        this.clearKeep();
+        this.lastRealPart = undefined;
+      }
+      this.tellDemand();
       this.emit('viewers', n);
     });
   }
@@ -104,38 +131,80 @@ export class MjpegEndpoint extends EventEmitter {
     return this.hub.size;
   }
 
+  get streamState(): StreamState | undefined {
+    return this.source?.state;
+  }
+
   /** For leak checks: viewer timers and listeners plus the endpoint's own. */
   counts(): HubCounts & { keepTimer: boolean; stillWaiters: number; boundSources: number } {
     return {
       ...this.hub.counts(),
       keepTimer: this.keepTimer !== undefined,
       stillWaiters: this.stillWaiters.size,
-      boundSources: this.bound.size,
+      boundSources: this.source ? 1 : 0,
     };
   }
 
-  /** A validated JPEG arrived (see jpegView). */
-  frame(jpeg: Buffer, seq = this.framesIn + 1, time = Date.now()): void {
-    if (this.closed) return;
+  /** Counters the stream reads for health and metrics (kept in the hub, where they happen). */
+  readonly counters = (): UserCounters => ({ viewers: this.hub.size, droppedFrames: this.hub.droppedParts, latency: this.hub.latency });
+
+  /**
+   * The stream this endpoint serves (or none, when frames come from other nodes): its state drives placeholders and
+   * the endpoint's viewers become its demand. `mode` says how the previous stream is left.
+   */
+  setSource(source: EndpointSource | undefined, mode: ReleaseMode = 'grace'): void {
+    if (source === this.source) {
+      this.tellDemand();
+      return;
+    }
+    if (this.source) {
+      this.source.off('state', this.onState);
+      this.source.unuse(this.opts.consumerId, mode);
+      this.source.unuse(this.stillId, mode);
+    }
+    this.source = source;
+    if (source) {
+      source.on('state', this.onState);
+      if (NOT_PRODUCING.has(source.state)) this.stateChangedAt = now();
+      this.tellDemand();
+      if (this.stillWaiters.size > 0) source.use(this.stillId, { run: true });
+    }
+  }
+
+  /**
+   * A JPEG arrived (validated with jpegView). Returns an error, and serves nothing of it, when its header declares
+   * more pixels than the cap.
+   */
+  frame(jpeg: Buffer, seq = this.framesIn + 1, time = Date.now()): FrameTooLargeError | undefined {
+    if (this.closed) return undefined;
+    const size = jpegSize(jpeg);
+    if (size && size.width * size.height > this.opts.maxPixels) {
+      this.refusedFrames++;
+      return new FrameTooLargeError(`frame of ${size.width}x${size.height} is over the limit of ${this.opts.maxPixels} pixels; dropped`);
+    }
     this.framesIn++;
     this.last = { jpeg, seq, time, at: now() };
-    const size = jpegSize(jpeg);
     if (size) this.size = size;
     if (this.stillWaiters.size > 0) for (const waiter of [...this.stillWaiters]) waiter(jpeg);
     if (this.hub.size === 0) {
       this.lastRealPart = undefined;
-      return;
+      return undefined;
     }
     const part = this.writer.part(jpeg, seq, time);
     this.lastRealPart = part;
-    this.push(part);
+    this.push(part, true);
+    return undefined;
   }
 
   serveStream(req: IncomingMessage, res: ServerResponse): void {
-    if (this.closed || this.hub.full) {
-      this.refuse(res, this.closed ? 'endpoint closed' : 'too many viewers');
-      return;
-    }
+    const socket = res.socket;
+    // A client that reset its connection before we got here must never be counted as a viewer.
+    if (!socket || socket.destroyed || res.destroyed || req.destroyed) return;
+    if (this.closed) return this.refuse(res, 503, 'endpoint closed');
+    const address = socket.remoteAddress ?? '';
+    const refusal = this.hub.admit(address);
+    if (refusal === 'full') return this.refuse(res, 503, 'too many viewers');
+    if (refusal === 'address') return this.refuse(res, 429, 'too many viewers from this address');
     const head = req.method === 'HEAD';
     // The body needs no chunked framing: it ends with the connection (`Connection: close`), as mjpg-streamer
     // and motion send it. Without chunk headers every part can go to the socket as it is.
@@ -145,20 +214,18 @@ export class MjpegEndpoint extends EventEmitter {
       res.end();
       return;
     }
-    const socket = res.socket;
     // Frames are written whole; Nagle would hold back each frame's tail.
-    socket?.setNoDelay(true);
+    socket.setNoDelay(true);
     // Clients (Home Assistant, ffmpeg) wait for the headers; without this they come with the first part.
     res.flushHeaders();
     // Straight to the socket when the head is already on it (the response owns the socket, not queued behind a
     // pipelined one) and no middleware wrapped res.write (compression, say), which a socket write would bypass.
     const direct =
-      socket !== null &&
       !res.chunkedEncoding &&
       res.write === OutgoingMessage.prototype.write &&
       res.writableLength === socket.writableLength;
     const maxFps = fpsFromUrl(req.url);
-    const viewer = this.hub.add(res, { ...(maxFps ? { maxFps } : {}), ...(direct ? { socket } : {}) });
+    const viewer = this.hub.add(res, { ...(maxFps ? { maxFps } : {}), ...(direct ? { socket } : {}), address });
     if (viewer) this.firstPart(viewer);
   }
 
@@ -169,20 +236,15 @@ export class MjpegEndpoint extends EventEmitter {
       return;
     }
     if (head || this.closed) {
-      this.refuse(res, 'no frame yet');
+      this.refuse(res, 503, 'no frame yet');
       return;
     }
-    const handles = this.lookupSources();
-    if (!handles.some((h) => !DOWN_STATES.has(h.state()))) {
-      this.refuse(res, handles.length ? `source ${handles[0]!.state()}` : 'no frame yet');
+    const source = this.source;
+    if (!source || DOWN_STATES.has(source.state)) {
+      this.refuse(res, 503, source ? `source ${source.state}` : 'no frame yet');
       return;
     }
-    if (this.stillWaiters.size === 0) {
-      for (const h of handles) {
-        this.stillHandles.set(h.id, h);
-        h.acquire(`${this.opts.consumerId}:still`);
-      }
-    }
+    if (this.stillWaiters.size === 0) source.use(this.stillId, { run: true });
     let finished = false;
     const finish = (jpeg: Buffer | undefined): void => {
       if (finished) return;
@@ -190,10 +252,10 @@ export class MjpegEndpoint extends EventEmitter {
       clearTimeout(timer);
       res.off('close', onClose);
       this.stillWaiters.delete(finish);
-      if (this.stillWaiters.size === 0) this.releaseStill();
+      if (this.stillWaiters.size === 0) this.source?.unuse(this.stillId, 'grace');
       if (res.destroyed || res.writableEnded) return;
       if (jpeg) this.sendJpeg(res, jpeg, false);
-      else this.refuse(res, 'no frame within the still timeout');
+      else this.refuse(res, 503, 'no frame within the still timeout');
     };
     const onClose = (): void => finish(undefined);
     const timer = setTimeout(finish, this.opts.stillTimeoutMs, undefined);
@@ -201,19 +263,27 @@ export class MjpegEndpoint extends EventEmitter {
     this.stillWaiters.add(finish);
   }
 
-  close(): void {
+  close(mode: ReleaseMode = 'grace'): void {
     if (this.closed) return;
     this.closed = true;
     for (const waiter of [...this.stillWaiters]) waiter(undefined);
     this.hub.closeAll();
-    this.deactivate();
+    this.setSource(undefined, mode);
     this.clearKeep();
+  }
+
+  private get stillId(): string {
+    return `${this.opts.consumerId}:still`;
+  }
+
+  private tellDemand(): void {
+    this.source?.use(this.opts.consumerId, this.hub.size > 0 ? { run: true, jpeg: 'full' } : {}, this.counters);
   }
 
   // --- frames to viewers -------------------------------------------------------------------------
 
-  private push(part: Part): void {
-    this.hub.push(part);
+  private push(part: Part, live = false): void {
+    this.hub.push(part, live);
     this.lastPushWasPlaceholder = part.placeholder;
     if (part.placeholder) this.placeholdersSent++;
     this.armKeep();
@@ -243,9 +313,9 @@ export class MjpegEndpoint extends EventEmitter {
     const last = this.last;
     if (!last) return true;
     if (now() - last.at >= this.opts.staleMs) return true;
-    const state = this.primary()?.state();
+    const state = this.source?.state;
     // A frame newer than the last state change proves the source produces, whatever the state lags behind.
-    return state !== undefined && NOT_PRODUCING.has(state) && !(this.active && last.at > this.stateChangedAt);
+    return state !== undefined && NOT_PRODUCING.has(state) && !(last.at > this.stateChangedAt);
   }
 
   private armKeep(): void {
@@ -282,8 +352,7 @@ export class MjpegEndpoint extends EventEmitter {
     if (this.rendering || this.closed) return;
     this.rendering = true;
     const framesBefore = this.framesIn;
-    const primary = this.primary();
-    const state = primary?.state();
+    const state = this.source?.state;
     const label = !this.last
       ? state && state !== 'healthy' && state !== 'degraded'
         ? state
@@ -291,8 +360,8 @@ export class MjpegEndpoint extends EventEmitter {
       : state && NOT_PRODUCING.has(state)
         ? state
         : 'no signal';
-    const detail = state && DOWN_STATES.has(state) ? primary?.lastError() : undefined;
-    const { width, height } = this.size ?? DEFAULT_PLACEHOLDER_SIZE;
+    const detail = state && DOWN_STATES.has(state) ? this.source?.lastError : undefined;
+    const { width, height } = fitPixels(this.size ?? DEFAULT_PLACEHOLDER_SIZE, this.opts.maxPixels);
     this.placeholders
       .get({ stream: this.opts.name, state: label, detail, width, height })
       .then(
@@ -315,71 +384,6 @@ export class MjpegEndpoint extends EventEmitter {
         },
       );
   }
-
-  // --- sources -----------------------------------------------------------------------------------
-
-  private lookupSources(): SourceHandle[] {
-    const found: SourceHandle[] = [];
-    for (const id of this.opts.sourceIds) {
-      const h = this.opts.registry.get(id);
-      if (h) found.push(h);
-    }
-    return found;
-  }
-
-  private primary(): SourceHandle | undefined {
-    for (const id of this.opts.sourceIds) {
-      const h = this.opts.registry.get(id);
-      if (h) return h;
-    }
-    return undefined;
-  }
-
-  private activate(): void {
-    this.active = true;
-    for (const h of this.lookupSources()) this.bind(h);
-    this.opts.registry.on('added', this.onSourceAdded);
-    this.opts.registry.on('removed', this.onSourceRemoved);
-  }
-
-  private deactivate(): void {
-    this.active = false;
-    this.opts.registry.off('added', this.onSourceAdded);
-    this.opts.registry.off('removed', this.onSourceRemoved);
-    for (const h of [...this.bound.values()]) this.unbind(h);
-    this.clearKeep();
-    this.lastRealPart = undefined;
-  }
-
-  private bind(h: SourceHandle): void {
-    const old = this.bound.get(h.id);
-    if (old === h) return;
-    if (old) this.unbind(old);
-    this.bound.set(h.id, h);
-    h.on('state', this.onState);
-    if (NOT_PRODUCING.has(h.state())) this.stateChangedAt = now();
-    h.acquire(this.opts.consumerId);
-  }
-
-  private unbind(h: SourceHandle): void {
-    if (this.bound.get(h.id) !== h) return;
-    this.bound.delete(h.id);
-    h.off('state', this.onState);
-    h.release(this.opts.consumerId);
-  }
-
-  private releaseStill(): void {
-    for (const h of this.stillHandles.values()) h.release(`${this.opts.consumerId}:still`);
-    this.stillHandles.clear();
-  }
-
-  private readonly onSourceAdded = (h: SourceHandle): void => {
-    if (this.opts.sourceIds.includes(h.id)) this.bind(h);
-  };
-
-  private readonly onSourceRemoved = (h: SourceHandle): void => {
-    this.unbind(h);
-  };
 
   private readonly onState = (): void => {
     this.stateChangedAt = now();
@@ -404,9 +408,9 @@ export class MjpegEndpoint extends EventEmitter {
     else res.end(jpeg);
   }
 
-  private refuse(res: ServerResponse, reason: string): void {
-    const body = `503 Service Unavailable: ${reason}\n`;
-    res.writeHead(503, {
+  private refuse(res: ServerResponse, status: 503 | 429, reason: string): void {
+    const body = `${status} ${status === 429 ? 'Too Many Requests' : 'Service Unavailable'}: ${reason}\n`;
+    res.writeHead(status, {
       'Content-Type': 'text/plain; charset=utf-8',
       'Content-Length': String(Buffer.byteLength(body)),
       'Retry-After': RETRY_AFTER_S,

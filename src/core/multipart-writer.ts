@@ -18,6 +18,8 @@ export interface Part {
   readonly seq: number;
   /** Epoch ms at which the frame became ready. */
   readonly time: number;
+  /** Monotonic ms (performance.now()) at which the part was built: delivery latency is measured from here. */
+  readonly readyAt: number;
   readonly placeholder: boolean;
 }
 
@@ -61,6 +63,6 @@ export class MultipartWriter {
     jpeg.copy(bytes, head.length);
     bytes[bytes.length - 2] = 0x0d;
     bytes[bytes.length - 1] = 0x0a;
-    return { bytes, jpeg: bytes.subarray(head.length, head.length + jpeg.length), seq, time, placeholder };
+    return { bytes, jpeg: bytes.subarray(head.length, head.length + jpeg.length), seq, time, readyAt: performance.now(), placeholder };
   }
 }

@@ -30,6 +30,19 @@ const STATE_COLOURS: Record<string, string> = {
   failed: '#e04040',
 };
 
+/**
+ * The size a placeholder is drawn at for frames of `size`: the same aspect, scaled down until it holds at most
+ * `maxPixels` and no side is over 4096, so a huge frame declared by one JPEG header cannot make a huge drawing.
+ */
+export function fitPixels(size: { width: number; height: number }, maxPixels: number): { width: number; height: number } {
+  let { width, height } = size;
+  if (!(width > 0) || !(height > 0)) return DEFAULT_PLACEHOLDER_SIZE;
+  const k = Math.min(1, Math.sqrt(maxPixels / (width * height)), MAX_SIDE / width, MAX_SIDE / height);
+  width = Math.max(MIN_SIDE, Math.floor(width * k));
+  height = Math.max(MIN_SIDE, Math.floor(height * k));
+  return { width, height };
+}
+
 function escapeXml(text: string): string {
   return text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
 }

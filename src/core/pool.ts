@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
+import { Capture, type SupervisorTuning } from './capture';
 import { sourceSignature, type CaptureOptions } from './ffmpeg-args';
 import { resolveFfmpeg, type FfmpegBinary } from './ffmpeg-binary';
-import { Stream, type SupervisorTuning } from './stream';
+import { Stream, type ProcessSource, type StreamLease } from './stream';
 
 export interface PoolOptions {
   /** FFmpeg path from the config node; empty means PATH, then the bundled binary. */
@@ -15,38 +16,53 @@ export interface PoolEvents {
   /** The binary was chosen (once per pool). */
   binary: [binary: FfmpegBinary];
   binaryError: [error: Error];
-  streamStarted: [stream: Stream];
-  streamStopped: [stream: Stream];
+  captureStarted: [capture: Capture];
+  captureStopped: [capture: Capture];
+  streamAdded: [stream: Stream];
+  streamRemoved: [stream: Stream];
 }
 
-/** A consumer's claim on a stream; the process stops (after the idle grace) when the last lease is released. */
-export interface Lease {
-  readonly stream: Stream;
-  /** `immediate` skips the idle grace (the node was removed, nobody will come back for it). */
-  release(immediate?: boolean): void;
-}
+/** A consumer's claim on a process; the process stops (after the idle grace) when the last lease is released. */
+export type Lease = StreamLease;
 
 interface Entry {
-  stream: Stream;
+  capture: Capture;
   leases: number;
   idleTimer?: NodeJS.Timeout;
   stopping?: Promise<void>;
 }
 
 /**
- * Owns every FFmpeg process: one per normalised source signature, shared by refcounted leases.
- * Started on the first lease, stopped after an idle grace when the last is released, all stopped on close.
+ * The owner of every stream and every FFmpeg process of one process-pool config node (or of the default pool).
+ * Named streams (`stream(name)`) hold their definition, users, demand, state and counters; underneath, processes
+ * are shared by normalised signature and refcounted, started on the first lease and stopped after an idle grace
+ * when the last is released, all stopped on close.
  */
-export class ProcessPool extends EventEmitter<PoolEvents> {
+export class ProcessPool extends EventEmitter<PoolEvents> implements ProcessSource {
   private readonly entries = new Map<string, Entry>();
+  private readonly named = new Map<string, Stream>();
   private readonly stopping = new Set<Promise<void>>();
-  /** Streams still shutting down, by key: a new process for the same camera waits for the old one to exit. */
+  /** Processes still shutting down, by key: a new process for the same camera waits for the old one to exit. */
   private readonly stoppingByKey = new Map<string, Promise<void>>();
   private binary: Promise<FfmpegBinary> | undefined;
   private closed = false;
 
-  constructor(private readonly options: PoolOptions) {
+  constructor(private options: PoolOptions) {
     super();
+  }
+
+  get idleGraceMs(): number {
+    return this.options.idleGraceMs;
+  }
+
+  get ffmpegPath(): string | undefined {
+    return this.options.ffmpegPath;
+  }
+
+  /** New settings for processes started from now on (a redeployed config node that kept its binary). */
+  configure(options: PoolOptions): void {
+    if ((options.ffmpegPath ?? '') !== (this.options.ffmpegPath ?? '')) throw new Error('the FFmpeg path of a pool cannot change');
+    this.options = options;
   }
 
   /** Resolves the binary once and reports which one and its version. */
@@ -64,68 +80,108 @@ export class ProcessPool extends EventEmitter<PoolEvents> {
     return this.binary;
   }
 
-  acquire(capture: CaptureOptions): Lease {
+  /** The named stream, created on first use (by its source, or by a consumer that comes first). */
+  stream(name: string): Stream {
+    if (this.closed) throw new Error('process pool is closed');
+    let stream = this.named.get(name);
+    if (!stream) {
+      stream = new Stream(name, this);
+      this.named.set(name, stream);
+      this.emit('streamAdded', stream);
+    }
+    return stream;
+  }
+
+  /** Named streams, for health and metrics. */
+  streams(): Stream[] {
+    return [...this.named.values()];
+  }
+
+  /** Processes currently owned (running or in their idle grace). */
+  captures(): Capture[] {
+    return [...this.entries.values()].map((e) => e.capture);
+  }
+
+  /**
+   * A deploy has finished: users and definitions parked for a successor that did not come are dropped, and
+   * streams nothing refers to any more are forgotten.
+   */
+  settle(): void {
+    for (const stream of this.named.values()) stream.settle();
+    this.forgetUnused();
+  }
+
+  /** A process for these exact capture options, shared with every other lease of the same signature. */
+  acquire(capture: CaptureOptions, after?: Promise<unknown>): Lease {
     if (this.closed) throw new Error('process pool is closed');
     const key = sourceSignature(capture);
     let entry = this.entries.get(key);
     if (!entry) {
-      const stream = new Stream(key, capture, this.ffmpeg(), this.options.supervisor);
-      entry = { stream, leases: 0 };
+      const c = new Capture(key, capture, this.ffmpeg(), this.options.supervisor);
+      entry = { capture: c, leases: 0 };
       this.entries.set(key, entry);
-      const prior = this.stoppingByKey.get(key);
-      if (prior) void prior.then(() => stream.start());
-      else void stream.start();
-      this.emit('streamStarted', stream);
+      const prior = [this.stoppingByKey.get(key), after].filter((p) => p !== undefined);
+      if (prior.length > 0) void Promise.allSettled(prior).then(() => c.start());
+      else void c.start();
+      this.emit('captureStarted', c);
     }
     clearTimeout(entry.idleTimer);
     entry.idleTimer = undefined;
     entry.leases++;
     const held = entry;
-    let released = false;
+    let released: Promise<void> | undefined;
     return {
-      stream: held.stream,
-      release: (immediate = false) => {
-        if (released) return;
-        released = true;
-        this.releaseEntry(key, held, immediate);
-      },
+      key,
+      capture: held.capture,
+      release: (immediate = false) => (released ??= this.releaseEntry(key, held, immediate)),
     };
   }
 
-  /** Streams currently owned (running or in their idle grace). */
-  streams(): Stream[] {
-    return [...this.entries.values()].map((e) => e.stream);
+  acquireCapture(capture: CaptureOptions, after?: Promise<unknown>): Lease {
+    return this.acquire(capture, after);
   }
 
-  /** Stops every process and waits until each has exited. */
+  /** Stops every stream and process and waits until each process has exited. */
   async close(): Promise<void> {
     this.closed = true;
+    const streams = [...this.named.values()];
+    this.named.clear();
+    await Promise.all(streams.map((s) => s.stop()));
+    for (const s of streams) this.emit('streamRemoved', s);
     for (const [key, entry] of this.entries) this.stopEntry(key, entry);
     await Promise.all([...this.stopping]);
   }
 
-  private releaseEntry(key: string, entry: Entry, immediate: boolean): void {
-    entry.leases--;
-    if (entry.leases > 0 || this.entries.get(key) !== entry) return;
-    if (immediate || this.options.idleGraceMs <= 0) {
-      this.stopEntry(key, entry);
-      return;
+  private forgetUnused(): void {
+    for (const [name, stream] of this.named) {
+      if (!stream.unused) continue;
+      this.named.delete(name);
+      stream.removeAllListeners();
+      this.emit('streamRemoved', stream);
     }
-    entry.idleTimer = setTimeout(() => this.stopEntry(key, entry), this.options.idleGraceMs);
   }
 
-  private stopEntry(key: string, entry: Entry): void {
+  private releaseEntry(key: string, entry: Entry, immediate: boolean): Promise<void> {
+    entry.leases--;
+    if (entry.leases > 0 || this.entries.get(key) !== entry) return Promise.resolve();
+    if (immediate || this.options.idleGraceMs <= 0) return this.stopEntry(key, entry);
+    entry.idleTimer = setTimeout(() => void this.stopEntry(key, entry), this.options.idleGraceMs);
+    return Promise.resolve();
+  }
+
+  private stopEntry(key: string, entry: Entry): Promise<void> {
     clearTimeout(entry.idleTimer);
     entry.idleTimer = undefined;
     if (this.entries.get(key) === entry) this.entries.delete(key);
-    if (entry.stopping) return;
-    const done = entry.stream.stop().finally(() => {
+    if (entry.stopping) return entry.stopping;
+    const done = entry.capture.stop().finally(() => {
       this.stopping.delete(done);
       if (this.stoppingByKey.get(key) === done) this.stoppingByKey.delete(key);
-      this.emit('streamStopped', entry.stream);
+      this.emit('captureStopped', entry.capture);
     });
     entry.stopping = done;
     this.stopping.add(done);
     this.stoppingByKey.set(key, done);
+    return done;
   }
 }

@@ -10,8 +10,8 @@ import type { StreamState } from './types';
 export interface SupervisorOptions {
   command: string;
   args: string[];
-  /** Open fd 3 as a readable pipe (FFmpeg's second output, the gray frames). */
-  extraPipe: boolean;
+  /** How many readable pipes to open from fd 3 on (FFmpeg's gray outputs). */
+  extraPipes: number;
   /** Strings that must never appear in logs or reasons (camera passwords, tokens). */
   secrets: string[];
   backoff: BackoffOptions;
@@ -21,7 +21,10 @@ export interface SupervisorOptions {
   failedRetryMs: number;
   /** No first frame within this time after a spawn: kill and restart. */
   startTimeoutMs: number;
-  /** No frame for this long while running: kill and restart. */
+  /**
+   * No frame for this long while running: kill and restart. 0 or unset: 10 frame intervals at the expected rate,
+   * at least 5 s, so a stalled camera is caught within 5 s at 2 fps or more.
+   */
   stallTimeoutMs: number;
   /** Grace between SIGTERM and SIGKILL on stop; must stay well inside Node-RED's 15 s close timeout. */
   stopTimeoutMs: number;
@@ -31,12 +34,12 @@ export interface SupervisorOptions {
   expectedFps: number;
 }
 
-export const DEFAULT_SUPERVISOR: Omit<SupervisorOptions, 'command' | 'args' | 'extraPipe' | 'secrets' | 'expectedFps'> = {
+export const DEFAULT_SUPERVISOR: Omit<SupervisorOptions, 'command' | 'args' | 'extraPipes' | 'secrets' | 'expectedFps'> = {
   backoff: DEFAULT_BACKOFF,
   maxRetries: 10,
   failedRetryMs: 60_000,
   startTimeoutMs: 20_000,
-  stallTimeoutMs: 10_000,
+  stallTimeoutMs: 0,
   stopTimeoutMs: 3000,
   healthIntervalMs: 30_000,
 };
@@ -44,6 +47,17 @@ export const DEFAULT_SUPERVISOR: Omit<SupervisorOptions, 'command' | 'args' | 'e
 const TICK_MS = 1000;
 const FPS_WINDOW_S = 5;
 const DEGRADED_RATIO = 0.7;
+const MIN_STALL_MS = 5000;
+const STALL_INTERVALS = 10;
+/** A run with frames for this long was healthy: its first failure restarts at once, not after the backoff. */
+const HEALTHY_RUN_MS = 5000;
+
+/** The stall limit for a target rate: 10 frame intervals, at least 5 s. */
+export function stallLimitMs(expectedFps: number, configuredMs = 0): number {
+  if (configuredMs > 0) return configuredMs;
+  const interval = expectedFps > 0 ? 1000 / expectedFps : 1000;
+  return Math.max(MIN_STALL_MS, STALL_INTERVALS * interval);
+}
 
 type ExecaModule = typeof import('execa', { with: { 'resolution-mode': 'import' } });
 let execaModule: Promise<ExecaModule> | undefined;
@@ -53,7 +67,8 @@ const loadExeca = (): Promise<ExecaModule> => (execaModule ??= import('execa'));
 export interface SupervisorEvents {
   state: [state: StreamState, reason: string | undefined];
   stdout: [chunk: Buffer];
-  pipe3: [chunk: Buffer];
+  /** A chunk from an extra pipe (fd 3 and up). */
+  pipe: [fd: number, chunk: Buffer];
   spawn: [pid: number];
   exit: [verdict: ExitVerdict];
 }
@@ -71,6 +86,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private restartTimer: NodeJS.Timeout | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private killTimer: NodeJS.Timeout | undefined;
+  /** Re-armed by every frame (refresh(), no allocation): fires when the process goes quiet. */
+  private stallTimer: NodeJS.Timeout | undefined;
+  private readonly stallMs: number;
   private readonly stderr = new LineRing(40);
   private currentState: StreamState = 'idle';
   private failures = 0;
@@ -86,6 +104,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   constructor(options: SupervisorOptions) {
     super();
     this.o = options;
+    this.stallMs = stallLimitMs(options.expectedFps, options.stallTimeoutMs);
+  }
+
+  /** Consecutive failures since the last healthy run (the retry count). */
+  get retries(): number {
+    return this.failures;
   }
 
   get state(): StreamState {
@@ -112,7 +136,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.stats.bytes += bytes;
     this.framesThisSecond++;
     this.lastFrameAt = Date.now();
-    if (this.stats.upSince === undefined) this.stats.upSince = this.lastFrameAt;
+    if (this.stats.upSince === undefined) {
+      this.stats.upSince = this.lastFrameAt;
+      this.armStall(this.stallMs);
+    } else {
+      this.stallTimer?.refresh();
+    }
     if (this.currentState !== 'healthy' && this.currentState !== 'degraded') {
       this.failures = 0;
       this.setState('healthy');
@@ -162,7 +191,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.spawnedAt = Date.now();
     this.perSecond.length = 0;
     this.framesThisSecond = 0;
-    const stdio = this.o.extraPipe ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'];
+    const stdio = ['ignore', 'pipe', 'pipe', ...Array.from({ length: this.o.extraPipes }, () => 'pipe')];
     const subprocess = execa(this.o.command, this.o.args, {
       stdio: stdio as ['ignore', 'pipe', 'pipe'],
       buffer: false,
@@ -178,15 +207,18 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.stats.pid = child.pid;
     if (child.pid !== undefined) this.emit('spawn', child.pid);
     child.stdout?.on('data', (chunk: Buffer) => this.emit('stdout', chunk));
-    const pipe3 = child.stdio[3] as Readable | null | undefined;
-    pipe3?.on('data', (chunk: Buffer) => this.emit('pipe3', chunk));
-    // Both pipes must be read continuously or FFmpeg blocks; errors on them (EPIPE at exit) are not news.
-    pipe3?.on('error', () => undefined);
+    for (let fd = 3; fd < 3 + this.o.extraPipes; fd++) {
+      const pipe = child.stdio[fd] as Readable | null | undefined;
+      pipe?.on('data', (chunk: Buffer) => this.emit('pipe', fd, chunk));
+      // Every pipe must be read continuously or FFmpeg blocks; errors on them (EPIPE at exit) are not news.
+      pipe?.on('error', () => undefined);
+    }
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (text: string) => {
       this.stderr.push(text);
     });
     this.startTicking();
+    this.armStall(this.o.startTimeoutMs);
     return subprocess.then((result) => {
       const spawnError = result.failed && result.exitCode === undefined && !result.signal && !this.stopRequested
         ? describeSpawnError(result as unknown as { code?: string; originalMessage?: string }, this.o.command)
@@ -196,6 +228,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private onExit(code: number | null, signal: string | null, spawnError?: string): void {
+    const ranHealthy = this.stats.upSince !== undefined && Date.now() - this.stats.upSince >= HEALTHY_RUN_MS;
     this.child = undefined;
     this.stats.pid = undefined;
     this.stopTicking();
@@ -212,7 +245,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       delay = this.o.failedRetryMs;
     } else {
       this.failures++;
-      delay = backoffDelay(this.failures, this.o.backoff);
+      // Backoff is for repeated failures: a process that ran well and then died (killed, camera rebooted, network
+      // blip) is restarted at once, so viewers see at most a moment of placeholder.
+      delay = this.failures === 1 && ranHealthy ? 0 : backoffDelay(ranHealthy ? this.failures - 1 : this.failures, this.o.backoff);
       if (this.failures > this.o.maxRetries) this.setState('failed', `${verdict.reason} (after ${this.o.maxRetries} retries)`);
       else this.setState('recovering', `${verdict.reason}; retry ${this.failures} in ${(delay / 1000).toFixed(1)} s`);
     }
@@ -231,25 +266,32 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private stopTicking(): void {
     clearInterval(this.tickTimer);
     this.tickTimer = undefined;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
     this.stats.fps = 0;
   }
 
+  private armStall(ms: number): void {
+    clearTimeout(this.stallTimer);
+    this.stallTimer = setTimeout(this.stalled, ms);
+  }
+
+  private readonly stalled = (): void => {
+    this.stallTimer = undefined;
+    const child = this.child;
+    if (!child) return;
+    const silentFor = Date.now() - (this.lastFrameAt || this.spawnedAt);
+    this.stderr.push(`\nstalled: no frame for ${(silentFor / 1000).toFixed(1)} s\n`);
+    child.kill('SIGKILL');
+  };
+
   private tick(): void {
-    const now = Date.now();
     this.perSecond.push(this.framesThisSecond);
     this.framesThisSecond = 0;
     if (this.perSecond.length > FPS_WINDOW_S) this.perSecond.shift();
     this.stats.fps = this.perSecond.reduce((a, b) => a + b, 0) / this.perSecond.length;
 
-    const child = this.child;
-    if (!child) return;
-    const silentFor = now - (this.lastFrameAt || this.spawnedAt);
-    const limit = this.lastFrameAt ? this.o.stallTimeoutMs : this.o.startTimeoutMs;
-    if (silentFor >= limit) {
-      this.stderr.push(`\nstalled: no frame for ${Math.round(silentFor / 1000)} s\n`);
-      child.kill('SIGKILL');
-      return;
-    }
+    if (!this.child) return;
     this.sinceHealth += TICK_MS;
     if (this.sinceHealth >= this.o.healthIntervalMs && this.perSecond.length >= FPS_WINDOW_S) {
       this.sinceHealth = 0;

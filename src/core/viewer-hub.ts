@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { Histogram, LATENCY_BUCKETS_MS } from './histogram';
 import type { Part } from './multipart-writer';
 
 /** Where parts are written: a response, or its socket once the response head is on the wire. */
@@ -21,9 +22,11 @@ export interface ViewerSink {
 }
 
 export interface ViewerHubOptions {
-  /** Viewers past this are refused (add returns undefined). */
+  /** Viewers past this are refused (add returns a refusal), after the stalest stalled one was tried. */
   maxViewers: number;
-  /** A viewer whose socket has accepted nothing for this long is disconnected. */
+  /** Viewers from one client address past this are refused likewise. Default: no limit below maxViewers. */
+  maxPerAddress?: number;
+  /** A viewer that has not taken a whole part for this long is disconnected, whatever its frame rate. */
   stallTimeoutMs: number;
   /** Clock in ms; injectable for tests of the fps cap. */
   now?: () => number;
@@ -39,6 +42,8 @@ export interface ViewerOptions {
    * the connection). The response still owns the lifecycle: 'close', end() and destroy() go through it.
    */
   socket?: PartOut;
+  /** The client's address, for the per-address limit. */
+  address?: string;
 }
 
 export interface HubCounts {
@@ -46,12 +51,19 @@ export interface HubCounts {
   /** Viewers waiting for 'drain' (socket buffer full). */
   blocked: number;
   capTimers: number;
+  /** 1 while the hub's stall sweep runs (it runs only while there are viewers). */
   stallTimers: number;
 }
+
+export type RemoveReason = 'closed' | 'stalled' | 'evicted' | 'shutdown';
+export type Refusal = 'full' | 'address';
 
 /** Lowest accepted cap: a capped viewer still gets a part well within 5 s. */
 export const MIN_FPS_CAP = 0.25;
 export const MAX_FPS_CAP = 60;
+/** A viewer this far behind (no whole part taken) may give its slot to a newcomer when the stream is full. */
+const EVICTABLE_MS = 1000;
+const SWEEP_MS = 500;
 
 /**
  * One viewer: at most one pending part (newer replaces older), written when the socket drains and
@@ -65,14 +77,17 @@ export class Viewer {
   skipped = 0;
   /** Parts go straight to the response's socket (see ViewerOptions.socket). */
   readonly direct: boolean;
+  readonly address: string;
   private readonly out: PartOut;
   private pending: Part | undefined;
+  /** The pending part is a fresh frame (not a repeat or a first picture): its delivery latency counts. */
+  private pendingLive = false;
   private blocked = false;
-  private blockedSince = 0;
   private lastWriteAt = -Infinity;
+  /** When the viewer last had nothing queued in Node: progress is a whole part taken, not kernel buffers filling. */
+  private progressAt: number;
   private readonly minIntervalMs: number;
   private capTimer: NodeJS.Timeout | undefined;
-  private stallTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly onDrain = (): void => this.drained();
   private readonly onClose = (): void => this.hub.remove(this, 'closed');
@@ -82,12 +97,13 @@ export class Viewer {
     readonly sink: ViewerSink,
     opts: ViewerOptions,
     private readonly now: () => number,
-    private readonly stallTimeoutMs: number,
   ) {
     const fps = opts.maxFps;
     this.minIntervalMs = fps && fps > 0 ? 1000 / Math.min(MAX_FPS_CAP, Math.max(MIN_FPS_CAP, fps)) : 0;
     this.direct = opts.socket !== undefined;
+    this.address = opts.address ?? '';
     this.out = opts.socket ?? sink;
+    this.progressAt = now();
     this.out.on('drain', this.onDrain);
     sink.on('close', this.onClose);
     sink.on('error', this.onClose);
@@ -99,15 +115,21 @@ export class Viewer {
   get hasCapTimer(): boolean {
     return this.capTimer !== undefined;
   }
-  get hasStallTimer(): boolean {
-    return this.stallTimer !== undefined;
+
+  /** How long the viewer has held bytes it has not taken (0 when its queue in Node is empty). */
+  behindFor(t: number): number {
+    return this.out.writableLength > 0 ? t - this.progressAt : 0;
   }
 
-  /** A new part; `t` is the hub's clock, read once per frame for all viewers. */
-  offer(part: Part, t: number): void {
+  /** A new part; `t` is the hub's clock, read once per frame for all viewers. `live`: a fresh frame, not a repeat. */
+  offer(part: Part, t: number, live = false): void {
     if (this.closed) return;
-    if (this.pending !== undefined) this.skipped++;
+    if (this.pending !== undefined) {
+      this.skipped++;
+      this.hub.droppedParts++;
+    }
     this.pending = part;
+    this.pendingLive = live;
     if (!this.blocked && this.capTimer === undefined) this.flush(t);
   }
 
@@ -125,14 +147,11 @@ export class Viewer {
     this.lastWriteAt = t;
     this.sent++;
     this.hub.partsWritten++;
+    if (this.pendingLive) this.hub.latency.observe(t - part.readyAt);
     // write() answers false for any part over the socket's 16 KiB high-water mark, even when the kernel took
     // it all at once; only bytes still queued in Node mean the viewer must wait for 'drain'.
-    if (!this.out.write(part.bytes) && this.out.writableLength > 0) {
-      this.blocked = true;
-      this.blockedSince = t;
-      // One timer per stall period, not per frame.
-      if (this.stallTimer === undefined) this.stallTimer = setTimeout(this.stallCheck, this.stallTimeoutMs);
-    }
+    if (!this.out.write(part.bytes) && this.out.writableLength > 0) this.blocked = true;
+    else this.progressAt = t;
   }
 
   private readonly capElapsed = (): void => {
@@ -140,60 +159,61 @@ export class Viewer {
     this.flush(this.now());
   };
 
-  private readonly stallCheck = (): void => {
-    this.stallTimer = undefined;
-    if (!this.blocked || this.closed) return;
-    const waited = this.now() - this.blockedSince;
-    if (waited >= this.stallTimeoutMs) {
-      this.hub.remove(this, 'stalled');
-      return;
-    }
-    this.stallTimer = setTimeout(this.stallCheck, this.stallTimeoutMs - waited);
-  };
-
   private drained(): void {
-    // 'drain' also follows writes that never blocked (see flush): nothing to do then.
+    this.progressAt = this.now();
+    // 'drain' also follows writes that never blocked (see flush): nothing more to do then.
     if (!this.blocked) return;
     this.blocked = false;
     if (this.pending !== undefined) this.flush(this.now());
   }
 
   /** Detach everything this viewer attached; end (or destroy when stuck) the response. */
-  dispose(reason: 'closed' | 'stalled' | 'shutdown'): void {
+  dispose(reason: RemoveReason): void {
     if (this.closed) return;
     this.closed = true;
     if (this.capTimer) clearTimeout(this.capTimer);
-    if (this.stallTimer) clearTimeout(this.stallTimer);
-    this.capTimer = this.stallTimer = undefined;
+    this.capTimer = undefined;
     this.pending = undefined;
     this.out.off('drain', this.onDrain);
     this.sink.off('close', this.onClose);
     this.sink.off('error', this.onClose);
-    // A blocked socket would never flush an orderly end; a stalled one must go at once.
-    if (reason === 'stalled' || (reason === 'shutdown' && this.blocked)) this.sink.destroy();
+    // A blocked socket would never flush an orderly end; a stalled or evicted one must go at once.
+    if (reason === 'stalled' || reason === 'evicted' || (reason === 'shutdown' && this.out.writableLength > 0)) this.sink.destroy();
     else if (reason === 'shutdown') this.sink.end();
   }
 }
 
 /**
  * The set of viewers of one stream. push() offers a part to every viewer; each decides alone whether
- * it can write now, so a slow or stalled viewer never delays the others.
+ * it can write now, so a slow or stalled viewer never delays the others. One sweep timer (only while there are
+ * viewers) drops viewers that have not taken a whole part for the stall timeout; a full stream (or a client address
+ * at its limit) gives the slot of its stalest lagging viewer to a newcomer before refusing one.
  * Events: 'count' (viewers: number), 'removed' (viewer, reason).
  */
 export class ViewerHub extends EventEmitter {
   /** Parts handed to sockets, all viewers together. */
   partsWritten = 0;
+  /** Parts replaced before a slow viewer could take them, all viewers together. */
+  droppedParts = 0;
   /** Viewers disconnected because they stalled. */
   stalledDropped = 0;
+  /** Viewers disconnected to make room for a newcomer. */
+  evicted = 0;
+  /** Frame ready to handed to a viewer's socket, in ms. */
+  readonly latency = new Histogram(LATENCY_BUCKETS_MS);
   private readonly viewers = new Set<Viewer>();
+  private readonly perAddress = new Map<string, number>();
   private readonly maxViewers: number;
+  private readonly maxPerAddress: number;
   private readonly stallTimeoutMs: number;
+  private sweepTimer: NodeJS.Timeout | undefined;
   /** The hub's clock (ms), also for offers made outside push(). */
   readonly now: () => number;
 
   constructor(opts: ViewerHubOptions) {
     super();
     this.maxViewers = Math.max(1, Math.floor(opts.maxViewers));
+    this.maxPerAddress = Math.max(1, Math.floor(opts.maxPerAddress ?? this.maxViewers));
     this.stallTimeoutMs = Math.max(1, opts.stallTimeoutMs);
     this.now = opts.now ?? (() => performance.now());
   }
@@ -206,23 +226,44 @@ export class ViewerHub extends EventEmitter {
     return this.viewers.size >= this.maxViewers;
   }
 
+  /**
+   * Whether a viewer from `address` would be admitted now, evicting a lagging viewer to make room if it must.
+   * Call right before add(); a refusal says which limit was hit.
+   */
+  admit(address = ''): Refusal | undefined {
+    if (this.full && !this.evictStalest(() => true)) return 'full';
+    if ((this.perAddress.get(address) ?? 0) >= this.maxPerAddress && !this.evictStalest((v) => v.address === address)) return 'address';
+    return undefined;
+  }
+
   add(sink: ViewerSink, opts: ViewerOptions = {}): Viewer | undefined {
-    if (this.full) return undefined;
-    const viewer = new Viewer(this, sink, opts, this.now, this.stallTimeoutMs);
+    if (this.admit(opts.address) !== undefined) return undefined;
+    const viewer = new Viewer(this, sink, opts, this.now);
     this.viewers.add(viewer);
+    this.perAddress.set(viewer.address, (this.perAddress.get(viewer.address) ?? 0) + 1);
+    this.sweepTimer ??= setInterval(this.sweep, Math.min(SWEEP_MS, this.stallTimeoutMs));
     this.emit('count', this.viewers.size);
     return viewer;
   }
 
-  push(part: Part): void {
+  /** Offers a part to every viewer; `live` marks a fresh frame (its delivery latency is measured). */
+  push(part: Part, live = false): void {
     const t = this.now();
-    for (const viewer of this.viewers) viewer.offer(part, t);
+    for (const viewer of this.viewers) viewer.offer(part, t, live);
   }
 
-  remove(viewer: Viewer, reason: 'closed' | 'stalled' | 'shutdown'): void {
+  remove(viewer: Viewer, reason: RemoveReason): void {
     if (!this.viewers.delete(viewer)) return;
+    const left = (this.perAddress.get(viewer.address) ?? 1) - 1;
+    if (left > 0) this.perAddress.set(viewer.address, left);
+    else this.perAddress.delete(viewer.address);
     if (reason === 'stalled') this.stalledDropped++;
+    if (reason === 'evicted') this.evicted++;
     viewer.dispose(reason);
+    if (this.viewers.size === 0) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
     this.emit('removed', viewer, reason);
     this.emit('count', this.viewers.size);
   }
@@ -235,12 +276,32 @@ export class ViewerHub extends EventEmitter {
   counts(): HubCounts {
     let blocked = 0;
     let capTimers = 0;
-    let stallTimers = 0;
     for (const v of this.viewers) {
       if (v.isBlocked) blocked++;
       if (v.hasCapTimer) capTimers++;
-      if (v.hasStallTimer) stallTimers++;
     }
-    return { viewers: this.viewers.size, blocked, capTimers, stallTimers };
+    return { viewers: this.viewers.size, blocked, capTimers, stallTimers: this.sweepTimer ? 1 : 0 };
+  }
+
+  private readonly sweep = (): void => {
+    const t = this.now();
+    for (const v of [...this.viewers]) if (v.behindFor(t) >= this.stallTimeoutMs) this.remove(v, 'stalled');
+  };
+
+  private evictStalest(match: (v: Viewer) => boolean): boolean {
+    const t = this.now();
+    let worst: Viewer | undefined;
+    let behind = EVICTABLE_MS;
+    for (const v of this.viewers) {
+      if (!match(v)) continue;
+      const b = v.behindFor(t);
+      if (b >= behind) {
+        behind = b;
+        worst = v;
+      }
+    }
+    if (!worst) return false;
+    this.remove(worst, 'evicted');
+    return true;
   }
 }

@@ -1,13 +1,11 @@
-import { EventEmitter } from 'node:events';
 import { detectKind, displaySource, type CaptureOptions } from '../core/ffmpeg-args';
-import type { Lease, ProcessPool } from '../core/pool';
-import { sourceRegistry, type SourceHandle } from '../core/source-registry';
-import type { Stream } from '../core/stream';
-import type { Frame, GrayFrame, StreamState } from '../core/types';
-import { analysisBox, clampNumber, trimmed } from './config';
-import { acquireDefaultPool, releaseDefaultPool } from './default-pool';
+import type { StateChange, StreamFrame } from '../core/stream';
+import type { Frame, StreamState } from '../core/types';
+import { clampNumber, trimmed } from './config';
+import { lifecycleOf } from './lifecycle';
+import { poolHandleFor } from './pool-handle';
 import type { DoneFn, Node, NodeDef, NodeMessage, NodeRedRuntime, NodeStatus, SendFn } from './red-types';
-import type { ProcessPoolNode } from './process-pool';
+import { streamNameOf } from './stream-ref';
 
 export interface FfmpegSourceDef extends NodeDef {
   pool?: string;
@@ -15,6 +13,7 @@ export interface FfmpegSourceDef extends NodeDef {
   fps?: string | number;
   width?: string | number;
   quality?: string | number;
+  lowFps?: string | number;
   startMode?: 'always' | 'demand';
   loop?: boolean;
   snapshotTimeout?: string | number;
@@ -22,8 +21,11 @@ export interface FfmpegSourceDef extends NodeDef {
 
 type Credentials = Record<string, string | undefined> & { username?: string; password?: string };
 
-export const MOTION_TYPE = 'glimpser-motion-detect';
+/** Our nodes say what they need themselves; any other node wired to a source gets every frame as JPEG. */
+const DEMAND_AWARE = new Set(['glimpser-mjpeg-out', 'glimpser-motion-detect', 'glimpser-stream-health']);
 const STATUS_INTERVAL_MS = 2000;
+/** Query parameters that carry secrets in camera URLs. */
+const QUERY_SECRET = /[?&;](password|passwd|pass|pwd|token|access_token|auth|key|api_?key|secret)=[^&#]+/i;
 
 const STATUS_FILL: Record<StreamState, NodeStatus['fill']> = {
   idle: 'grey',
@@ -34,124 +36,38 @@ const STATUS_FILL: Record<StreamState, NodeStatus['fill']> = {
   failed: 'red',
 };
 
-/**
- * The gray output is sized for the largest analysis box among the motion-detect nodes wired directly to this
- * source; none wired means no second output at all.
- */
-export function motionBoxFor(def: NodeDef, eachNode: (cb: (d: NodeDef) => void) => void): { width: number; height: number } | undefined {
-  const downstream = new Set((def.wires ?? []).flat());
-  if (downstream.size === 0) return undefined;
-  let box: { width: number; height: number } | undefined;
-  eachNode((d) => {
-    if (d.type !== MOTION_TYPE || !downstream.has(d.id)) return;
-    const { width, height } = analysisBox(d);
-    box = box ? { width: Math.max(box.width, width), height: Math.max(box.height, height) } : { width, height };
-  });
-  return box;
+/** The warning a source URL deserves for carrying a secret, if it does. */
+export function urlSecretWarning(source: string): string | undefined {
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(source)) {
+    return `the source URL carries a password: move it to the node's password field, which Node-RED stores as a credential`;
+  }
+  const m = QUERY_SECRET.exec(source);
+  if (m) {
+    return `the source URL carries a secret in its query string ("${m[1]}="): Node-RED stores the flow in clear text; ` +
+      `prefer a camera user with the password in the node's credential fields`;
+  }
+  return undefined;
 }
 
-/**
- * The node's side of a stream: demand from consumers (viewers, motion, snapshots) turns into one pool lease;
- * frames turn into messages. Registered so that consumer nodes can find it by id.
- */
-class SourceController extends EventEmitter implements SourceHandle {
-  private readonly consumers = new Set<string>();
-  private lease: Lease | undefined;
-  private pendingGray: GrayFrame | undefined;
-  private closed = false;
-  private readonly onFrame = (frame: Frame): void => this.handleFrame(frame);
-  private readonly onGray = (gray: GrayFrame): void => {
-    this.pendingGray = gray;
-  };
-  private readonly onState = (state: StreamState, reason: string | undefined): void => {
-    this.emit('state', state, reason);
-  };
-
-  constructor(
-    readonly id: string,
-    readonly name: string,
-    private readonly pool: ProcessPool,
-    private readonly capture: CaptureOptions,
-    private readonly permanent: boolean,
-    private readonly emitFrame: (frame: Frame, gray: GrayFrame | undefined, grayOn: boolean) => void,
-  ) {
-    super();
-  }
-
-  get stream(): Stream | undefined {
-    return this.lease?.stream;
-  }
-
-  state(): StreamState {
-    return this.lease?.stream.state ?? 'idle';
-  }
-
-  lastError(): string | undefined {
-    return this.lease?.stream.stats().lastError;
-  }
-
-  latest(): Frame | undefined {
-    return this.lease?.stream.latest();
-  }
-
-  acquire(consumerId: string): void {
-    this.consumers.add(consumerId);
-    this.update();
-  }
-
-  release(consumerId: string): void {
-    this.consumers.delete(consumerId);
-    this.update();
-  }
-
-  start(): void {
-    this.update();
-  }
-
-  close(removed: boolean): void {
-    this.closed = true;
-    this.consumers.clear();
-    this.update(removed);
-  }
-
-  private update(immediate = false): void {
-    const wanted = !this.closed && (this.permanent || this.consumers.size > 0);
-    if (wanted && !this.lease) {
-      const lease = this.pool.acquire(this.capture);
-      this.lease = lease;
-      lease.stream.on('frame', this.onFrame);
-      lease.stream.on('gray', this.onGray);
-      lease.stream.on('state', this.onState);
-      this.emit('state', lease.stream.state, undefined);
-    } else if (!wanted && this.lease) {
-      const lease = this.lease;
-      this.lease = undefined;
-      this.pendingGray = undefined;
-      lease.stream.off('frame', this.onFrame);
-      lease.stream.off('gray', this.onGray);
-      lease.stream.off('state', this.onState);
-      lease.release(immediate);
-      this.emit('state', 'idle', undefined);
-    }
-  }
-
-  private handleFrame(frame: Frame): void {
-    // The two pipes are not synchronised: the newest gray frame rides on the next JPEG message.
-    const gray = this.pendingGray;
-    this.pendingGray = undefined;
-    this.emitFrame(frame, gray, !!this.capture.gray);
-    this.emit('frame', frame);
-  }
+/** Types of the nodes wired to this node's output. */
+function wiredTypes(RED: NodeRedRuntime, def: NodeDef): string[] {
+  const targets = new Set((def.wires ?? []).flat());
+  const types: string[] = [];
+  if (targets.size === 0) return types;
+  RED.nodes.eachNode((n) => {
+    if (targets.has(n.id)) types.push(n.type);
+  });
+  return types;
 }
 
 module.exports = function register(RED: NodeRedRuntime): void {
   function FfmpegSource(this: Node<Credentials>, def: FfmpegSourceDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const name = trimmed(def.name) || trimmed(def.source).replace(/^.*[/:@]/, '') || node.id;
-    const poolNode = def.pool ? (RED.nodes.getNode(def.pool) as ProcessPoolNode | null) : null;
-    const pool = poolNode?.pool ?? acquireDefaultPool(node.id, (m) => node.log(m), (m) => node.error(m));
-    poolNode?.register(node);
+    const name = streamNameOf(def);
+    const lifecycle = lifecycleOf(RED);
+    const handle = poolHandleFor(RED, trimmed(def.pool) || undefined);
+    handle.register(node);
 
     const capture: CaptureOptions = {
       source: trimmed(def.source),
@@ -161,72 +77,70 @@ module.exports = function register(RED: NodeRedRuntime): void {
       width: Math.round(clampNumber(def.width, 0, 0, 7680)) || undefined,
       quality: Math.round(clampNumber(def.quality, 5, 2, 31)),
       loop: def.loop !== false,
-      gray: motionBoxFor(def, (cb) => RED.nodes.eachNode(cb)),
     };
+    const lowFps = clampNumber(def.lowFps, 1, 0, 60);
     const snapshotTimeoutMs = clampNumber(def.snapshotTimeout, 10, 1, 120) * 1000;
+    const flowConsumes = wiredTypes(RED, def).some((t) => !DEMAND_AWARE.has(t));
 
     let configError: string | undefined;
     try {
       capture.kind = detectKind(capture.source);
-      if (/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(capture.source)) {
-        node.warn(`the source URL carries a password: move it to the node's password field, which Node-RED stores as a credential`);
-      }
+      const warning = urlSecretWarning(capture.source);
+      if (warning) node.warn(warning);
     } catch (err) {
       configError = (err as Error).message;
     }
 
-    const send = (msg: NodeMessage): void => node.send(msg);
-    const frameMessage = (frame: Frame, gray: GrayFrame | undefined, grayOn: boolean): NodeMessage => {
-      const msg: NodeMessage = {
-        topic: name,
-        payload: frame.data,
-        frame: { stream: name, seq: frame.seq, time: frame.time, size: frame.data.length, grayOn },
-      };
-      if (gray) msg.gray = gray;
-      return msg;
+    const stream = handle.pool.stream(name);
+    if (!configError) {
+      try {
+        stream.define(node.id, { capture, lowFps });
+      } catch (err) {
+        configError = (err as Error).message;
+      }
+    }
+
+    const frameInfo = (f: { seq: number; time: number }, jpeg: Buffer | undefined, gray: string[]): NodeMessage['frame'] =>
+      ({ stream: name, seq: f.seq, time: f.time, size: jpeg?.length ?? 0, jpeg: jpeg !== undefined, gray });
+
+    const onFrame = (f: StreamFrame): void => {
+      const gray = Object.keys(f.gray);
+      const msg: NodeMessage = { topic: name, payload: f.jpeg, frame: frameInfo(f, f.jpeg, gray) };
+      if (gray.length > 0) msg.gray = f.gray;
+      node.send(msg);
     };
 
     let statusTimer: NodeJS.Timeout | undefined;
-    const controller = new SourceController(
-      node.id,
-      name,
-      pool,
-      capture,
-      def.startMode !== 'demand' || !!capture.gray,
-      (frame, gray, grayOn) => send(frameMessage(frame, gray, grayOn)),
-    );
-
     const showStatus = (): void => {
-      const stream = controller.stream;
-      const state = controller.state();
-      if (!stream) {
-        node.status({ fill: 'grey', shape: 'ring', text: 'idle (on demand)' });
+      const { state, reason } = stream.stateInfo;
+      if (state === 'idle') {
+        node.status({ fill: 'grey', shape: 'ring', text: def.startMode === 'demand' ? 'idle (on demand)' : 'idle' });
         return;
       }
-      const s = stream.stats();
       let text: string = state;
-      if (state === 'healthy' || state === 'degraded') text += ` · ${s.fps.toFixed(1)} fps`;
-      if ((state === 'recovering' || state === 'failed') && s.lastError) text += `: ${s.lastError}`;
+      if (state === 'healthy' || state === 'degraded') text += ` · ${stream.snapshot().fps.toFixed(1)} fps`;
+      if (state !== 'healthy' && reason) text += `: ${reason}`;
       if (text.length > 80) text = `${text.slice(0, 77)}…`;
       node.status({ fill: STATUS_FILL[state], shape: state === 'healthy' ? 'dot' : 'ring', text });
     };
-
-    controller.on('state', (state: StreamState, reason: string | undefined) => {
+    const onState = (change: StateChange): void => {
       showStatus();
-      if (state === 'failed' && reason) node.error(`${name}: ${reason}`);
-      else if (state === 'recovering' && reason) node.warn(`${name}: ${reason}`);
+      if (change.state === 'failed' && change.reason) node.error(`${name}: ${change.reason}`);
+      else if (change.state === 'recovering' && change.reason) node.warn(`${name}: ${change.reason}`);
       clearInterval(statusTimer);
-      statusTimer = controller.stream ? setInterval(showStatus, STATUS_INTERVAL_MS) : undefined;
-    });
+      statusTimer = change.state === 'idle' ? undefined : setInterval(showStatus, STATUS_INTERVAL_MS);
+    };
 
     if (configError) {
       node.status({ fill: 'red', shape: 'ring', text: configError.slice(0, 80) });
       node.error(configError);
     } else {
-      sourceRegistry.add(controller);
-      node.log(`source ${name}: ${displaySource(capture)}${capture.gray ? ` (+ gray ${capture.gray.width}x${capture.gray.height} for motion)` : ''}`);
-      controller.start();
-      showStatus();
+      stream.on('frame', onFrame);
+      stream.on('state', onState);
+      node.log(`source ${name}: ${displaySource(capture)}`);
+      // Always on: run. Flows of other nodes consume frames: every frame as JPEG. Else our consumers say what they need.
+      stream.use(node.id, { run: def.startMode !== 'demand', jpeg: flowConsumes ? 'full' : 'low' });
+      onState(stream.stateInfo);
     }
 
     node.on('input', (msg: NodeMessage, nodeSend: SendFn, done: DoneFn) => {
@@ -237,43 +151,45 @@ module.exports = function register(RED: NodeRedRuntime): void {
       const reply = (frame: Frame): void => {
         msg.topic = name;
         msg.payload = frame.data;
-        msg.frame = { stream: name, seq: frame.seq, time: frame.time, size: frame.data.length, grayOn: false };
+        msg.frame = frameInfo(frame, frame.data, []);
         msg.snapshot = true;
         nodeSend(msg);
         done();
       };
-      const latest = controller.latest();
+      const latest = stream.latest();
       if (latest) {
         reply(latest);
         return;
       }
-      // No frame yet (on demand and idle, or still starting): hold a demand until the first frame or the timeout.
-      const consumer = `snapshot:${msg._msgid ?? Math.random()}`;
+      // No frame yet (on demand and idle, or still starting): hold a demand until the first JPEG or the timeout.
+      const user = `${node.id}:snapshot:${msg._msgid ?? Math.random()}`;
       const finish = (frame?: Frame): void => {
         clearTimeout(timer);
-        controller.off('frame', onFrame);
-        controller.release(consumer);
+        stream.off('frame', onSnapshot);
+        stream.unuse(user, 'grace');
         if (frame) reply(frame);
-        else done(new Error(`${name}: no frame within ${snapshotTimeoutMs / 1000} s (state ${controller.state()})`));
+        else done(new Error(`${name}: no frame within ${snapshotTimeoutMs / 1000} s (state ${stream.state})`));
       };
-      const onFrame = (frame: Frame): void => finish(frame);
+      const onSnapshot = (f: StreamFrame): void => {
+        if (f.jpeg) finish({ data: f.jpeg, seq: f.seq, time: f.time });
+      };
       const timer = setTimeout(() => finish(), snapshotTimeoutMs);
-      controller.on('frame', onFrame);
-      controller.acquire(consumer);
+      stream.on('frame', onSnapshot);
+      stream.use(user, { run: true });
     });
 
     node.on('close', (removed: boolean, done: () => void) => {
       clearInterval(statusTimer);
-      sourceRegistry.remove(controller);
-      controller.close(removed);
-      controller.removeAllListeners();
-      poolNode?.deregister(node);
-      const finish = (): void => {
+      stream.off('frame', onFrame);
+      stream.off('state', onState);
+      // Redeployed unchanged, the successor takes the stream over with its process still running.
+      const mode = removed || lifecycle.stopping ? 'now' : 'handover';
+      stream.unuse(node.id, mode);
+      stream.undefine(node.id, mode);
+      handle.deregister(node, () => {
         if (removed) node.status({});
         done();
-      };
-      if (poolNode) finish();
-      else releaseDefaultPool(node.id).then(finish, finish);
+      }, removed);
     });
   }
 

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jpegView } from '../core/jpeg-info';
-import { MjpegEndpoint } from '../core/mjpeg-endpoint';
+import { DEFAULT_MAX_PIXELS, MjpegEndpoint } from '../core/mjpeg-endpoint';
 import { normalisePath, RouteTable, runChain, type RouteHandler } from '../core/route-table';
-import { sourceRegistry } from '../core/source-registry';
-import { clampNumber } from './config';
+import { clampNumber, trimmed } from './config';
+import { lifecycleOf, settingsHash } from './lifecycle';
+import { poolHandleFor } from './pool-handle';
 import type { Node, NodeDef, NodeRedRuntime, NodeStatus } from './red-types';
+import { findStream } from './stream-ref';
 
 interface HttpApp {
   use(fn: RouteHandler): void;
@@ -14,7 +16,10 @@ interface MjpegOutConfig {
   name?: string;
   path?: string;
   stillPath?: string;
+  stream?: string;
   maxViewers?: string | number;
+  maxPerAddress?: string | number;
+  maxMegapixels?: string | number;
   stallTimeout?: string | number;
   stillTimeout?: string | number;
 }
@@ -51,40 +56,51 @@ function corsHandler(settings: NodeRedRuntime['settings']): RouteHandler | undef
   return undefined;
 }
 
-function upstreamIds(RED: NodeRedRuntime, id: string): string[] {
-  const ids: string[] = [];
-  RED.nodes.eachNode((n) => {
-    if (Array.isArray(n.wires) && n.wires.some((port) => Array.isArray(port) && port.includes(id))) ids.push(n.id);
-  });
-  return ids;
-}
-
 module.exports = function register(RED: NodeRedRuntime): void {
   function MjpegOutNode(this: Node, config: MjpegOutConfig & NodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
+    const lifecycle = lifecycleOf(RED);
     const streamPath = normalisePath(config.path);
     const stillPath = config.stillPath?.trim() ? normalisePath(config.stillPath) : undefined;
     const maxViewers = Math.round(clampNumber(config.maxViewers, 100, 1, 10000));
-    const stallTimeoutMs = clampNumber(config.stallTimeout, 30, 1, 3600) * 1000;
-    const stillTimeoutMs = clampNumber(config.stillTimeout, 10, 0.1, 120) * 1000;
-    const label = config.name || streamPath || 'mjpeg';
-
-    const endpoint = new MjpegEndpoint({
-      name: label,
-      consumerId: node.id,
-      sourceIds: upstreamIds(RED, node.id),
-      registry: sourceRegistry,
+    const settings = {
+      name: config.name || streamPath || 'mjpeg',
+      streamPath,
+      stillPath,
       maxViewers,
-      stallTimeoutMs,
-      stillTimeoutMs,
-      onError: (err) => node.warn(`placeholder: ${err instanceof Error ? err.message : String(err)}`),
-    });
+      maxPerAddress: Math.round(clampNumber(config.maxPerAddress, Math.min(10, maxViewers), 1, maxViewers)),
+      maxPixels: Math.round(clampNumber(config.maxMegapixels, DEFAULT_MAX_PIXELS / 1e6, 0.01, 100) * 1e6),
+      stallTimeoutMs: clampNumber(config.stallTimeout, 5, 1, 3600) * 1000,
+      stillTimeoutMs: clampNumber(config.stillTimeout, 10, 0.1, 120) * 1000,
+    };
+    const label = settings.name;
+    const ref = findStream(RED, config, trimmed(config.stream));
+    const handle = ref ? poolHandleFor(RED, ref.poolId) : undefined;
+    handle?.register(node);
+    const stream = ref && handle ? handle.pool.stream(ref.name) : undefined;
+
+    // Redeployed with the same settings, the open connections carry on with this node.
+    const parkKey = `mjpeg:${node.id}`;
+    const hash = settingsHash(settings);
+    const endpoint =
+      lifecycle.take<MjpegEndpoint>(parkKey, hash) ??
+      new MjpegEndpoint({
+        name: label,
+        consumerId: node.id,
+        maxViewers,
+        maxPerAddress: settings.maxPerAddress,
+        maxPixels: settings.maxPixels,
+        stallTimeoutMs: settings.stallTimeoutMs,
+        stillTimeoutMs: settings.stillTimeoutMs,
+        onError: (err) => node.warn(`placeholder: ${err instanceof Error ? err.message : String(err)}`),
+      });
+    endpoint.setSource(stream);
 
     let routesProblem: string | undefined;
     let statusTimer: NodeJS.Timeout | undefined;
-    let lastWritten = 0;
-    let lastAt = 0;
+    let lastWritten = endpoint.hub.partsWritten;
+    let lastAt = performance.now();
     let lastText = '';
 
     const setStatus = (s: NodeStatus): void => {
@@ -99,7 +115,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       const viewers = endpoint.viewers;
       const t = performance.now();
       const written = endpoint.hub.partsWritten;
-      const fps = viewers > 0 && lastAt > 0 ? (written - lastWritten) / viewers / ((t - lastAt) / 1000) : 0;
+      const fps = viewers > 0 && t > lastAt ? (written - lastWritten) / viewers / ((t - lastAt) / 1000) : 0;
       lastWritten = written;
       lastAt = t;
       if (viewers === 0) return setStatus({ fill: 'green', shape: 'ring', text: '0 viewers' });
@@ -110,7 +126,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       });
     };
 
-    endpoint.on('viewers', (n: number) => {
+    const onViewers = (n: number): void => {
       if (n > 0 && !statusTimer) {
         lastAt = performance.now();
         lastWritten = endpoint.hub.partsWritten;
@@ -120,7 +136,8 @@ module.exports = function register(RED: NodeRedRuntime): void {
         statusTimer = undefined;
       }
       updateStatus();
-    });
+    };
+    endpoint.on('viewers', onViewers);
 
     const claimed: string[] = [];
     let table: RouteTable | undefined;
@@ -165,35 +182,54 @@ module.exports = function register(RED: NodeRedRuntime): void {
 
     let badInputs = 0;
     let badReportedAt = -Infinity;
-    node.on('input', (msg, _send, done) => {
-      const jpeg = jpegView(msg.payload);
-      if (!jpeg) {
-        badInputs++;
-        const t = performance.now();
-        // One report per period: a misconfigured flow at 10 fps would otherwise flood the log.
-        if (t - badReportedAt >= BAD_INPUT_REPORT_MS) {
-          badReportedAt = t;
-          const what = Buffer.isBuffer(msg.payload) ? `a ${msg.payload.length}-byte Buffer that is not a complete JPEG` : typeof msg.payload;
-          done(new Error(`msg.payload must be a JPEG Buffer (FF D8 ... FF D9), got ${what}; dropped (${badInputs} so far)`));
-          return;
-        }
-        done();
+    const report = (done: (err?: Error) => void, err: Error): void => {
+      badInputs++;
+      const t = performance.now();
+      // One report per period: a misconfigured flow at 10 fps would otherwise flood the log.
+      if (t - badReportedAt >= BAD_INPUT_REPORT_MS) {
+        badReportedAt = t;
+        done(new Error(`${err.message} (${badInputs} dropped so far)`));
         return;
       }
-      const f = msg.frame as { seq?: unknown; time?: unknown } | undefined;
+      done();
+    };
+    node.on('input', (msg, _send, done) => {
+      const f = msg.frame as { seq?: unknown; time?: unknown; jpeg?: unknown } | undefined;
+      // A source message that carries only gray frames (no viewer needed a JPEG of that frame).
+      if (f?.jpeg === false && msg.payload === undefined) return done();
+      const jpeg = jpegView(msg.payload);
+      if (!jpeg) {
+        const what = Buffer.isBuffer(msg.payload) ? `a ${msg.payload.length}-byte Buffer that is not a complete JPEG` : typeof msg.payload;
+        return report(done, new Error(`msg.payload must be a JPEG Buffer (FF D8 ... FF D9), got ${what}`));
+      }
       const seq = f && typeof f.seq === 'number' ? f.seq : undefined;
       const time = f && typeof f.time === 'number' ? f.time : undefined;
-      endpoint.frame(jpeg, seq, time);
+      const refused = endpoint.frame(jpeg, seq, time);
+      if (refused) return report(done, refused);
       done();
     });
 
-    node.on('close', (_removed, done) => {
+    node.on('close', (removed, done) => {
       if (statusTimer) clearInterval(statusTimer);
       statusTimer = undefined;
-      if (table) for (const p of claimed) table.release(p, node.id);
-      endpoint.close();
+      endpoint.off('viewers', onViewers);
+      const release = (): void => {
+        if (table) for (const p of claimed) table.release(p, node.id);
+      };
+      if (removed || lifecycle.stopping || routesProblem) {
+        release();
+        endpoint.close('now');
+      } else {
+        // The routes stay claimed under this node id, so requests meanwhile still reach the endpoint.
+        endpoint.setSource(stream, 'handover');
+        lifecycle.park(parkKey, hash, endpoint, () => {
+          release();
+          endpoint.close('grace');
+        });
+      }
       node.status({});
-      done();
+      if (handle) handle.deregister(node, done, removed);
+      else done();
     });
 
     // Exposed for tests and diagnostics: counts of viewers, timers and listeners.

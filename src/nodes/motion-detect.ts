@@ -1,9 +1,25 @@
+import { boxKey } from '../core/ffmpeg-args';
+import {
+  attributesTopic,
+  availabilityMessage,
+  bridgeStatusTopic,
+  cameraDiscoveryMessage,
+  discoveryMessage,
+  snapshotTopic,
+  stateTopic,
+  PAYLOAD_OFF,
+  PAYLOAD_ON,
+  type MqttMessage,
+} from '../core/ha-discovery';
+import { DETECT_BUCKETS_MS, Histogram } from '../core/histogram';
 import { MotionDetector, GrayFrameError, type MotionResult } from '../core/motion-detector';
 import { MotionEvents, type MotionEvent } from '../core/motion-events';
 import { parseRegions, type Region } from '../core/roi';
 import { analysisBox, clampNumber, trimmed } from './config';
+import { lifecycleOf, settingsHash } from './lifecycle';
+import { poolHandleFor } from './pool-handle';
 import type { Node, NodeDef, NodeMessage, NodeRedRuntime } from './red-types';
-import { availabilityMessage, discoveryMessage, stateTopic, PAYLOAD_OFF, PAYLOAD_ON, type MqttMessage } from '../core/ha-discovery';
+import { findStream } from './stream-ref';
 
 export interface MotionDetectConfig {
   name?: string;
@@ -25,7 +41,27 @@ export interface MotionDetectConfig {
   discoveryDelay?: number | string;
   sensorName?: string;
   attachImage?: boolean;
+  cameraEntity?: boolean;
 }
+
+/** What a motion-detect node knows that must outlive a redeploy of the unchanged node (an event under way, above all). */
+interface Session {
+  detector: MotionDetector;
+  events: MotionEvents;
+  stream: string;
+  discoverySentFor: string;
+  online: boolean;
+  lastResult: MotionResult | null;
+  lastFrameTime: number;
+  lastJpeg: Buffer | undefined;
+  frames: number;
+  skipped: number;
+  msPerFrame: number;
+  detectMs: Histogram;
+}
+
+/** Editor-only properties: moving a node or rewiring it does not change what it does. */
+const LAYOUT_KEYS = new Set(['x', 'y', 'z', 'g', 'w', 'h', 'wires', 'l', '_users']);
 
 interface GrayInput {
   data?: unknown;
@@ -74,40 +110,61 @@ module.exports = function register(RED: NodeRedRuntime): void {
   function MotionDetectNode(this: Node, config: MotionDetectConfig & NodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    const { width: analysisWidth, height: analysisHeight } = analysisBox(config);
+    const lifecycle = lifecycleOf(RED);
+    const box = analysisBox(config);
+    const { width: analysisWidth, height: analysisHeight } = box;
+    const myGray = boxKey(box);
     const { regions, errors: regionErrors } = parseRegionsLenient(config.regions);
     for (const e of regionErrors) node.error(e);
-    const detector = new MotionDetector({
-      pixelThreshold: clampNumber(config.pixelThreshold, 0.08, 0.005, 0.9),
-      minArea: clampNumber(config.minArea, 80, 1, 1e6),
-      noiseFactor: clampNumber(config.noiseFactor, 3, 0, 20),
-      regions,
-    });
-    const events = new MotionEvents({
-      startFrames: clampNumber(config.startFrames, 3, 1, 100),
-      quietMs: clampNumber(config.quietSeconds, 5, 0, 3600) * 1000,
-      cooldownMs: clampNumber(config.cooldownSeconds, 1, 0, 3600) * 1000,
-      staleMs: clampNumber(config.staleSeconds, 10, 1, 3600) * 1000,
-    });
     const topicPrefix = trimmed(config.topicPrefix) || 'glimpser';
     const discovery = config.discovery !== false;
     const discoveryPrefix = trimmed(config.discoveryPrefix) || 'homeassistant';
     const haStatusTopic = trimmed(config.haStatusTopic) || 'homeassistant/status';
+    const bridgeTopic = bridgeStatusTopic(topicPrefix);
     const discoveryDelayMs = clampNumber(config.discoveryDelay, 2, 0, 60) * 1000;
     const attachImage = config.attachImage === true;
+    const cameraEntity = config.cameraEntity !== false;
     const configuredStream = trimmed(config.stream);
 
-    let stream = configuredStream;
+    // Redeployed unchanged, the node carries on where its predecessor was: same background, same event, nothing re-sent.
+    const parkKey = `motion:${node.id}`;
+    const hash = settingsHash(Object.fromEntries(Object.entries(config).filter(([k]) => !LAYOUT_KEYS.has(k))));
+    const s: Session = lifecycle.take<Session>(parkKey, hash) ?? {
+      detector: new MotionDetector({
+        pixelThreshold: clampNumber(config.pixelThreshold, 0.08, 0.005, 0.9),
+        minArea: clampNumber(config.minArea, 80, 1, 1e6),
+        noiseFactor: clampNumber(config.noiseFactor, 3, 0, 20),
+        regions,
+      }),
+      events: new MotionEvents({
+        startFrames: clampNumber(config.startFrames, 3, 1, 100),
+        quietMs: clampNumber(config.quietSeconds, 5, 0, 3600) * 1000,
+        cooldownMs: clampNumber(config.cooldownSeconds, 1, 0, 3600) * 1000,
+        staleMs: clampNumber(config.staleSeconds, 10, 1, 3600) * 1000,
+      }),
+      stream: configuredStream,
+      discoverySentFor: '',
+      online: false,
+      lastResult: null,
+      lastFrameTime: 0,
+      lastJpeg: undefined,
+      frames: 0,
+      skipped: 0,
+      msPerFrame: 0,
+      detectMs: new Histogram(DETECT_BUCKETS_MS),
+    };
+    const { detector, events } = s;
+
+    // The stream we analyse makes gray frames of exactly our size for us, whoever else watches it.
+    const ref = findStream(RED, config, configuredStream);
+    const handle = ref ? poolHandleFor(RED, ref.poolId) : undefined;
+    handle?.register(node);
+    const owner = ref && handle ? handle.pool.stream(ref.name) : undefined;
+    if (ref && !s.stream) s.stream = ref.name;
+    owner?.use(node.id, { gray: box }, () => ({ detectMs: s.detectMs }));
+
     let discoveryDue = false;
-    let discoverySentFor = '';
-    let online = false;
-    let lastResult: MotionResult | null = null;
-    let lastFrameTime = 0;
-    let lastJpeg: Buffer | undefined;
     let decoding = false;
-    let msPerFrame = 0;
-    let frames = 0;
-    let skipped = 0;
     let lastStatusAt = 0;
     let lastError = regionErrors.length > 0 ? 'bad regions' : '';
     let sharpLib: typeof import('sharp') | undefined;
@@ -117,28 +174,33 @@ module.exports = function register(RED: NodeRedRuntime): void {
       return { topic: m.topic, payload: m.payload, retain: m.retain, qos: m.qos, ...extra };
     }
 
+    function discoveryInput(): Parameters<typeof discoveryMessage>[0] {
+      return { topicPrefix, stream: s.stream, nodeId: node.id, discoveryPrefix, name: config.sensorName, version: PKG_VERSION };
+    }
+
+    /** Discovery, availability and the current state: what Home Assistant needs after it (or the broker) restarted. */
     function sendDiscovery(reason: string): void {
-      if (!discovery || !stream || closed) return;
-      const d = discoveryMessage({ topicPrefix, stream, nodeId: node.id, discoveryPrefix, name: config.sensorName, version: PKG_VERSION });
-      const out: NodeMessage[] = [mqtt(d, { kind: 'discovery', reason, stream })];
-      if (online) out.push(mqtt(availabilityMessage(topicPrefix, stream, true), { kind: 'availability', stream }));
-      // After a Home Assistant restart the state would read "unknown" until the next event.
-      if (reason === 'birth') out.push(stateMessage(events.isActive));
-      discoverySentFor = stream;
+      if (!discovery || !s.stream || closed) return;
+      const out: NodeMessage[] = [mqtt(discoveryMessage(discoveryInput()), { kind: 'discovery', reason, stream: s.stream })];
+      if (cameraEntity) out.push(mqtt(cameraDiscoveryMessage(discoveryInput()), { kind: 'discovery', reason, stream: s.stream }));
+      if (s.online) out.push(mqtt(availabilityMessage(topicPrefix, s.stream, true), { kind: 'availability', stream: s.stream }));
+      out.push({ ...stateMessage(events.isActive), kind: 'state', reason });
+      s.discoverySentFor = s.stream;
       for (const m of out) node.send(m);
     }
 
     function setOnline(value: boolean): void {
-      if (online === value) return;
-      online = value;
-      if (discovery && stream) node.send(mqtt(availabilityMessage(topicPrefix, stream, value), { kind: 'availability', stream }));
+      if (s.online === value) return;
+      s.online = value;
+      if (discovery && s.stream) node.send(mqtt(availabilityMessage(topicPrefix, s.stream, value), { kind: 'availability', stream: s.stream }));
     }
 
+    // Retained, so Home Assistant (or a broker that lost its store) gets the true state as soon as it subscribes.
     function stateMessage(on: boolean): NodeMessage {
-      return { topic: stateTopic(topicPrefix, stream || 'camera'), payload: on ? PAYLOAD_ON : PAYLOAD_OFF, retain: false, qos: 1, kind: 'motion', stream };
+      return { topic: stateTopic(topicPrefix, s.stream || 'camera'), payload: on ? PAYLOAD_ON : PAYLOAD_OFF, retain: true, qos: 1, kind: 'motion', stream: s.stream };
     }
 
-    function eventMessage(ev: MotionEvent, r: MotionResult | null): NodeMessage {
+    function eventMessages(ev: MotionEvent, r: MotionResult | null): NodeMessage[] {
       const msg = stateMessage(ev.kind === 'start');
       const regionsOut: Record<string, { motion: boolean; score: number; changedArea: number }> = {};
       if (r) for (const rr of r.regions) regionsOut[rr.name] = { motion: ev.kind === 'start' && rr.motion, score: round(rr.score), changedArea: rr.changedArea };
@@ -148,8 +210,20 @@ module.exports = function register(RED: NodeRedRuntime): void {
       msg.bbox = r && r.bbox && ev.kind === 'start' ? { x: round(r.bbox.x), y: round(r.bbox.y), w: round(r.bbox.w), h: round(r.bbox.h) } : null;
       msg.frameTime = ev.time;
       msg.event = ev.kind === 'end' ? { reason: ev.reason, startedAt: ev.startedAt, peakScore: round(events.peakScore) } : { startedAt: ev.time };
-      if (attachImage && ev.kind === 'start' && lastJpeg) msg.image = lastJpeg;
-      return msg;
+      if (attachImage && ev.kind === 'start' && s.lastJpeg) msg.image = s.lastJpeg;
+      const out = [msg];
+      if (!discovery || !s.stream) return out;
+      const attributes = { score: msg.score, changed_area: msg.changedArea, regions: regionsOut, bbox: msg.bbox, event: msg.event };
+      out.push({ topic: attributesTopic(topicPrefix, s.stream), payload: JSON.stringify(attributes), retain: true, qos: 1, kind: 'attributes', stream: s.stream });
+      if (cameraEntity && ev.kind === 'start' && s.lastJpeg) {
+        out.push({ topic: snapshotTopic(topicPrefix, s.stream), payload: s.lastJpeg, retain: true, qos: 1, kind: 'snapshot', stream: s.stream });
+      }
+      return out;
+    }
+
+    function emitEvent(ev: MotionEvent, r: MotionResult | null): void {
+      for (const m of eventMessages(ev, r)) node.send(m);
+      showStatus(Date.now(), true);
     }
 
     function showStatus(now: number, force = false): void {
@@ -159,38 +233,35 @@ module.exports = function register(RED: NodeRedRuntime): void {
         node.status({ fill: 'red', shape: 'ring', text: lastError.slice(0, 60) });
         return;
       }
-      const score = lastResult ? (lastResult.score * 100).toFixed(1) : '0.0';
-      const state = events.isActive ? 'motion' : lastResult?.learning ? 'learning' : 'no motion';
-      node.status({ fill: events.isActive ? 'blue' : 'green', shape: 'dot', text: `${state} ${score}% ${msPerFrame.toFixed(2)} ms/frame` });
+      const score = s.lastResult ? (s.lastResult.score * 100).toFixed(1) : '0.0';
+      const state = events.isActive ? 'motion' : s.lastResult?.learning ? 'learning' : 'no motion';
+      node.status({ fill: events.isActive ? 'blue' : 'green', shape: 'dot', text: `${state} ${score}% ${s.msPerFrame.toFixed(2)} ms/frame` });
     }
 
     function analyse(data: Uint8Array, width: number, height: number, time: number): void {
       const t0 = process.hrtime.bigint();
       const r = detector.detect(data, width, height);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      msPerFrame = frames === 0 ? ms : msPerFrame * 0.95 + ms * 0.05;
-      frames++;
-      lastResult = r;
-      lastFrameTime = time;
+      s.msPerFrame = s.frames === 0 ? ms : s.msPerFrame * 0.95 + ms * 0.05;
+      s.detectMs.observe(ms);
+      s.frames++;
+      s.lastResult = r;
+      s.lastFrameTime = time;
       lastError = '';
       setOnline(true);
       const ev = events.frame(r.motion, time, r.score);
-      if (ev) {
-        node.send(eventMessage(ev, r));
-        showStatus(Date.now(), true);
-      } else {
-        showStatus(Date.now());
-      }
+      if (ev) emitEvent(ev, r);
+      else showStatus(Date.now());
     }
 
     function learnStream(msg: NodeMessage): void {
       if (configuredStream) return;
       const frame = msg.frame as { stream?: unknown } | undefined;
       const name = typeof frame?.stream === 'string' && frame.stream !== '' ? frame.stream : typeof msg.topic === 'string' && msg.topic !== '' ? msg.topic : '';
-      if (!name || name === stream) return;
-      if (stream) node.warn(`stream name changed from "${stream}" to "${name}": set a stream name in the node to pin it`);
-      stream = name;
-      if (discoveryDue && discoverySentFor !== stream) sendDiscovery('deploy');
+      if (!name || name === s.stream) return;
+      if (s.stream) node.warn(`stream name changed from "${s.stream}" to "${name}": set a stream name in the node to pin it`);
+      s.stream = name;
+      if (discoveryDue && s.discoverySentFor !== s.stream) sendDiscovery('deploy');
     }
 
     async function decodeJpeg(buf: Buffer): Promise<{ data: Buffer; width: number; height: number }> {
@@ -205,19 +276,26 @@ module.exports = function register(RED: NodeRedRuntime): void {
       return { data, width: info.width, height: info.height };
     }
 
+    /** Our gray frame in a message: a map by box key (from an ffmpeg-source), or one frame (from other nodes). */
+    function grayOf(msg: NodeMessage): GrayInput | undefined {
+      const g = msg.gray as (GrayInput & Record<string, unknown>) | undefined;
+      if (!g || typeof g !== 'object') return undefined;
+      if ('data' in g) return g;
+      const mine = g[myGray];
+      return mine && typeof mine === 'object' ? (mine as GrayInput) : undefined;
+    }
+
+    // An unchanged node taken over from before a deploy has announced itself already.
     const discoveryTimer = setTimeout(() => {
       discoveryDue = true;
-      sendDiscovery('deploy');
+      if (s.discoverySentFor !== s.stream || !s.stream) sendDiscovery('deploy');
     }, discoveryDelayMs);
 
     const tickTimer = setInterval(() => {
       const now = Date.now();
       const ev = events.tick(now);
-      if (ev) {
-        node.send(eventMessage(ev, null));
-        showStatus(now, true);
-      }
-      if (online && lastFrameTime > 0 && now - lastFrameTime >= events.opts.staleMs) {
+      if (ev) emitEvent(ev, null);
+      if (s.online && s.lastFrameTime > 0 && now - s.lastFrameTime >= events.opts.staleMs) {
         setOnline(false);
         node.status({ fill: 'yellow', shape: 'ring', text: 'no frames' });
       }
@@ -226,17 +304,18 @@ module.exports = function register(RED: NodeRedRuntime): void {
     showStatus(Date.now(), true);
 
     node.on('input', (msg, _send, done) => {
-      if (msg.topic === haStatusTopic) {
+      if (msg.topic === haStatusTopic || msg.topic === bridgeTopic) {
+        // Home Assistant or our broker connection came back: the broker may have lost every retained message.
         if (String(msg.payload).trim().toLowerCase() === 'online') sendDiscovery('birth');
         done();
         return;
       }
       learnStream(msg);
-      const frame = msg.frame as { grayOn?: unknown; time?: unknown } | undefined;
-      const gray = msg.gray as GrayInput | undefined;
+      const frame = msg.frame as { gray?: unknown; time?: unknown } | undefined;
+      const gray = grayOf(msg);
       const time = typeof gray?.time === 'number' ? gray.time : typeof frame?.time === 'number' ? frame.time : Date.now();
-      if (Buffer.isBuffer(msg.payload)) lastJpeg = msg.payload;
-      if (gray && typeof gray === 'object') {
+      if (Buffer.isBuffer(msg.payload)) s.lastJpeg = msg.payload;
+      if (gray) {
         try {
           const width = Number(gray.width);
           const height = Number(gray.height);
@@ -251,10 +330,10 @@ module.exports = function register(RED: NodeRedRuntime): void {
         }
         return;
       }
-      if (frame?.grayOn === true) {
-        // The two FFmpeg pipes are not synchronised: this JPEG's gray twin is missing. Skip it
-        // rather than decode the JPEG, which would cost far more CPU than the frame is worth.
-        skipped++;
+      if (Array.isArray(frame?.gray) || msg.gray !== undefined) {
+        // From a source that makes gray frames, but not (yet) ours, e.g. while its process switches outputs:
+        // skip rather than decode the JPEG, which would cost far more CPU than the frame is worth.
+        s.skipped++;
         events.alive(time);
         done();
         return;
@@ -262,7 +341,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       if (Buffer.isBuffer(msg.payload)) {
         if (decoding) {
           // One decode at a time: a slow decoder drops frames instead of queueing them.
-          skipped++;
+          s.skipped++;
           events.alive(time);
           done();
           return;
@@ -273,7 +352,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
           (g) => {
             decoding = false;
             if (closed) return done();
-            lastJpeg = jpeg;
+            s.lastJpeg = jpeg;
             analyse(g.data, g.width, g.height, time);
             done();
           },
@@ -290,17 +369,26 @@ module.exports = function register(RED: NodeRedRuntime): void {
       done(new Error('motion-detect: expected msg.gray (from glimpser-ffmpeg-source) or a JPEG Buffer in msg.payload'));
     });
 
-    node.on('close', (_removed, done) => {
+    node.on('close', (removed, done) => {
       closed = true;
       clearTimeout(discoveryTimer);
       clearInterval(tickTimer);
-      events.reset(Date.now());
+      if (removed) {
+        // Deleted: the sensor goes offline (and OFF) while the mqtt out node downstream may still be there to send it.
+        const end = events.reset(Date.now());
+        if (end) for (const m of eventMessages(end, null)) node.send(m);
+        if (discovery && s.stream) node.send(mqtt(availabilityMessage(topicPrefix, s.stream, false), { kind: 'availability', stream: s.stream }));
+      }
+      const mode = removed || lifecycle.stopping ? 'now' : 'handover';
+      if (mode === 'handover') lifecycle.park(parkKey, hash, s, () => undefined);
+      owner?.unuse(node.id, mode);
       node.status({});
-      done();
+      if (handle) handle.deregister(node, done, removed);
+      else done();
     });
 
     // For tests and diagnostics.
-    (node as unknown as { motionStats: () => object }).motionStats = () => ({ frames, skipped, msPerFrame, stream, active: events.isActive });
+    (node as unknown as { motionStats: () => object }).motionStats = () => ({ frames: s.frames, skipped: s.skipped, msPerFrame: s.msPerFrame, stream: s.stream, active: events.isActive });
   }
 
   RED.nodes.registerType('glimpser-motion-detect', MotionDetectNode);

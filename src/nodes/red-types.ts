@@ -57,6 +57,8 @@ export interface NodeRedRuntime {
   httpNode: any;
   httpAdmin: any;
   auth: { needsPermission(permission: string): any };
+  /** The runtime's event bus ('flows:started', 'flows:stopping', …). */
+  events: { on(event: string, listener: (...args: any[]) => void): unknown; off(event: string, listener: (...args: any[]) => void): unknown };
   _: (key: string, substitutions?: Record<string, unknown>) => string;
   log: { info(msg: unknown): void; warn(msg: unknown): void; error(msg: unknown): void; debug(msg: unknown): void };
 }

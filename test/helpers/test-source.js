@@ -1,38 +1,38 @@
 'use strict';
-// A SourceHandle for tests: it owns no process; the test drives its state and counts demand.
+// A stream as an mjpeg-out endpoint sees it (EndpointSource), for tests: it owns no process; the test drives its
+// state and reads the demand its users declare.
 const { EventEmitter } = require('node:events');
 
 class TestSource extends EventEmitter {
-  constructor(id, name = id, state = 'healthy') {
+  constructor(name = 'cam', state = 'healthy') {
     super();
-    this.id = id;
     this.name = name;
     this._state = state;
     this._error = undefined;
     this._latest = undefined;
-    this.consumers = new Set();
-    this.acquires = 0;
-    this.releases = 0;
+    this.users = new Map();
   }
-  state() { return this._state; }
-  lastError() { return this._error; }
+  get state() { return this._state; }
+  get lastError() { return this._state === 'recovering' || this._state === 'failed' ? this._error : undefined; }
   latest() { return this._latest; }
-  acquire(id) {
-    this.acquires++;
-    const first = this.consumers.size === 0;
-    this.consumers.add(id);
-    this.emit('acquire', id);
-    if (first && this._state === 'idle') this.setState('starting');
+  use(id, demand) {
+    this.users.set(id, demand);
+    this.emit('use', id, demand);
+    if (demand.run && this._state === 'idle') this.setState('starting');
   }
-  release(id) {
-    this.releases++;
-    this.consumers.delete(id);
-    this.emit('release', id);
+  unuse(id, mode) {
+    this.users.delete(id);
+    this.emit('unuse', id, mode);
+  }
+  /** Users whose demand keeps the stream running. */
+  running() {
+    return [...this.users.entries()].filter(([, d]) => d.run).map(([id]) => id);
   }
   setState(state, reason) {
+    const previous = this._state;
     this._state = state;
     if (reason) this._error = reason;
-    this.emit('state', state, reason);
+    this.emit('state', { state, previous, reason, retries: 0, time: Date.now() });
   }
 }
 

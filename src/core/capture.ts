@@ -1,0 +1,256 @@
+import { EventEmitter } from 'node:events';
+import { buildArgs, displaySource, grayBoxes, grayPipe, secretsOf, type Box, type CaptureOptions } from './ffmpeg-args';
+import type { FfmpegBinary } from './ffmpeg-binary';
+import { FFMPEG_BOUNDARY, MultipartJpegSplitter } from './multipart-splitter';
+import { PgmSplitter } from './pgm-splitter';
+import { DEFAULT_SUPERVISOR, Supervisor, type SupervisorOptions } from './supervisor';
+import type { GrayFrame, StreamState } from './types';
+
+export type SupervisorTuning = Partial<Omit<SupervisorOptions, 'command' | 'args' | 'extraPipes' | 'secrets' | 'expectedFps'>>;
+
+/**
+ * What one process made of one decoded frame: the JPEG (when this frame index carries one) and one gray frame per
+ * gray output, in the capture's `boxes` order. Views into FFmpeg's chunks, never copied, never mutated.
+ */
+export interface CapturedFrame {
+  /** Index of the frame after the fps filter, counted from 0 for each process start. */
+  readonly index: number;
+  /** Epoch ms at which the last of its outputs arrived. */
+  readonly time: number;
+  readonly jpeg: Buffer | undefined;
+  readonly gray: readonly (GrayFrame | undefined)[];
+}
+
+export interface CaptureEvents {
+  state: [state: StreamState, reason: string | undefined];
+  frame: [frame: CapturedFrame];
+  spawn: [pid: number];
+}
+
+export interface CaptureStats {
+  frames: number;
+  bytes: number;
+  fps: number;
+  restarts: number;
+  retries: number;
+  /** Bytes of FFmpeg output that never became a frame (garbage, oversize, partial at a restart). */
+  droppedBytes: number;
+  /** Frames emitted with an output missing (an output lost a frame, so pairing gave up on it). */
+  unpaired: number;
+  lastError?: string;
+  upSince?: number;
+  pid?: number;
+}
+
+interface Slot {
+  jpeg: Buffer | undefined;
+  gray: (GrayFrame | undefined)[];
+  have: number;
+}
+
+/** Frames held while waiting for an output that lags behind; past this an incomplete frame is let go. */
+const MAX_PENDING = 8;
+
+/**
+ * One persistent FFmpeg and its outputs: the supervisor keeps the process alive, the splitters turn its pipes into
+ * JPEG and gray frames, and frames are paired by index (FFmpeg feeds every output from the same decoded frame, in
+ * order), not by arrival: the pipes are read independently and one may run a frame or two ahead of another.
+ */
+export class Capture extends EventEmitter<CaptureEvents> {
+  readonly description: string;
+  /** Gray outputs in pipe order. */
+  readonly boxes: readonly Box[];
+  readonly jpegEvery: number;
+  readonly hasJpeg: boolean;
+  binary: FfmpegBinary | undefined;
+  /** The reason given with the last state change (why it is recovering, failed or degraded). */
+  reason: string | undefined;
+  private supervisor: Supervisor | undefined;
+  private readonly jpeg: MultipartJpegSplitter;
+  private readonly pgms: PgmSplitter[];
+  private jpegCount = 0;
+  private readonly grayCounts: number[];
+  private readonly pending = new Map<number, Slot>();
+  private nextIndex = 0;
+  private unpaired = 0;
+  private failure: string | undefined;
+  private starting: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    readonly key: string,
+    readonly options: CaptureOptions,
+    private readonly binaryPromise: Promise<FfmpegBinary>,
+    private readonly tuning: SupervisorTuning = {},
+  ) {
+    super();
+    this.description = displaySource(options);
+    this.boxes = safeBoxes(options);
+    this.hasJpeg = options.jpeg !== false;
+    this.jpegEvery = this.hasJpeg ? Math.max(1, Math.round(options.jpegEvery ?? 1)) : 1;
+    this.grayCounts = this.boxes.map(() => 0);
+    // FFmpeg writes -f mpjpeg (see buildArgs): frames are cut by their Content-length, not by scanning.
+    this.jpeg = new MultipartJpegSplitter({ boundary: FFMPEG_BOUNDARY, onFrame: (data) => this.onJpeg(data) });
+    this.pgms = this.boxes.map((_, i) => new PgmSplitter({ onFrame: (data, width, height) => this.onGray(i, data, width, height) }));
+  }
+
+  get state(): StreamState {
+    if (this.failure) return 'failed';
+    return this.supervisor?.state ?? (this.starting ? 'starting' : 'idle');
+  }
+
+  stats(): CaptureStats {
+    const s = this.supervisor?.stats;
+    return {
+      frames: s?.frames ?? 0,
+      bytes: s?.bytes ?? 0,
+      fps: s?.fps ?? 0,
+      restarts: s?.restarts ?? 0,
+      retries: this.supervisor?.retries ?? 0,
+      // Dropped oversize frames are in skippedBytes already (counting onOversize too would count them twice).
+      droppedBytes: this.jpeg.stats.skippedBytes + this.pgms.reduce((sum, p) => sum + p.stats.skippedBytes, 0),
+      unpaired: this.unpaired,
+      lastError: this.failure ?? s?.lastError,
+      upSince: s?.upSince,
+      pid: s?.pid,
+    };
+  }
+
+  /** The last stderr lines of FFmpeg, secrets removed. */
+  stderrTail(): string[] {
+    return this.supervisor?.stderrTail() ?? [];
+  }
+
+  start(): Promise<void> {
+    this.starting ??= this.binaryPromise.then(
+      (binary) => {
+        this.binary = binary;
+        if (this.stopped) return;
+        let args: string[];
+        try {
+          args = buildArgs({ ...this.options, ffmpegVersion: this.options.ffmpegVersion ?? binary.release });
+        } catch (err) {
+          this.fail((err as Error).message);
+          return;
+        }
+        // The supervisor counts one frame per paired set: gray outputs carry every frame, a lone JPEG output every n-th.
+        const rate = this.boxes.length > 0 ? this.options.fps : this.options.fps / this.jpegEvery;
+        const supervisor = new Supervisor({
+          ...DEFAULT_SUPERVISOR,
+          ...this.tuning,
+          command: binary.path,
+          args,
+          extraPipes: this.boxes.length,
+          secrets: secretsOf(this.options),
+          expectedFps: rate,
+        });
+        this.supervisor = supervisor;
+        supervisor.on('state', (state, reason) => {
+          this.reason = reason;
+          this.emit('state', state, reason);
+        });
+        supervisor.on('spawn', (pid) => {
+          // A new process starts a new byte stream and a new frame count: nothing of the old one may leak into it.
+          this.resetPairing();
+          this.emit('spawn', pid);
+        });
+        supervisor.on('stdout', (chunk) => this.jpeg.push(chunk));
+        supervisor.on('pipe', (fd, chunk) => this.pgms[fd - grayPipe(0)]?.push(chunk));
+        supervisor.start();
+      },
+      (err: Error) => this.fail(err.message),
+    );
+    this.emit('state', this.state, undefined);
+    return this.starting;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.starting;
+    await this.supervisor?.stop();
+    this.pending.clear();
+  }
+
+  private fail(reason: string): void {
+    this.failure = reason;
+    this.reason = reason;
+    this.emit('state', 'failed', reason);
+  }
+
+  private resetPairing(): void {
+    this.jpeg.reset();
+    for (const p of this.pgms) p.reset();
+    this.jpegCount = 0;
+    this.grayCounts.fill(0);
+    this.pending.clear();
+    this.nextIndex = 0;
+  }
+
+  private onJpeg(data: Buffer): void {
+    const index = this.jpegCount++ * this.jpegEvery;
+    if (this.boxes.length === 0) {
+      this.deliver(index, data, []);
+      return;
+    }
+    const slot = this.slot(index);
+    slot.jpeg = data;
+    slot.have++;
+    this.flush();
+  }
+
+  private onGray(output: number, data: Buffer, width: number, height: number): void {
+    const index = this.grayCounts[output]!++;
+    const slot = this.slot(index);
+    slot.gray[output] = { data, width, height, seq: index, time: Date.now() };
+    slot.have++;
+    this.flush();
+  }
+
+  private slot(index: number): Slot {
+    let slot = this.pending.get(index);
+    if (!slot) {
+      slot = { jpeg: undefined, gray: this.boxes.map(() => undefined), have: 0 };
+      this.pending.set(index, slot);
+    }
+    return slot;
+  }
+
+  private expected(index: number): number {
+    return this.boxes.length + (this.hasJpeg && index % this.jpegEvery === 0 ? 1 : 0);
+  }
+
+  /** Emits frames in index order as they complete; one that waits too long for a lost output goes incomplete. */
+  private flush(): void {
+    for (;;) {
+      const slot = this.pending.get(this.nextIndex);
+      if (!slot) {
+        if (this.pending.size <= MAX_PENDING) return;
+        // Every output lost this index: move on to the oldest one we have.
+        this.nextIndex = Math.min(...this.pending.keys());
+        continue;
+      }
+      if (slot.have < this.expected(this.nextIndex)) {
+        if (this.pending.size <= MAX_PENDING) return;
+        this.unpaired++;
+      }
+      this.pending.delete(this.nextIndex);
+      this.deliver(this.nextIndex++, slot.jpeg, slot.gray);
+    }
+  }
+
+  private deliver(index: number, jpeg: Buffer | undefined, gray: (GrayFrame | undefined)[]): void {
+    let bytes = jpeg?.length ?? 0;
+    for (const g of gray) bytes += g?.data.length ?? 0;
+    this.supervisor?.noteFrame(bytes);
+    this.emit('frame', { index, time: Date.now(), jpeg, gray });
+  }
+}
+
+function safeBoxes(capture: CaptureOptions): Box[] {
+  try {
+    return grayBoxes(capture);
+  } catch {
+    // buildArgs reports the same error when the process starts: the capture goes to failed with it.
+    return [];
+  }
+}
