@@ -6,6 +6,8 @@ const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
 
+const { redJs } = require('./node-red');
+
 const root = path.resolve(__dirname, '..', '..');
 
 async function startNodeRed(flows, { env = {} } = {}) {
@@ -18,7 +20,7 @@ async function startNodeRed(flows, { env = {} } = {}) {
     `module.exports = { uiPort: 0, uiHost: '127.0.0.1', flowFile: 'flows.json', credentialSecret: false,
       logging: { console: { level: 'info' } }, editorTheme: { tours: false }, diagnostics: { enabled: false }, telemetry: { enabled: false } };`,
   );
-  const child = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
+  const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
