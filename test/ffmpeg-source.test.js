@@ -1,12 +1,10 @@
 'use strict';
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const helper = require('node-red-node-test-helper');
+const helper = require('./helpers/node-red').testHelper();
 const poolNode = require('../nodes/process-pool.js');
 const sourceNode = require('../nodes/ffmpeg-source.js');
 const { isAlive, waitFor } = require('./helpers/procs');
-
-helper.init(require.resolve('node-red'));
 
 const FAKE = (mode) => path.join(__dirname, 'fixtures', 'fake-ffmpeg', `ffmpeg-${mode}`);
 

@@ -7,7 +7,7 @@ const os = require('node:os');
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const helper = require('node-red-node-test-helper');
+const helper = require('./helpers/node-red').testHelper();
 const sharp = require('sharp');
 const poolNode = require('../nodes/process-pool.js');
 const sourceNode = require('../nodes/ffmpeg-source.js');
@@ -15,9 +15,6 @@ const mjpegOut = require('../nodes/mjpeg-out.js');
 const { openStream, nextParts, fetchBuffer, isCompleteJpeg } = require('./helpers/mjpeg-client');
 const { splitJpegs, FFMPEG } = require('./helpers/ffmpeg-frames');
 const { delay, isAlive, until } = require('./helpers/procs');
-
-helper.init(require.resolve('node-red'));
-
 
 function flow({ source = {}, pool = {}, out = {} } = {}) {
   return [

@@ -3,16 +3,13 @@
 // HTTP server, fed with real FFmpeg JPEGs injected as input messages, read by real HTTP clients.
 const assert = require('node:assert/strict');
 const http = require('node:http');
-const helper = require('node-red-node-test-helper');
+const helper = require('./helpers/node-red').testHelper();
 const mjpegOut = require('../nodes/mjpeg-out.js');
 const { recordFrames } = require('./helpers/ffmpeg-frames');
 const { openStream, nextParts, fetchBuffer } = require('./helpers/mjpeg-client');
 const { TestSource } = require('./helpers/test-source');
 
 const { until, delay } = require('./helpers/procs');
-
-helper.init(require.resolve('node-red'));
-
 
 function flow(outProps = {}, extra = []) {
   return [

@@ -2,11 +2,9 @@
 // The motion-detect node in a real Node-RED runtime (node-red-node-test-helper), fed the messages
 // the ffmpeg-source sends (gray path) and plain JPEGs (sharp path), from synthetic FFmpeg scenes.
 const assert = require('node:assert/strict');
-const helper = require('node-red-node-test-helper');
+const helper = require('./helpers/node-red').testHelper();
 const motionNode = require('../nodes/motion-detect.js');
 const synth = require('./lib/synth.js');
-
-helper.init(require.resolve('node-red'));
 
 const STREAM = 'porch';
 

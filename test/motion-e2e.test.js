@@ -5,14 +5,12 @@
 const assert = require('node:assert/strict');
 const net = require('node:net');
 const crypto = require('node:crypto');
-const helper = require('node-red-node-test-helper');
+const helper = require('./helpers/node-red').testHelper();
 const mqtt = require('mqtt');
 const poolNode = require('../nodes/process-pool.js');
 const sourceNode = require('../nodes/ffmpeg-source.js');
 const motionNode = require('../nodes/motion-detect.js');
-const mqttNode = require('@node-red/nodes/core/network/10-mqtt.js');
-
-helper.init(require.resolve('node-red'));
+const mqttNode = require('./helpers/node-red').requireFromNodeRed('@node-red/nodes/core/network/10-mqtt.js');
 
 const CAMERA = "color=c=0x808080:s=320x240:r=10,drawbox=x=100:y=90:w=50:h=50:color=black:t=fill:enable='between(t,3,5)',noise=alls=6:allf=t";
 

@@ -33,6 +33,24 @@ describe('package layout', function () {
     }
   });
 
+  it('depends on exactly the packages the built code loads', function () {
+    // A dependency nothing loads is not harmless: @node-red/util 4.x took the top-level slot in node_modules and
+    // broke Node-RED 5 (which then got a nested, uninitialised copy).
+    const dist = path.join(__dirname, '..', 'dist');
+    const loaded = new Set();
+    for (const file of fs.readdirSync(dist, { recursive: true }).filter((f) => f.endsWith('.js'))) {
+      const code = fs.readFileSync(path.join(dist, file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+      for (const [, spec] of code.matchAll(/\b(?:require|import)\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+        if (spec.startsWith('.') || spec.startsWith('node:')) continue;
+        loaded.add(spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'));
+      }
+    }
+    // cors is the http-in node's own, taken from the Node-RED runtime (src/nodes/mjpeg-out.ts), never installed by us.
+    loaded.delete('cors');
+    const declared = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.optionalDependencies ?? {})];
+    assert.deepEqual([...loaded].sort(), declared.sort());
+  });
+
   it('ships what Node-RED needs: dist (with the motion kernel), nodes, examples', function () {
     assert.deepEqual(pkg.files.sort(), ['README.md', 'dist/', 'examples/', 'nodes/']);
     assert.ok(fs.existsSync(path.join(__dirname, '..', 'dist', 'core', 'motion-kernel.wasm')), 'npm run build compiles the kernel');

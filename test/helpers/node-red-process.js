@@ -1,24 +1,29 @@
 'use strict';
-// A real `node-red` process (the CLI from our dependencies) in a temporary user directory with our package linked in.
+// A real `node-red` process (the release helpers/node-red.js chose) in a temporary user directory with our package
+// linked in, or in a user directory the caller prepared (`userDir`: what is installed there is what loads).
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
 
+const { redJs } = require('./node-red');
+
 const root = path.resolve(__dirname, '..', '..');
 
-async function startNodeRed(flows, { env = {} } = {}) {
-  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-nr-'));
-  fs.mkdirSync(path.join(userDir, 'node_modules'));
-  fs.symlinkSync(root, path.join(userDir, 'node_modules', 'node-red-contrib-glimpser'), 'dir');
+async function startNodeRed(flows, { env = {}, userDir: preparedDir } = {}) {
+  const userDir = preparedDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-nr-'));
+  if (!preparedDir) {
+    fs.mkdirSync(path.join(userDir, 'node_modules'));
+    fs.symlinkSync(root, path.join(userDir, 'node_modules', 'node-red-contrib-glimpser'), 'dir');
+  }
   fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows));
   fs.writeFileSync(
     path.join(userDir, 'settings.js'),
     `module.exports = { uiPort: 0, uiHost: '127.0.0.1', flowFile: 'flows.json', credentialSecret: false,
       logging: { console: { level: 'info' } }, editorTheme: { tours: false }, diagnostics: { enabled: false }, telemetry: { enabled: false } };`,
   );
-  const child = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
+  const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
