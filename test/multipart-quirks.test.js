@@ -75,6 +75,27 @@ describe('MultipartJpegSplitter: camera quirks', function () {
     assert.equal(splitter.boundary, '--myboundary');
   });
 
+  it('no boundary declared (boundaryFromStream): the first delimiter line names it', function () {
+    const input = Buffer.concat(f.map((x) => part(x, { boundary: 'BoundaryString' })));
+    for (const { label, chunks } of splits(input, 1, 30)) {
+      const { frames, errors, splitter } = run(chunks, { boundary: 'placeholder', boundaryFromStream: true });
+      assertFrames(frames, f, label);
+      assert.deepEqual(errors, []);
+      assert.equal(splitter.boundary, 'BoundaryString');
+      assert.equal(splitter.quirks['boundary-from-stream'], 1);
+    }
+    // Without the option another boundary is not adopted: its parts are a preamble.
+    assert.equal(run([input]).frames.length, 0);
+    // After a reset the named boundary stays: the same producer starts again.
+    const after = [];
+    const s2 = new MultipartJpegSplitter({ boundary: 'placeholder', boundaryFromStream: true, onFrame: (x) => after.push(x) });
+    s2.push(input);
+    s2.reset();
+    s2.push(input);
+    assert.equal(after.length, 2 * f.length);
+    assert.equal(s2.quirks['boundary-from-stream'], 1);
+  });
+
   it('no delimiter before the first part: headers first, or the JPEG itself first', function () {
     const headersFirst = Buffer.concat([
       Buffer.from(`Content-Type: image/jpeg\r\nContent-Length: ${f[0].length}\r\n\r\n`), f[0], Buffer.from('\r\n'),

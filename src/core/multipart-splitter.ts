@@ -63,7 +63,7 @@ type State = typeof SEEK | typeof DELIM_LINE | typeof HEADERS | typeof BODY | ty
 /** Why a part yielded no frame. */
 export type PartErrorKind = 'not-jpeg' | 'truncated' | 'bad-header' | 'oversize';
 /** Deviations from RFC 2046 that are recovered without losing a frame. */
-export type QuirkKind = 'no-first-boundary' | 'boundary-dashes' | 'repeated-boundary';
+export type QuirkKind = 'no-first-boundary' | 'boundary-dashes' | 'repeated-boundary' | 'boundary-from-stream';
 /** A header line's name: an RFC 9110 token, then the colon (with or without a space after it). */
 const HEADER_LINE_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:/;
 
@@ -71,12 +71,19 @@ export interface MultipartJpegSplitterOptions {
   onFrame: (jpeg: Buffer) => void;
   /** The multipart boundary without the leading `--`. Default 'ffmpeg' (FFmpeg's mpjpeg muxer). */
   boundary?: string;
+  /**
+   * The response declared no boundary: take it from the stream's first line (`--<boundary>`) instead. `boundary`
+   * is then used only if that line is not a delimiter.
+   */
+  boundaryFromStream?: boolean;
   /** Parts larger than this are dropped without being buffered. Default 16 MiB. */
   maxFrameBytes?: number;
   /** Called once per dropped part with its size (declared, or seen so far for parts without Content-Length). */
   onOversize?: (bytes: number) => void;
   /** Called once per bad part (not a JPEG, truncated, garbled header) with a short reason and its kind. */
   onError?: (message: string, kind: PartErrorKind) => void;
+  /** Called once per quirk recovered from (no frame lost). */
+  onQuirk?: (kind: QuirkKind) => void;
 }
 
 export interface MultipartJpegSplitterStats {
@@ -105,11 +112,13 @@ export class MultipartJpegSplitter {
   /** Parts that yielded no frame, by kind (oversize included; `stats.errors` counts the others). */
   readonly errorsByKind: Record<PartErrorKind, number> = { 'not-jpeg': 0, truncated: 0, 'bad-header': 0, oversize: 0 };
   /** Quirks recovered from, by kind. */
-  readonly quirks: Record<QuirkKind, number> = { 'no-first-boundary': 0, 'boundary-dashes': 0, 'repeated-boundary': 0 };
+  readonly quirks: Record<QuirkKind, number> = { 'no-first-boundary': 0, 'boundary-dashes': 0, 'repeated-boundary': 0, 'boundary-from-stream': 0 };
 
   private readonly onFrame: (jpeg: Buffer) => void;
   private readonly onOversize: ((bytes: number) => void) | undefined;
   private readonly onError: ((message: string, kind: PartErrorKind) => void) | undefined;
+  private readonly onQuirk: ((kind: QuirkKind) => void) | undefined;
+  private boundaryFromStream: boolean;
   private readonly maxFrameBytes: number;
   /** The boundary in use: as given, or as the stream writes it when that differs only by a leading `--`. */
   private currentBoundary: string;
@@ -153,6 +162,8 @@ export class MultipartJpegSplitter {
     this.onFrame = opts.onFrame;
     this.onOversize = opts.onOversize;
     this.onError = opts.onError;
+    this.onQuirk = opts.onQuirk;
+    this.boundaryFromStream = opts.boundaryFromStream === true;
     this.maxFrameBytes = Math.floor(max);
     this.currentBoundary = boundary;
     this.delim = Buffer.from(`\r\n--${boundary}`, 'latin1');
@@ -373,7 +384,7 @@ export class MultipartJpegSplitter {
    * lines (if any) are dropped and the new part's headers follow. A close delimiter ends the stream as usual.
    */
   private repeatedDelimiter(text: string): void {
-    this.quirks['repeated-boundary'] += 1;
+    this.quirk('repeated-boundary');
     if (text.startsWith('--', 2 + this.currentBoundary.length)) {
       this.seekAtLineStart();
       return;
@@ -429,14 +440,18 @@ export class MultipartJpegSplitter {
       }
       // Declared `--b`, written `--b` (the RFC wants `----b`): the stream's own spelling wins from here on.
       if (b.startsWith('--') && text.startsWith(b) && /^[ \t]*$/.test(text.slice(b.length))) {
-        this.quirks['boundary-dashes'] += 1;
-        this.currentBoundary = b.slice(2);
-        this.delim = Buffer.from(`\r\n${b}`, 'latin1');
-        this.beginHeaders();
+        this.quirk('boundary-dashes');
+        this.useBoundary(b.slice(2));
+        return end;
+      }
+      const named = text.slice(2).replace(/[ \t]+$/, '');
+      if (this.boundaryFromStream && BOUNDARY_RE.test(named) && !named.endsWith('--')) {
+        this.quirk('boundary-from-stream');
+        this.useBoundary(named);
         return end;
       }
     } else if (HEADER_LINE_RE.test(text)) {
-      this.quirks['no-first-boundary'] += 1;
+      this.quirk('no-first-boundary');
       this.beginHeaders();
       this.headerLine(text);
       return end;
@@ -456,7 +471,7 @@ export class MultipartJpegSplitter {
 
   /** The stream opens with a JPEG and no delimiter: split it by SOI/EOI up to the first delimiter. */
   private bareJpegAtStart(pos: number): number {
-    this.quirks['no-first-boundary'] += 1;
+    this.quirk('no-first-boundary');
     const taken = this.line;
     // Blank lines before it were passed over; they belong to no part.
     this.stats.skippedBytes += this.headerBytes - taken.length;
@@ -465,6 +480,13 @@ export class MultipartJpegSplitter {
     this.beginFallback();
     if (taken !== '') this.innerPush(Buffer.from(taken, 'latin1'));
     return pos;
+  }
+
+  private useBoundary(boundary: string): void {
+    this.currentBoundary = boundary;
+    this.delim = Buffer.from(`\r\n--${boundary}`, 'latin1');
+    this.boundaryFromStream = false;
+    this.beginHeaders();
   }
 
   private beginHeaders(): void {
@@ -574,6 +596,11 @@ export class MultipartJpegSplitter {
     this.stats.errors += 1;
     this.errorsByKind[kind] += 1;
     this.onError?.(message, kind);
+  }
+
+  private quirk(kind: QuirkKind): void {
+    this.quirks[kind] += 1;
+    this.onQuirk?.(kind);
   }
 
   private startStream(): void {
