@@ -114,7 +114,6 @@ interface Target {
 
 /** One connection attempt: redirects and the one answered challenge belong to it. */
 interface Attempt {
-  seq: number;
   target: Target;
   redirects: number;
   answered: boolean;
@@ -139,7 +138,6 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
   private currentState: StreamState = 'idle';
   private running = false;
   private attempt: Attempt | undefined;
-  private attemptSeq = 0;
   private failures = 0;
   private lastFrameAt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -156,7 +154,9 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
   constructor(opts: MjpegHttpSourceOptions) {
     super();
     if (!opts || typeof opts !== 'object') throw new SourceConfigError('MjpegHttpSource: options missing');
-    const o = { ...DEFAULT_MJPEG_HTTP, ...stripUndefined(opts) } as Resolved & MjpegHttpSourceOptions;
+    // Credentials stay out of the options object kept for the source's lifetime.
+    const { username: _u, password: _p, ...rest } = opts;
+    const o = { ...DEFAULT_MJPEG_HTTP, ...stripUndefined(rest) } as Resolved;
     const rawUrl = typeof o.url === 'string' ? o.url.trim() : '';
     let url: URL;
     try {
@@ -229,7 +229,7 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
   }
 
   private connect(): void {
-    const attempt: Attempt = { seq: ++this.attemptSeq, target: this.origin, redirects: 0, answered: false };
+    const attempt: Attempt = { target: this.origin, redirects: 0, answered: false };
     this.attempt = attempt;
     this.stats.upSince = undefined;
     this.lastFrameAt = 0;
