@@ -13,6 +13,7 @@ const HW_LINES = {
   cudaError: '[AVHWDeviceContext @ 0x55d5e6abc400] cu->cuInit(0) failed -> CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected',
   hwaccelInit: '[h264 @ 0x55d0c0a8] Failed setup for format cuda: hwaccel initialisation returned error.',
   convert: "Impossible to convert between the formats supported by the filter 'Parsed_split_0' and the filter 'auto_scale_0'",
+  noFrameRef: '[hwdownload @ 0x55c4c3e0a2c0] The input must have a hardware frame reference.',
   surfaces: '[h264 @ 0x5618] No decoder surfaces left',
   decodePicture: '[h264 @ 0x5618] hardware accelerator failed to decode picture',
   mfx: '[h264_qsv @ 0x55a0] Error initializing an MFX session: -9.',

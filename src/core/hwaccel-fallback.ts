@@ -24,7 +24,7 @@ const HARDWARE_ERRORS: ReadonlyArray<[RegExp, string]> = [
   [/hwaccel initiali[sz]ation returned error|Failed setup for format \w+/i, 'hardware decoder initialisation failed'],
   [/No device available for decoder|Device setup failed for decoder|Device creation failed/i, 'hardware device could not be opened'],
   [/Impossible to convert between the formats supported by the filter/i, 'frames reached the filters in system memory (software decode)'],
-  [/A hardware (?:frames|device) (?:context|reference) is required|Invalid output format \S+ for hwframe download/i, 'hardware frames did not reach the filters'],
+  [/A hardware (?:frames|device) (?:context|reference) is required|must have a hardware frame reference|filters could not choose their formats|Invalid output format \S+ for hwframe download/i, 'hardware frames did not reach the filters'],
   [/No decoder surfaces left/i, 'hardware decoder out of surfaces'],
   [/hardware accelerator failed to decode picture/i, 'hardware decoder failed on a picture'],
   [/Failed to (?:end|begin|render) picture|vaEndPicture|vaBeginPicture|vaRenderPicture/i, 'VAAPI decode call failed'],

@@ -157,7 +157,8 @@ function parseHwaccels(text: string): string[] {
 
 async function listing(ffmpeg: string, flag: string, timeoutMs: number): Promise<string> {
   const r = await runFfmpeg(ffmpeg, ['-hide_banner', flag], { timeoutMs });
-  if (r.code !== 0) throw new Error(`"ffmpeg ${flag}" failed: ${failureLine(r.stderr) || `exit ${r.code ?? r.signal}`}`);
+  if (r.timedOut) throw new Error(`"${ffmpeg} ${flag}" did not answer within ${timeoutMs} ms`);
+  if (r.code !== 0) throw new Error(`"${ffmpeg} ${flag}" failed: ${failureLine(r.stderr) || `exit ${r.code ?? r.signal}`}`);
   return r.stdout;
 }
 
@@ -186,7 +187,7 @@ function hintFor(method: HwMethod, device: string | undefined, stderr: string): 
       return `no read/write access to ${device}: add the Node-RED user to the group that owns it (usually "render")`;
     }
   }
-  if (/Impossible to convert between the formats|A hardware frames? (?:context|reference) is required/i.test(stderr)) {
+  if (/Impossible to convert between the formats|A hardware frames? (?:context|reference) is required|must have a hardware frame reference/i.test(stderr)) {
     return `frames came back in system memory: this FFmpeg decodes this codec in software despite -hwaccel ${method} (a silent fallback, not counted as a pass)`;
   }
   if (method === 'cuda' && /libcuda|CUDA_ERROR_NO_DEVICE|CUDA_ERROR_NOT_INITIALIZED/i.test(stderr)) {
