@@ -125,6 +125,22 @@ export function defaultDevices(): Record<HwMethod, Array<string | undefined>> {
   };
 }
 
+/**
+ * The default devices plus those named in configuration: every named device gets probed, and every user of the
+ * same binary shares one probe (one device set, one cache entry).
+ */
+export function withNamedDevices(named: ReadonlyArray<{ method: HwMethod; device?: string }>): DeviceMap {
+  const defaults = defaultDevices();
+  const out: DeviceMap = {};
+  for (const m of AUTO_ORDER) {
+    const mine = METHODS[m].device === 'none' ? [] : named.filter((n) => n.method === m).map((n) => n.device?.trim() || undefined);
+    const list = [...defaults[m], ...mine];
+    const defined = [...new Set(list.filter((d): d is string => d !== undefined))].sort();
+    out[m] = defined.length ? defined : [undefined];
+  }
+  return out;
+}
+
 function resolveDevices(given: DeviceMap | undefined): Record<HwMethod, Array<string | undefined>> {
   const out = defaultDevices();
   for (const m of AUTO_ORDER) {

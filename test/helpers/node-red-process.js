@@ -8,7 +8,8 @@ const http = require('node:http');
 
 const root = path.resolve(__dirname, '..', '..');
 
-async function startNodeRed(flows, { env = {} } = {}) {
+/** `settings`: extra entries for settings.js, as JavaScript source (e.g. an adminAuth with functions). */
+async function startNodeRed(flows, { env = {}, settings = '' } = {}) {
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-nr-'));
   fs.mkdirSync(path.join(userDir, 'node_modules'));
   fs.symlinkSync(root, path.join(userDir, 'node_modules', 'node-red-contrib-glimpser'), 'dir');
@@ -16,7 +17,8 @@ async function startNodeRed(flows, { env = {} } = {}) {
   fs.writeFileSync(
     path.join(userDir, 'settings.js'),
     `module.exports = { uiPort: 0, uiHost: '127.0.0.1', flowFile: 'flows.json', credentialSecret: false,
-      logging: { console: { level: 'info' } }, editorTheme: { tours: false }, diagnostics: { enabled: false }, telemetry: { enabled: false } };`,
+      logging: { console: { level: 'info' } }, editorTheme: { tours: false }, diagnostics: { enabled: false }, telemetry: { enabled: false },
+      ${settings} };`,
   );
   const child = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
     env: { ...process.env, ...env },
