@@ -183,3 +183,63 @@ describe('hwaccel-config admin endpoints behind Node-RED\'s adminAuth (a real no
     assert.match(icon.body, /^<svg /);
   });
 });
+
+describe('hwaccel-config editor dialog (a real node-red, Debian\'s Chromium)', function () {
+  this.timeout(120000);
+  let nr;
+  let browser;
+  let userDataDir;
+  before(async function () {
+    nr = await startNodeRed([{ id: 'tab', type: 'tab', label: 'cams' }, { ...flow()[0], name: 'fake pool' }, flow()[1]]);
+    const { chromium } = require('playwright-core');
+    userDataDir = tempDir('glimpser-chromium-');
+    browser = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: findOnPath('chromium') || '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      viewport: { width: 1400, height: 900 },
+    });
+  });
+  after(async function () {
+    await browser?.close();
+    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+    if (nr && nr.child.exitCode === null && nr.child.signalCode === null) {
+      nr.child.kill('SIGTERM');
+      await nr.exited;
+    }
+    nr?.cleanup();
+  });
+
+  it('shows the probe table for the chosen pool\'s FFmpeg, what auto and the settings use, and probes again', async function () {
+    const page = await browser.newPage();
+    const pageErrors = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`http://127.0.0.1:${nr.port}/`);
+    await page.waitForFunction(() => window.RED && RED.nodes && RED.nodes.node('hw'), null, { timeout: 60000 });
+    await page.evaluate(() => RED.editor.editConfig('', 'glimpser-hwaccel-config', 'hw'));
+    const results = '#glimpser-hwaccel-results';
+    const text = () => page.textContent(results);
+    // First the default FFmpeg (Debian's): every row is a failure or absence with its reason.
+    await page.waitForSelector(`${results} table`, { timeout: 60000 });
+    assert.match(await text(), /These settings use: software/);
+    assert.equal(await page.isVisible('#node-config-input-device'), false, 'auto has no device to choose');
+    await page.selectOption('#glimpser-hwaccel-pool', 'pool');
+    await page.waitForFunction((sel) => /fake-hwaccel-probe/.test(document.querySelector(sel).textContent), results, { timeout: 30000 });
+    assert.match(await text(), /auto uses: vaapi/);
+    const rows = await page.$$eval(`${results} tr`, (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+    const cuda = rows.find((r) => r[0] === 'cuda');
+    assert.deepEqual(cuda.slice(0, 3), ['cuda', 'default', 'failed']);
+    assert.match(cuda[5], /CUDA_ERROR_NO_DEVICE/);
+    assert.deepEqual(rows.find((r) => r[0] === 'vaapi').slice(2, 5), ['passed', 'passed', 'passed']);
+    // The unsaved mode counts: cuda gets software, and the dialog says why.
+    await page.selectOption('#node-config-input-mode', 'cuda');
+    assert.equal(await page.isVisible('#node-config-input-device'), true);
+    const before = await text();
+    const posted = page.waitForResponse((r) => r.url().includes('glimpser-hwaccel-config/probe') && r.request().method() === 'POST');
+    await page.click('#glimpser-hwaccel-probe');
+    assert.equal((await posted).status(), 200);
+    await page.waitForFunction((sel) => /These settings use: software/.test(document.querySelector(sel).textContent), results, { timeout: 30000 });
+    assert.notEqual(await text(), before);
+    assert.match(await text(), /cuda did not pass the probe \(CUDA error/);
+    assert.deepEqual(pageErrors, []);
+  });
+});
