@@ -53,7 +53,7 @@ describe('hwaccel-config node (Node-RED runtime, fake FFmpeg where vaapi works a
     await helper.load([poolNode, hwNode], [...flow({ mode: 'cuda', device: '0' }), { id: 'hw2', type: 'glimpser-hwaccel-config', mode: 'off', device: '', retryInterval: 0 }]);
     const cuda = await helper.getNode('hw').plan(FAKE);
     assert.equal(cuda.plan.method, 'software');
-    assert.match(cuda.note, /cuda on 0 did not pass the probe \(CUDA error: .*CUDA_ERROR_NO_DEVICE/);
+    assert.match(cuda.note, /cuda on 0 did not pass the probe \(cu->cuInit\(0\) failed -> CUDA_ERROR_NO_DEVICE/);
     const off = await helper.getNode('hw2').plan(FAKE);
     assert.equal(off.plan.method, 'software');
     assert.equal(off.note, undefined);
@@ -239,7 +239,7 @@ describe('hwaccel-config editor dialog (a real node-red, Debian\'s Chromium)', f
     assert.equal((await posted).status(), 200);
     await page.waitForFunction((sel) => /These settings use: software/.test(document.querySelector(sel).textContent), results, { timeout: 30000 });
     assert.notEqual(await text(), before);
-    assert.match(await text(), /cuda did not pass the probe \(CUDA error/);
+    assert.match(await text(), /cuda did not pass the probe \(cu->cuInit\(0\) failed -> CUDA_ERROR_NO_DEVICE/);
     assert.deepEqual(pageErrors, []);
   });
 });

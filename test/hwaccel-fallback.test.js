@@ -149,3 +149,48 @@ describe('hwaccel-fallback: policy', function () {
     assert.equal(p.retryDue(), false);
   });
 });
+
+describe('hwaccel-fallback with the runtime fake FFmpeg (dies with a VAAPI error when accelerated)', function () {
+  this.timeout(20000);
+  const { spawn } = require('node:child_process');
+  const path = require('node:path');
+  const { hardwarePlan, softwarePlan } = require('../dist/core/hwaccel-args');
+  const { MultipartJpegSplitter } = require('../dist/core/multipart-splitter');
+  const FAKE = path.join(__dirname, 'fixtures', 'fake-ffmpeg', 'ffmpeg-hw-runtime-error');
+
+  /** Starts the fake as the capture would (plan input args before -i) and gathers what a supervisor sees. */
+  function start(plan, { frames = 0 } = {}) {
+    const child = spawn(FAKE, ['-hide_banner', ...plan.inputArgs, '-i', 'rtsp://cam/1', '-map', '0:v:0', '-f', 'mpjpeg', '-boundary_tag', 'ffmpeg', 'pipe:1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, FAKE_HW_FRAMES: String(frames) },
+    });
+    const started = Date.now();
+    let jpegs = 0;
+    const splitter = new MultipartJpegSplitter({ boundary: 'ffmpeg', onFrame: () => { jpegs++; } });
+    child.stdout.on('data', (c) => splitter.push(c));
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const exited = new Promise((resolve) => child.on('close', (code) => resolve({ code, uptimeMs: Date.now() - started, stderrTail: stderr.trim().split('\n') })));
+    return { child, exited, frames: () => jpegs };
+  }
+
+  it('accelerated: exits with the VAAPI error, the policy falls back; in software: frames flow', async function () {
+    const policy = new HwaccelFallback('vaapi');
+    const hw = start(hardwarePlan('vaapi', { device: '/dev/dri/renderD128' }), { frames: 3 });
+    const exit = await hw.exited;
+    assert.equal(exit.code, 1);
+    assert.equal(hw.frames(), 3, 'it ran accelerated for a while first');
+    const d = policy.onExit({ stopRequested: false, ...exit });
+    assert.equal(d.action, 'fallback');
+    assert.equal(d.reason, 'vaapi failed: Failed to initialise VAAPI connection: -1 (unknown libva error).');
+    assert.equal(policy.accelerated, false);
+    const sw = start(softwarePlan());
+    const { until } = require('./helpers/procs');
+    try {
+      await until(() => sw.frames() >= 3, 'software frames');
+    } finally {
+      sw.child.kill('SIGTERM');
+      await sw.exited;
+    }
+  });
+});

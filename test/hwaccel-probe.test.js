@@ -45,7 +45,7 @@ describe('hwaccel-probe with a fake FFmpeg (vaapi works, cuda does not)', functi
     assert.equal(vaapi.reason, undefined);
     const cuda = byMethod.cuda;
     assert.equal(cuda.status, 'failed');
-    assert.equal(cuda.reason, 'CUDA error: cu->cuInit(0) failed -> CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected');
+    assert.equal(cuda.reason, 'cu->cuInit(0) failed -> CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected');
     assert.equal(cuda.codecs.h264.status, 'failed');
     assert.equal(cuda.codecs.hevc.status, 'skipped');
     assert.match(cuda.hint, /NVIDIA/);

@@ -9,29 +9,30 @@ import { backoffDelay } from './backoff';
 
 /**
  * Lines FFmpeg (and libva, CUDA, oneVPL) print when the hardware path itself fails, as opposed to the camera or
- * the network. Each maps to a short, user-facing cause. Checked against FFmpeg 5.1 to 7.x messages.
+ * the network. Each maps to a short, user-facing cause; `true` where FFmpeg's line says it plainly enough alone.
+ * Checked against FFmpeg 5.1 to 7.x messages.
  */
-const HARDWARE_ERRORS: ReadonlyArray<[RegExp, string]> = [
-  [/Failed to initiali[sz]e VAAPI connection/i, 'VAAPI connection failed'],
-  [/No VA display found/i, 'no VA display (no usable /dev/dri render node)'],
+const HARDWARE_ERRORS: ReadonlyArray<[RegExp, string, boolean?]> = [
+  [/Failed to initiali[sz]e VAAPI connection/i, 'VAAPI connection failed', true],
+  [/No VA display found/i, 'no VA display (no usable /dev/dri render node)', true],
   [/libva error:/i, 'libva error'],
   [/vaInitialize failed|VA_STATUS_ERROR_\w+/i, 'VAAPI initialisation failed'],
-  [/Cannot load (?:libcuda|libnvcuvid|nvcuda|libnvidia)/i, 'CUDA driver library not found'],
-  [/Could not dynamically load CUDA/i, 'CUDA driver library not found'],
-  [/CUDA_ERROR_\w+/, 'CUDA error'],
-  [/Error creating a MFX session|Error initiali[sz]ing an? (?:internal )?MFX session|MFX_ERR_\w+|Error during set display handle/i, 'Quick Sync (MFX) session failed'],
+  [/Cannot load (?:libcuda|libnvcuvid|nvcuda|libnvidia)/i, 'CUDA driver library not found', true],
+  [/Could not dynamically load CUDA/i, 'CUDA driver library not found', true],
+  [/CUDA_ERROR_\w+/, 'CUDA error', true],
+  [/Error creating a MFX session|Error initiali[sz]ing an? (?:internal )?MFX session|MFX_ERR_\w+|Error during set display handle/i, 'Quick Sync (MFX) session failed', true],
   [/Could not find a valid device/i, 'no V4L2 memory-to-memory decoder device'],
   [/hwaccel initiali[sz]ation returned error|Failed setup for format \w+/i, 'hardware decoder initialisation failed'],
   [/No device available for decoder|Device setup failed for decoder|Device creation failed/i, 'hardware device could not be opened'],
   [/Impossible to convert between the formats supported by the filter/i, 'frames reached the filters in system memory (software decode)'],
   [/A hardware (?:frames|device) (?:context|reference) is required|must have a hardware frame reference|filters could not choose their formats|Invalid output format \S+ for hwframe download/i, 'hardware frames did not reach the filters'],
-  [/No decoder surfaces left/i, 'hardware decoder out of surfaces'],
-  [/hardware accelerator failed to decode picture/i, 'hardware decoder failed on a picture'],
+  [/No decoder surfaces left/i, 'hardware decoder out of surfaces', true],
+  [/hardware accelerator failed to decode picture/i, 'hardware decoder failed on a picture', true],
   [/Failed to (?:end|begin|render) picture|vaEndPicture|vaBeginPicture|vaRenderPicture/i, 'VAAPI decode call failed'],
   [/Failed to (?:create|allocate|map|transfer|sync|download)\b[^\n]*(?:surface|frame|context|decoder|buffer)/i, 'hardware frame operation failed'],
-  [/Your platform doesn'?t supp?ort hardware accelerated|Hardware does not support|not supported by the hardware/i, 'codec or profile not supported by the hardware'],
-  [/Error creating Videotoolbox decoder|VTDecompressionSession|vt decoder cb/i, 'VideoToolbox decoder failed'],
-  [/Failed to create (?:Direct3D|D3D11|DXVA2)|Unable to (?:create|open) (?:D3D11|DXVA2)|D3D11 device/i, 'Direct3D video device failed'],
+  [/Your platform doesn'?t supp?ort hardware accelerated|Hardware does not support|not supported by the hardware/i, 'codec or profile not supported by the hardware', true],
+  [/Error creating Videotoolbox decoder|VTDecompressionSession|vt decoder cb/i, 'VideoToolbox decoder failed', true],
+  [/Failed to create (?:Direct3D|D3D11|DXVA2)|Unable to (?:create|open) (?:D3D11|DXVA2)|D3D11 device/i, 'Direct3D video device failed', true],
   [/\[AVHWDeviceContext @/, 'hardware device error'],
 ];
 
@@ -55,6 +56,8 @@ function clip(text: string): string {
 export interface HardwareError {
   /** Short cause in our words, e.g. "CUDA driver library not found". */
   cause: string;
+  /** FFmpeg's line needs no words of ours before it. */
+  plain: boolean;
   /** The FFmpeg line that says so, without its log prefix. */
   line: string;
 }
@@ -65,16 +68,16 @@ export interface HardwareError {
  */
 export function hardwareErrorIn(stderr: readonly string[] | string): HardwareError | undefined {
   const lines = (typeof stderr === 'string' ? stderr.split(/\r?\n/) : stderr).map((l) => l.trim()).filter(Boolean);
-  for (const [pattern, cause] of HARDWARE_ERRORS) {
+  for (const [pattern, cause, plain = false] of HARDWARE_ERRORS) {
     const line = lines.find((l) => pattern.test(l));
-    if (line !== undefined) return { cause, line: clip(stripPrefix(line)) };
+    if (line !== undefined) return { cause, plain, line: clip(stripPrefix(line)) };
   }
   return undefined;
 }
 
 /** One-line reason for a failed hardware attempt: our cause and FFmpeg's own words. */
 export function hardwareReason(err: HardwareError): string {
-  return err.line.toLowerCase().includes(err.cause.toLowerCase()) ? err.line : clip(`${err.cause}: ${err.line}`);
+  return err.plain || err.line.toLowerCase().includes(err.cause.toLowerCase()) ? err.line : clip(`${err.cause}: ${err.line}`);
 }
 
 /** The line that best says why FFmpeg failed: a hardware error if there is one, else its last meaningful line. */
