@@ -88,6 +88,7 @@ const UNUSED: Record<string, string> = {
 };
 
 const cache = new Map<string, Promise<ProbeReport>>();
+const versions = new Map<string, { stamp: string; text: string }>();
 
 /** Render nodes under /dev/dri, in order; none in a container without `/dev/dri` mapped. */
 export function renderNodes(dir = '/dev/dri'): string[] {
@@ -340,8 +341,15 @@ function fileStamp(file: string): string {
 export async function probeHwaccels(ffmpegPath: string, opts: ProbeOptions = {}): Promise<ProbeReport> {
   if (typeof ffmpegPath !== 'string' || !ffmpegPath.trim()) throw new TypeError('probeHwaccels needs the path of an FFmpeg binary');
   const devices = resolveDevices(opts.devices);
-  const versionText = await probeVersion(ffmpegPath, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  const key = [ffmpegPath, versionText.split('\n')[0], fileStamp(ffmpegPath), JSON.stringify(AUTO_ORDER.map((m) => [m, devices[m]]))].join('\0');
+  // Every stream start asks for its plan: `-version` runs again only when the file changed (an upgrade).
+  const stamp = fileStamp(ffmpegPath);
+  let known = versions.get(ffmpegPath);
+  if (!known || known.stamp !== stamp || stamp === '-') {
+    known = { stamp, text: await probeVersion(ffmpegPath, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) };
+    versions.set(ffmpegPath, known);
+  }
+  const versionText = known.text;
+  const key = [ffmpegPath, versionText.split('\n')[0], stamp, JSON.stringify(AUTO_ORDER.map((m) => [m, devices[m]]))].join('\0');
   const prior = cache.get(key);
   if (prior && !opts.reprobe) return prior;
   // A re-probe waits for one in flight rather than racing it over the same devices.
@@ -361,4 +369,5 @@ export function reprobe(ffmpegPath: string, opts: Omit<ProbeOptions, 'reprobe'> 
 /** Forgets every cached report (tests; a binary swapped under the same path and version). */
 export function clearProbeCache(): void {
   cache.clear();
+  versions.clear();
 }
