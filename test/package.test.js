@@ -8,13 +8,16 @@ const pkg = require('../package.json');
 describe('package layout', function () {
   it('registers every node with a .js entry that exports a function and an .html editor file beside it', function () {
     const nodes = Object.entries(pkg['node-red'].nodes);
-    assert.deepEqual(nodes.map(([name]) => name).sort(), ['glimpser-ffmpeg-source', 'glimpser-mjpeg-out', 'glimpser-motion-detect', 'glimpser-process-pool']);
+    assert.deepEqual(nodes.map(([name]) => name).sort(), ['glimpser-ffmpeg-source', 'glimpser-hwaccel-config', 'glimpser-mjpeg-out', 'glimpser-motion-detect', 'glimpser-process-pool']);
     for (const [name, file] of nodes) {
       const entry = path.join(__dirname, '..', file);
       assert.equal(typeof require(entry), 'function', `${name}: ${file} exports a register function`);
       const html = fs.readFileSync(entry.replace(/\.js$/, '.html'), 'utf8');
       assert.match(html, new RegExp(`registerType\\('${name}'`), `${name}: editor definition`);
-      assert.match(html, new RegExp(`data-help-name="${name}"`), `${name}: help text`);
+      // Help beside the editor file, or where Node-RED looks for translated help: locales/en-US/<basename>.html.
+      const localHelp = entry.replace(/([^/]+)\.js$/, 'locales/en-US/$1.html');
+      const help = html + (fs.existsSync(localHelp) ? fs.readFileSync(localHelp, 'utf8') : '');
+      assert.match(help, new RegExp(`data-help-name="${name}"`), `${name}: help text`);
     }
   });
 

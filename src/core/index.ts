@@ -20,4 +20,7 @@ export { MotionDetector } from './motion-detector';
 export { MotionEvents } from './motion-events';
 export { parseRegions } from './roi';
 export { Histogram } from './histogram';
+export { probeHwaccels, reprobe, type ProbeReport, type ProbeEntry, type ProbeOptions } from './hwaccel-probe';
+export { planFor, hardwarePlan, softwarePlan, type HwaccelPlan, type HwaccelMode, type HwMethod } from './hwaccel-args';
+export { HwaccelFallback, hardwareErrorIn, type AccelerationHealth, type FallbackOptions } from './hwaccel-fallback';
 export type { Frame, GrayFrame, StreamState, StreamStats } from './types';

@@ -11,7 +11,8 @@ const { redJs } = require('./node-red');
 
 const root = path.resolve(__dirname, '..', '..');
 
-async function startNodeRed(flows, { env = {}, userDir: preparedDir } = {}) {
+/** `settings`: extra entries for settings.js, as JavaScript source (e.g. an adminAuth with functions). */
+async function startNodeRed(flows, { env = {}, userDir: preparedDir, settings = '' } = {}) {
   const userDir = preparedDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-nr-'));
   if (!preparedDir) {
     fs.mkdirSync(path.join(userDir, 'node_modules'));
@@ -21,7 +22,8 @@ async function startNodeRed(flows, { env = {}, userDir: preparedDir } = {}) {
   fs.writeFileSync(
     path.join(userDir, 'settings.js'),
     `module.exports = { uiPort: 0, uiHost: '127.0.0.1', flowFile: 'flows.json', credentialSecret: false,
-      logging: { console: { level: 'info' } }, editorTheme: { tours: false }, diagnostics: { enabled: false }, telemetry: { enabled: false } };`,
+      logging: { console: { level: 'info' } }, editorTheme: { tours: false }, diagnostics: { enabled: false }, telemetry: { enabled: false },
+      ${settings} };`,
   );
   const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
     env: { ...process.env, ...env },
