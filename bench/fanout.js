@@ -58,10 +58,9 @@ async function serverMain(kind, framesFile) {
   if (kind === 'ours') {
     const dist = process.env.GLIMPSER_DIST || path.join(__dirname, '..', 'dist');
     const { MjpegEndpoint } = require(path.join(dist, 'core', 'mjpeg-endpoint'));
-    const { SourceRegistry } = require(path.join(dist, 'core', 'source-registry'));
+    // Every bench viewer comes from 127.0.0.1: no per-address limit here.
     const ep = new MjpegEndpoint({
-      name: 'bench', consumerId: 'bench', sourceIds: [], registry: new SourceRegistry(),
-      maxViewers: 5000, stallTimeoutMs: 30000, stillTimeoutMs: 1000,
+      name: 'bench', consumerId: 'bench', maxViewers: 5000, maxPerAddress: 5000, stallTimeoutMs: 30000, stillTimeoutMs: 1000,
     });
     onFrame = (jpeg, seq) => ep.frame(jpeg, seq);
     handler = (req, res) => ep.serveStream(req, res);
