@@ -4,6 +4,7 @@ import type { FfmpegBinary } from './ffmpeg-binary';
 import { FFMPEG_BOUNDARY, MultipartJpegSplitter } from './multipart-splitter';
 import { PgmSplitter } from './pgm-splitter';
 import { DEFAULT_SUPERVISOR, Supervisor, type SupervisorOptions } from './supervisor';
+import type { ExitVerdict } from './exit-classifier';
 import type { GrayFrame, StreamState } from './types';
 
 export type SupervisorTuning = Partial<Omit<SupervisorOptions, 'command' | 'args' | 'extraPipes' | 'secrets' | 'expectedFps'>>;
@@ -21,10 +22,38 @@ export interface CapturedFrame {
   readonly gray: readonly (GrayFrame | undefined)[];
 }
 
+/** How a process ended, for whoever decides what runs next (hardware decoding falls back on these). */
+export interface CaptureExit {
+  verdict: ExitVerdict;
+  stopRequested: boolean;
+  uptimeMs: number;
+  stderrTail: string[];
+}
+
 export interface CaptureEvents {
   state: [state: StreamState, reason: string | undefined];
   frame: [frame: CapturedFrame];
+  /** A process (or, for a pass-through camera, a connection) started. */
   spawn: [pid: number];
+  exit: [exit: CaptureExit];
+}
+
+/** What a stream needs of a capture, whether it runs FFmpeg (Capture) or reads an MJPEG camera itself (HttpCapture). */
+export interface CaptureLike {
+  readonly key: string;
+  readonly options: CaptureOptions;
+  readonly description: string;
+  readonly boxes: readonly Box[];
+  readonly jpegEvery: number;
+  readonly binary: FfmpegBinary | undefined;
+  readonly state: StreamState;
+  readonly reason: string | undefined;
+  stats(): CaptureStats;
+  stderrTail(): string[];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  on<K extends keyof CaptureEvents>(event: K, listener: (...args: CaptureEvents[K]) => void): unknown;
+  off<K extends keyof CaptureEvents>(event: K, listener: (...args: CaptureEvents[K]) => void): unknown;
 }
 
 export interface CaptureStats {
@@ -56,7 +85,7 @@ const MAX_PENDING = 8;
  * JPEG and gray frames, and frames are paired by index (FFmpeg feeds every output from the same decoded frame, in
  * order), not by arrival: the pipes are read independently and one may run a frame or two ahead of another.
  */
-export class Capture extends EventEmitter<CaptureEvents> {
+export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike {
   readonly description: string;
   /** Gray outputs in pipe order. */
   readonly boxes: readonly Box[];
@@ -74,6 +103,7 @@ export class Capture extends EventEmitter<CaptureEvents> {
   private nextIndex = 0;
   private unpaired = 0;
   private failure: string | undefined;
+  private spawnedAt = 0;
   private starting: Promise<void> | undefined;
   private stopped = false;
 
@@ -152,7 +182,11 @@ export class Capture extends EventEmitter<CaptureEvents> {
         supervisor.on('spawn', (pid) => {
           // A new process starts a new byte stream and a new frame count: nothing of the old one may leak into it.
           this.resetPairing();
+          this.spawnedAt = Date.now();
           this.emit('spawn', pid);
+        });
+        supervisor.on('exit', (verdict) => {
+          this.emit('exit', { verdict, stopRequested: verdict.kind === 'clean', uptimeMs: Date.now() - this.spawnedAt, stderrTail: supervisor.stderrTail() });
         });
         supervisor.on('stdout', (chunk) => this.jpeg.push(chunk));
         supervisor.on('pipe', (fd, chunk) => this.pgms[fd - grayPipe(0)]?.push(chunk));

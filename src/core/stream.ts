@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
-import type { Capture, CapturedFrame } from './capture';
-import { boxKey, sourceSignature, type Box, type CaptureOptions } from './ffmpeg-args';
+import type { CaptureExit, CaptureLike, CapturedFrame } from './capture';
+import { baseSignature, boxKey, sourceSignature, type Box, type CaptureOptions } from './ffmpeg-args';
 import type { FfmpegBinary } from './ffmpeg-binary';
+import type { HwaccelFallback } from './hwaccel-fallback';
+import type { HwaccelPlan } from './hwaccel-args';
 import { DETECT_BUCKETS_MS, Histogram, LATENCY_BUCKETS_MS } from './histogram';
 import type { Frame, GrayFrame, StreamState } from './types';
 
@@ -16,6 +18,17 @@ export interface StreamDefinition {
   lowFps: number;
   /** A second source for motion only (a camera's sub-stream): the gray frames come from it, the JPEG from `capture`. */
   detect?: CaptureOptions;
+  /** Hardware decoding for the main process, with a runtime fallback to software. */
+  accel?: AccelProvider;
+}
+
+export interface AccelProvider {
+  /** Equal keys mean the same settings: a redeployed source keeps the plan, the fallback state and the process. */
+  readonly key: string;
+  /** The plan to use (probing the pool's FFmpeg if it must) and a note when it is not what was asked for. */
+  resolve(): Promise<{ plan: HwaccelPlan; note?: string }>;
+  /** The runtime fallback policy for a stream decoding with `plan`. */
+  fallback(plan: HwaccelPlan): HwaccelFallback;
 }
 
 /** What one user of a stream needs now. */
@@ -79,7 +92,7 @@ export interface StreamSnapshot extends StateChange {
 
 export interface StreamLease {
   readonly key: string;
-  readonly capture: Capture;
+  readonly capture: CaptureLike;
   /** Gives the process back; resolves once it has stopped, or at once when others still use it. */
   release(immediate?: boolean): Promise<void>;
 }
@@ -118,11 +131,8 @@ interface Plan {
 }
 
 const PRODUCING: ReadonlySet<StreamState> = new Set(['healthy', 'degraded']);
-
-/** The source settings without the outputs: two captures with the same base read the same pictures. */
-function baseSignature(capture: CaptureOptions): string {
-  return sourceSignature({ ...capture, gray: undefined, jpeg: true, jpegEvery: 1 });
-}
+/** An accelerated process that has delivered frames this long is trusted: a fallback reason no longer applies. */
+const STABLE_MS = 60_000;
 
 function boxesOf(capture: CaptureOptions | undefined): string[] {
   const g = capture?.gray;
@@ -163,10 +173,12 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
   private bytes = 0;
   private restarts = 0;
   private downgradeTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  /** The acceleration in use and why it fell back, set by whoever builds the capture arguments. */
-  acceleration = 'software';
-  fallbackReason: string | undefined;
+  /** A capture that could not even be built (bad options): the stream is failed with this until redefined. */
+  private failure: string | undefined;
+  /** Hardware decoding: the provider of the definition it was resolved for, its plan and its fallback policy. */
+  private accel: { provider: AccelProvider; plan?: HwaccelPlan; fallback?: HwaccelFallback; stable: boolean } | undefined;
 
   constructor(
     readonly name: string,
@@ -221,6 +233,8 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     // A parked definition from before a deploy gives way to the new one.
     for (const [id, o] of this.owners) if (id !== ownerId && o.parked) this.owners.delete(id);
     this.owners.set(ownerId, { def, base, parked: false });
+    this.failure = undefined;
+    this.setupAccel(def.accel);
     this.apply('grace');
   }
 
@@ -271,6 +285,7 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.downgradeTimer);
+    clearTimeout(this.retryTimer);
     const done: Promise<void>[] = [];
     for (const slot of Object.values(this.slots)) {
       if (slot.next) done.push(this.retire(slot.next, true));
@@ -321,9 +336,64 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
       pids,
       ffmpeg: binary ? { path: binary.path, version: binary.version, origin: binary.origin } : undefined,
       outputs: { jpegEvery: main?.jpegEvery ?? 0, gray: (main ?? this.slots.detect.active?.capture)?.boxes.map(boxKey) ?? [], detect: !!this.slots.detect.active },
-      acceleration: this.acceleration,
-      fallbackReason: this.fallbackReason,
+      acceleration: main?.options.plan?.label ?? (main?.options.passthrough ? 'pass-through (no decoding)' : 'software'),
+      fallbackReason: this.accel?.fallback?.reason,
     };
+  }
+
+  // --- hardware decoding ---------------------------------------------------------------------------
+
+  private setupAccel(provider: AccelProvider | undefined): void {
+    if (this.accel?.provider.key === provider?.key) {
+      if (this.accel && provider) this.accel.provider = provider;
+      return;
+    }
+    clearTimeout(this.retryTimer);
+    if (!provider) {
+      this.accel = undefined;
+      return;
+    }
+    const accel: NonNullable<Stream['accel']> = { provider, stable: false };
+    this.accel = accel;
+    provider.resolve().then(
+      ({ plan }) => {
+        if (this.accel !== accel) return;
+        accel.plan = plan;
+        accel.fallback = provider.fallback(plan);
+        this.apply('grace');
+      },
+      () => {
+        // The probe failed: decode in software (the provider has said why).
+        if (this.accel !== accel) return;
+        this.accel = undefined;
+        this.apply('grace');
+      },
+    );
+  }
+
+  /** The hardware plan the main process should use now: none while software is in force. */
+  private hwPlan(): HwaccelPlan | undefined {
+    const a = this.accel;
+    return a?.plan && a.fallback?.accelerated && a.plan.method !== 'software' ? a.plan : undefined;
+  }
+
+  private onExit(role: Role, lease: StreamLease, exit: CaptureExit): void {
+    const fallback = this.accel?.fallback;
+    if (role !== 'main' || !fallback || !lease.capture.options.plan) return;
+    const decision = fallback.onExit(exit);
+    if (decision.action !== 'fallback') return;
+    this.accel!.stable = false;
+    // A camera never stays dark for its acceleration: software at once, acceleration again later.
+    this.apply('now');
+    clearTimeout(this.retryTimer);
+    if (decision.retryAt !== undefined) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        if (!fallback.retryDue()) return;
+        fallback.startRetry();
+        this.apply('grace');
+      }, Math.max(0, decision.retryAt - Date.now()));
+    }
   }
 
   // --- demand to processes -----------------------------------------------------------------------
@@ -341,7 +411,11 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
       if (d.gray) grays.set(boxKey(d.gray), d.gray);
     }
     if (!run) return {};
-    const { capture, lowFps, detect } = owner.def;
+    // Hardware decoding is being probed: start once it is known, rather than in software and again in hardware.
+    if (this.accel && !this.accel.plan) return {};
+    const { lowFps, detect } = owner.def;
+    const plan = this.hwPlan();
+    const capture = plan ? { ...owner.def.capture, plan } : owner.def.capture;
     const every = full || !(lowFps > 0) || lowFps >= capture.fps ? 1 : Math.max(1, Math.round(capture.fps / lowFps));
     const gray = [...grays.values()];
     if (detect && gray.length > 0) {
@@ -369,7 +443,12 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
         downgrade = true;
         continue;
       }
-      this.applyRole(role, want, mode);
+      try {
+        this.applyRole(role, want, mode);
+      } catch (err) {
+        // Options no process can be built from (a bad URL, say): the stream says so instead of throwing at a user.
+        this.failure = (err as Error).message;
+      }
     }
     clearTimeout(this.downgradeTimer);
     this.downgradeTimer = undefined;
@@ -419,13 +498,16 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     const onSpawn = (): void => {
       if (spawns++ > 0) this.restarts++;
     };
+    const onExit = (exit: CaptureExit): void => this.onExit(role, lease, exit);
     capture.on('frame', onFrame);
     capture.on('state', onState);
     capture.on('spawn', onSpawn);
+    capture.on('exit', onExit);
     this.detachers.set(lease, () => {
       capture.off('frame', onFrame);
       capture.off('state', onState);
       capture.off('spawn', onSpawn);
+      capture.off('exit', onExit);
     });
     return lease;
   }
@@ -446,6 +528,15 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
       this.updateState();
     }
     if (lease !== slot.active) return;
+    const accel = this.accel;
+    if (role === 'main' && accel && !accel.stable && lease.capture.options.plan) {
+      const up = lease.capture.stats().upSince;
+      if (up !== undefined && f.time - up >= STABLE_MS) {
+        accel.stable = true;
+        accel.fallback?.onStable();
+        this.updateState();
+      }
+    }
     const boxes = lease.capture.boxes;
     const gray: Record<string, GrayFrame> = {};
     let bytes = f.jpeg?.length ?? 0;
@@ -471,8 +562,8 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
   private updateState(): void {
     const main = this.slots.main.active?.capture;
     const detect = this.slots.detect.active?.capture;
-    let state: StreamState = main?.state ?? 'idle';
-    let reason: string | undefined;
+    let state: StreamState = this.failure ? 'failed' : main?.state ?? 'idle';
+    let reason: string | undefined = this.failure;
     let retries = 0;
     if (main) {
       retries = main.stats().retries;
@@ -483,9 +574,9 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     if (state === 'healthy' && detect && !PRODUCING.has(detect.state) && detect.state !== 'starting') {
       state = 'degraded';
       reason = `detect source ${detect.state}${detect.stats().lastError ? `: ${detect.stats().lastError}` : ''}`;
-    } else if (state === 'healthy' && this.fallbackReason) {
+    } else if (state === 'healthy' && this.accel?.fallback?.reason) {
       state = 'degraded';
-      reason = this.fallbackReason;
+      reason = this.accel.fallback.reason;
     }
     if (state === this.current.state && reason === this.current.reason) return;
     this.current = { state, previous: this.current.state, reason, retries, time: Date.now() };

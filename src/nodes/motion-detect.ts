@@ -12,6 +12,7 @@ import {
   type MqttMessage,
 } from '../core/ha-discovery';
 import { DETECT_BUCKETS_MS, Histogram } from '../core/histogram';
+import { decodeGray } from '../core/jpeg-gray';
 import { MotionDetector, GrayFrameError, type MotionResult } from '../core/motion-detector';
 import { MotionEvents, type MotionEvent } from '../core/motion-events';
 import { parseRegions, type Region } from '../core/roi';
@@ -112,7 +113,6 @@ module.exports = function register(RED: NodeRedRuntime): void {
     const node = this;
     const lifecycle = lifecycleOf(RED);
     const box = analysisBox(config);
-    const { width: analysisWidth, height: analysisHeight } = box;
     const myGray = boxKey(box);
     const { regions, errors: regionErrors } = parseRegionsLenient(config.regions);
     for (const e of regionErrors) node.error(e);
@@ -167,7 +167,6 @@ module.exports = function register(RED: NodeRedRuntime): void {
     let decoding = false;
     let lastStatusAt = 0;
     let lastError = regionErrors.length > 0 ? 'bad regions' : '';
-    let sharpLib: typeof import('sharp') | undefined;
     let closed = false;
 
     function mqtt(m: MqttMessage, extra: Record<string, unknown>): NodeMessage {
@@ -264,18 +263,6 @@ module.exports = function register(RED: NodeRedRuntime): void {
       if (discoveryDue && s.discoverySentFor !== s.stream) sendDiscovery('deploy');
     }
 
-    async function decodeJpeg(buf: Buffer): Promise<{ data: Buffer; width: number; height: number }> {
-      // sharp loads libvips: only when this slower path is used.
-      if (!sharpLib) sharpLib = (await import('sharp')).default as unknown as typeof import('sharp');
-      const { data, info } = await sharpLib(buf, { failOn: 'error' })
-        .resize(analysisWidth, analysisHeight, { fit: 'inside', fastShrinkOnLoad: true })
-        .toColourspace('b-w')
-        .raw()
-        .toBuffer({ resolveWithObject: true });
-      if (info.channels !== 1) throw new Error(`decoded JPEG has ${info.channels} channels`);
-      return { data, width: info.width, height: info.height };
-    }
-
     /** Our gray frame in a message: a map by box key (from an ffmpeg-source), or one frame (from other nodes). */
     function grayOf(msg: NodeMessage): GrayInput | undefined {
       const g = msg.gray as (GrayInput & Record<string, unknown>) | undefined;
@@ -348,7 +335,8 @@ module.exports = function register(RED: NodeRedRuntime): void {
         }
         decoding = true;
         const jpeg = msg.payload;
-        decodeJpeg(jpeg).then(
+        // The JPEG's luma at the analysis size, as a source's gray output would give it (one decode at a time).
+        decodeGray(jpeg, box).then(
           (g) => {
             decoding = false;
             if (closed) return done();
