@@ -13,7 +13,7 @@
  * (libjpeg) and pays both conversions. bench/jpeg-encode.js measures what that costs against FFmpeg's own encoder:
  * on H.264 720p and 1080p at -q:v 5 this path takes 1.36 to 1.51 times the CPU per frame, the raw pipe alone
  * (conversion, 2.8 MB a frame through a pipe, reassembly) 3.2 to 3.6 ms a frame at 720p before any encoding, and at
- * equal bytes its SSIM is a little lower. So FFmpeg encodes by default; this is the fallback-free alternative for a
+ * equal bytes its SSIM is a little lower. So FFmpeg encodes by default; this path is for a
  * capture that must switch JPEG on and off at any frame without a restart.
  */
 
