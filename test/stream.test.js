@@ -122,6 +122,37 @@ describe('Stream: one owner per stream (real FFmpeg)', function () {
     assert.deepEqual(stream.snapshot().outputs.gray, ['80x60', '240x180']);
   });
 
+  it('a viewer content with 2 fps and a 96 px thumbnail gets JPEGs at that rate, each with its thumbnail', async function () {
+    pool = new ProcessPool({ idleGraceMs: 0 });
+    const stream = pool.stream('cam');
+    stream.define('src', { capture: { source: 'testsrc2=size=320x240:rate=10', fps: 10, quality: 5 }, lowFps: 1 });
+    stream.use('viewer', { run: true, jpeg: 2, thumb: 96 });
+    const frames = await collect(stream, (f) => f.filter((x) => x.jpeg).length >= 3);
+    assert.equal(stream.snapshot().outputs.jpegEvery, 5);
+    for (const f of frames.filter((x) => x.jpeg)) {
+      assert.ok(f.thumbs && f.thumbs['96'], 'the thumbnail comes with its frame');
+      assert.equal((await sharp(f.thumbs['96']).metadata()).width, 96);
+      assert.equal((await sharp(f.jpeg).metadata()).width, 320);
+    }
+  });
+
+  it('motion users\' verdicts are the stream\'s motion state', function () {
+    pool = new ProcessPool({ idleGraceMs: 0 });
+    const stream = pool.stream('cam');
+    const seen = [];
+    stream.on('motion', (m) => seen.push(m));
+    assert.equal(stream.motion, undefined, 'nobody watches for motion');
+    stream.reportMotion('a', false);
+    stream.reportMotion('b', true);
+    stream.reportMotion('a', true);
+    stream.reportMotion('b', false);
+    assert.equal(stream.motion, true);
+    stream.unuse('a', 'now');
+    stream.reportMotion('a', false);
+    assert.equal(stream.motion, false);
+    assert.deepEqual(seen, [false, true, false]);
+  });
+
   it('fewer outputs wait for the idle grace, then a lighter process takes over', async function () {
     pool = new ProcessPool({ idleGraceMs: 1500 });
     const stream = pool.stream('cam');

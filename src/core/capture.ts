@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { buildArgs, displaySource, grayBoxes, grayPipe, secretsOf, type Box, type CaptureOptions } from './ffmpeg-args';
+import { buildArgs, displaySource, grayBoxes, grayPipe, secretsOf, thumbWidths, type Box, type CaptureOptions } from './ffmpeg-args';
 import type { FfmpegBinary } from './ffmpeg-binary';
 import { FFMPEG_BOUNDARY, MultipartJpegSplitter } from './multipart-splitter';
 import { PgmSplitter } from './pgm-splitter';
@@ -20,6 +20,8 @@ export interface CapturedFrame {
   readonly time: number;
   readonly jpeg: Buffer | undefined;
   readonly gray: readonly (GrayFrame | undefined)[];
+  /** Thumbnail JPEGs, in the capture's `thumbs` order (present with the main JPEG). */
+  readonly thumbs?: readonly (Buffer | undefined)[];
 }
 
 /** How a process ended, for whoever decides what runs next (hardware decoding falls back on these). */
@@ -44,6 +46,7 @@ export interface CaptureLike {
   readonly options: CaptureOptions;
   readonly description: string;
   readonly boxes: readonly Box[];
+  readonly thumbs: readonly number[];
   readonly jpegEvery: number;
   readonly binary: FfmpegBinary | undefined;
   readonly state: StreamState;
@@ -74,6 +77,7 @@ export interface CaptureStats {
 interface Slot {
   jpeg: Buffer | undefined;
   gray: (GrayFrame | undefined)[];
+  thumbs: (Buffer | undefined)[];
   have: number;
 }
 
@@ -89,6 +93,8 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
   readonly description: string;
   /** Gray outputs in pipe order. */
   readonly boxes: readonly Box[];
+  /** Thumbnail widths, in pipe order after the gray outputs. */
+  readonly thumbs: readonly number[];
   readonly jpegEvery: number;
   readonly hasJpeg: boolean;
   binary: FfmpegBinary | undefined;
@@ -97,6 +103,8 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
   private supervisor: Supervisor | undefined;
   private readonly jpeg: MultipartJpegSplitter;
   private readonly pgms: PgmSplitter[];
+  private readonly thumbSplitters: MultipartJpegSplitter[];
+  private readonly thumbCounts: number[];
   private jpegCount = 0;
   private readonly grayCounts: number[];
   private readonly pending = new Map<number, Slot>();
@@ -116,12 +124,15 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
     super();
     this.description = displaySource(options);
     this.boxes = safeBoxes(options);
+    this.thumbs = safe(() => thumbWidths(options));
     this.hasJpeg = options.jpeg !== false;
     this.jpegEvery = this.hasJpeg ? Math.max(1, Math.round(options.jpegEvery ?? 1)) : 1;
     this.grayCounts = this.boxes.map(() => 0);
     // FFmpeg writes -f mpjpeg (see buildArgs): frames are cut by their Content-length, not by scanning.
     this.jpeg = new MultipartJpegSplitter({ boundary: FFMPEG_BOUNDARY, onFrame: (data) => this.onJpeg(data) });
     this.pgms = this.boxes.map((_, i) => new PgmSplitter({ onFrame: (data, width, height) => this.onGray(i, data, width, height) }));
+    this.thumbCounts = this.thumbs.map(() => 0);
+    this.thumbSplitters = this.thumbs.map((_, i) => new MultipartJpegSplitter({ boundary: FFMPEG_BOUNDARY, onFrame: (data) => this.onThumb(i, data) }));
   }
 
   get state(): StreamState {
@@ -138,7 +149,8 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
       restarts: s?.restarts ?? 0,
       retries: this.supervisor?.retries ?? 0,
       // Dropped oversize frames are in skippedBytes already (counting onOversize too would count them twice).
-      droppedBytes: this.jpeg.stats.skippedBytes + this.pgms.reduce((sum, p) => sum + p.stats.skippedBytes, 0),
+      droppedBytes: this.jpeg.stats.skippedBytes + this.pgms.reduce((sum, p) => sum + p.stats.skippedBytes, 0) +
+        this.thumbSplitters.reduce((sum, p) => sum + p.stats.skippedBytes, 0),
       unpaired: this.unpaired,
       lastError: this.failure ?? s?.lastError,
       upSince: s?.upSince,
@@ -163,14 +175,14 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
           this.fail((err as Error).message);
           return;
         }
-        // The supervisor counts one frame per paired set: gray outputs carry every frame, a lone JPEG output every n-th.
+        // The supervisor counts one frame per paired set: gray outputs carry every frame, JPEG outputs every n-th.
         const rate = this.boxes.length > 0 ? this.options.fps : this.options.fps / this.jpegEvery;
         const supervisor = new Supervisor({
           ...DEFAULT_SUPERVISOR,
           ...this.tuning,
           command: binary.path,
           args,
-          extraPipes: this.boxes.length,
+          extraPipes: this.boxes.length + this.thumbs.length,
           secrets: secretsOf(this.options),
           expectedFps: rate,
         });
@@ -189,7 +201,11 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
           this.emit('exit', { verdict, stopRequested: verdict.kind === 'clean', uptimeMs: Date.now() - this.spawnedAt, stderrTail: supervisor.stderrTail() });
         });
         supervisor.on('stdout', (chunk) => this.jpeg.push(chunk));
-        supervisor.on('pipe', (fd, chunk) => this.pgms[fd - grayPipe(0)]?.push(chunk));
+        supervisor.on('pipe', (fd, chunk) => {
+          const i = fd - grayPipe(0);
+          if (i < this.pgms.length) this.pgms[i]?.push(chunk);
+          else this.thumbSplitters[i - this.pgms.length]?.push(chunk);
+        });
         supervisor.start();
       },
       (err: Error) => this.fail(err.message),
@@ -214,16 +230,18 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
   private resetPairing(): void {
     this.jpeg.reset();
     for (const p of this.pgms) p.reset();
+    for (const t of this.thumbSplitters) t.reset();
     this.jpegCount = 0;
     this.grayCounts.fill(0);
+    this.thumbCounts.fill(0);
     this.pending.clear();
     this.nextIndex = 0;
   }
 
   private onJpeg(data: Buffer): void {
     const index = this.jpegCount++ * this.jpegEvery;
-    if (this.boxes.length === 0) {
-      this.deliver(index, data, []);
+    if (this.boxes.length === 0 && this.thumbs.length === 0) {
+      this.deliver(index, data, [], []);
       return;
     }
     const slot = this.slot(index);
@@ -240,17 +258,25 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
     this.flush();
   }
 
+  private onThumb(output: number, data: Buffer): void {
+    const index = this.thumbCounts[output]!++ * this.jpegEvery;
+    const slot = this.slot(index);
+    slot.thumbs[output] = data;
+    slot.have++;
+    this.flush();
+  }
+
   private slot(index: number): Slot {
     let slot = this.pending.get(index);
     if (!slot) {
-      slot = { jpeg: undefined, gray: this.boxes.map(() => undefined), have: 0 };
+      slot = { jpeg: undefined, gray: this.boxes.map(() => undefined), thumbs: this.thumbs.map(() => undefined), have: 0 };
       this.pending.set(index, slot);
     }
     return slot;
   }
 
   private expected(index: number): number {
-    return this.boxes.length + (this.hasJpeg && index % this.jpegEvery === 0 ? 1 : 0);
+    return this.boxes.length + (this.hasJpeg && index % this.jpegEvery === 0 ? 1 + this.thumbs.length : 0);
   }
 
   /** Emits frames in index order as they complete; one that waits too long for a lost output goes incomplete. */
@@ -268,21 +294,26 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
         this.unpaired++;
       }
       this.pending.delete(this.nextIndex);
-      this.deliver(this.nextIndex++, slot.jpeg, slot.gray);
+      this.deliver(this.nextIndex++, slot.jpeg, slot.gray, slot.thumbs);
     }
   }
 
-  private deliver(index: number, jpeg: Buffer | undefined, gray: (GrayFrame | undefined)[]): void {
+  private deliver(index: number, jpeg: Buffer | undefined, gray: (GrayFrame | undefined)[], thumbs: (Buffer | undefined)[]): void {
     let bytes = jpeg?.length ?? 0;
     for (const g of gray) bytes += g?.data.length ?? 0;
+    for (const t of thumbs) bytes += t?.length ?? 0;
     this.supervisor?.noteFrame(bytes);
-    this.emit('frame', { index, time: Date.now(), jpeg, gray });
+    this.emit('frame', { index, time: Date.now(), jpeg, gray, thumbs });
   }
 }
 
 function safeBoxes(capture: CaptureOptions): Box[] {
+  return safe(() => grayBoxes(capture));
+}
+
+function safe<T>(fn: () => T[]): T[] {
   try {
-    return grayBoxes(capture);
+    return fn();
   } catch {
     // buildArgs reports the same error when the process starts: the capture goes to failed with it.
     return [];

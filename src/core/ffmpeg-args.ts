@@ -55,6 +55,11 @@ export interface CaptureOptions {
   jpegEvery?: number;
   /** false: no JPEG output at all (a detect-only process); then at least one gray output is needed. */
   jpeg?: boolean;
+  /**
+   * Smaller JPEG outputs of these widths (thumbnail viewers, `?width=320`), beside the main JPEG and at its rate,
+   * each on its own pipe after the gray ones.
+   */
+  thumbs?: readonly number[];
   /** Input options for hardware decoding, e.g. ['-hwaccel', 'vaapi'] (a hand-made alternative to `plan`). */
   hwaccelArgs?: string[];
   /**
@@ -93,6 +98,8 @@ const MIN_GRAY_DIMENSION = 8;
 /** Distinct gray sizes one process makes at most: each is a pipe and a scaler. */
 const MAX_GRAY_OUTPUTS = 4;
 const MAX_JPEG_EVERY = 1000;
+const MAX_THUMBS = 2;
+const MIN_THUMB_WIDTH = 16;
 
 const RTSP_INPUT = ['-rtsp_transport', 'tcp', '-timeout', '5000000'];
 /** FFmpeg < 5: `-timeout` would put the RTSP demuxer in listen mode; the socket timeout was `-stimeout`. */
@@ -139,6 +146,7 @@ interface Normalised {
   loop: boolean;
   realtime: boolean;
   grays: Box[];
+  thumbs: number[];
   jpeg: boolean;
   jpegEvery: number;
   hwaccelArgs: string[];
@@ -336,6 +344,12 @@ function normalise(o: CaptureOptions): Normalised {
   grays.sort((a, b) => a.width - b.width || a.height - b.height);
   const jpeg = o.jpeg !== false;
   if (!jpeg && grays.length === 0) throw new SourceConfigError('A process without JPEG output needs a gray output');
+  const thumbs = [...new Set((o.thumbs ?? []).map((w) => (finiteNumber(w) ? Math.round(w) - (Math.round(w) % 2) : NaN)))].sort((a, b) => a - b);
+  if (thumbs.some((w) => !(w >= MIN_THUMB_WIDTH && w <= MAX_DIMENSION))) {
+    throw new SourceConfigError(`Thumbnail widths must be ${MIN_THUMB_WIDTH} to ${MAX_DIMENSION} pixels, got ${String(o.thumbs)}`);
+  }
+  if (thumbs.length > MAX_THUMBS) throw new SourceConfigError(`At most ${MAX_THUMBS} thumbnail sizes per source, got ${thumbs.length}`);
+  if (!jpeg && thumbs.length > 0) throw new SourceConfigError('Thumbnails need the JPEG output');
   const every = o.jpegEvery ?? 1;
   if (!finiteNumber(every) || every < 1 || every > MAX_JPEG_EVERY) {
     throw new SourceConfigError(`jpegEvery must be 1 to ${MAX_JPEG_EVERY}, got ${String(o.jpegEvery)}`);
@@ -352,6 +366,7 @@ function normalise(o: CaptureOptions): Normalised {
     loop: kind === 'file' && o.loop === true,
     realtime: kind === 'file' ? o.realtime !== false : kind === 'testsrc',
     grays,
+    thumbs,
     jpeg,
     jpegEvery: jpeg ? Math.round(every) : 1,
     hwaccelArgs: stringArray(o.hwaccelArgs, 'hwaccelArgs'),
@@ -402,6 +417,11 @@ export function grayBoxes(o: CaptureOptions): Box[] {
   return normalise(o).grays;
 }
 
+/** Thumbnail widths of a capture in pipe order: they follow the gray outputs (pipe 3 + grays + i). */
+export function thumbWidths(o: CaptureOptions): number[] {
+  return normalise(o).thumbs;
+}
+
 /** Filter-graph pad labels a, b, c, …: the first outputs keep the names earlier versions used. */
 function label(i: number): string {
   return String.fromCharCode(97 + i);
@@ -429,13 +449,16 @@ export function buildArgs(o: CaptureOptions): string[] {
   const jpegOut = [...passthrough, '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(n.quality),
     '-f', 'mpjpeg', '-boundary_tag', FFMPEG_BOUNDARY, 'pipe:1'];
   const jpegChain = [select, scale].filter((f) => f !== undefined && f !== 'null').join(',');
-  if (n.grays.length === 0) {
+  if (n.grays.length === 0 && n.thumbs.length === 0) {
     args.push('-map', '0:v:0', '-vf', jpegChain ? `${fps},${jpegChain}` : fps, ...DROP_OTHER_STREAMS, ...jpegOut);
     return args;
   }
   const chains: string[] = [];
   if (n.jpeg) chains.push(jpegChain || 'null');
   for (const g of n.grays) chains.push(grayChain(g));
+  for (const w of n.thumbs) {
+    chains.push([select, plan ? plan.scaleChain({ width: w }, 'yuv420p') : `scale=${w}:-2`].filter((f) => f !== undefined).join(','));
+  }
   const graph = chains.length === 1
     ? `[0:v]${fps},${chains[0]}[out1]`
     : `[0:v]${fps},split=${chains.length}${chains.map((_, i) => `[${label(i)}]`).join('')};` +
@@ -445,6 +468,9 @@ export function buildArgs(o: CaptureOptions): string[] {
   if (n.jpeg) args.push('-map', `[out${out++}]`, ...DROP_OTHER_STREAMS, ...jpegOut);
   n.grays.forEach((_, i) => {
     args.push('-map', `[out${out++}]`, ...DROP_OTHER_STREAMS, '-c:v', 'pgm', '-f', 'image2pipe', `pipe:${grayPipe(i)}`);
+  });
+  n.thumbs.forEach((_, i) => {
+    args.push('-map', `[out${out++}]`, ...DROP_OTHER_STREAMS, ...jpegOut.slice(0, -1), `pipe:${grayPipe(n.grays.length + i)}`);
   });
   return args;
 }
@@ -475,7 +501,7 @@ export function sourceSignature(o: CaptureOptions): string {
  * may take over from the other without a gap (make before break).
  */
 export function baseSignature(o: CaptureOptions): string {
-  return signatureOf(normalise({ ...o, gray: undefined, jpeg: true, jpegEvery: 1, plan: undefined, hwaccelArgs: undefined }));
+  return signatureOf(normalise({ ...o, gray: undefined, thumbs: undefined, jpeg: true, jpegEvery: 1, plan: undefined, hwaccelArgs: undefined }));
 }
 
 /** Where pass-through captures of one camera share a connection: the source and credentials, nothing else. */
@@ -494,6 +520,7 @@ function signatureOf(n: Normalised): string {
     `loop=${n.loop ? 1 : 0}`, `re=${n.realtime ? 1 : 0}`,
     `gray=${n.grays.length ? n.grays.map(boxKey).join(',') : '-'}`,
     `jpeg=${n.jpeg ? n.jpegEvery : 0}`,
+    `thumbs=${n.thumbs.join(',') || '-'}`,
     `hw=${n.plan ? n.plan.label : JSON.stringify(n.hwaccelArgs)}`, `extra=${JSON.stringify(n.extraInputArgs)}`,
     `pass=${n.passthrough ? 1 : 0}`,
   ];

@@ -22,6 +22,8 @@ const EARLY = 0.8;
 export class HttpCapture extends EventEmitter<CaptureEvents> implements CaptureLike {
   readonly description: string;
   readonly boxes: readonly Box[];
+  /** Thumbnails would mean decoding and encoding: a pass-through camera serves its own frames only. */
+  readonly thumbs: readonly number[] = [];
   readonly jpegEvery = 1;
   readonly binary = undefined;
   private readonly decoders: GrayDecoder[];

@@ -35,10 +35,15 @@ export interface AccelProvider {
 export interface Demand {
   /** Keep the stream running (an always-on source, a pending still or snapshot). */
   run?: boolean;
-  /** While the stream runs: JPEG at every frame (viewers, flows that consume frames) or at the low rate. */
-  jpeg?: 'full' | 'low';
+  /**
+   * While the stream runs: JPEG at every frame (viewers, flows that consume frames), at the low rate, or at least at
+   * this many frames per second (viewers that take fewer, motion-aware viewers while nothing moves).
+   */
+  jpeg?: 'full' | 'low' | number;
   /** Gray frames fitting this box (a motion-detect node). Implies running. */
   gray?: Box;
+  /** A smaller JPEG of this width beside the main one (thumbnail viewers). */
+  thumb?: number;
 }
 
 /** Counters a user keeps where they happen (viewers in mjpeg-out, detection time in motion-detect). */
@@ -57,6 +62,8 @@ export interface StreamFrame {
   readonly jpeg: Buffer | undefined;
   /** Gray frames by box key ("240x180"), one per size that motion users asked for. */
   readonly gray: Readonly<Record<string, GrayFrame>>;
+  /** Thumbnail JPEGs by width ("320"), with the main JPEG, one per width that viewers asked for. */
+  readonly thumbs?: Readonly<Record<string, Buffer>>;
 }
 
 export interface StateChange {
@@ -147,9 +154,12 @@ function covers(have: CaptureOptions, want: CaptureOptions): boolean {
   const wantJpeg = want.jpeg !== false;
   if (wantJpeg && !haveJpeg) return false;
   const he = have.jpegEvery ?? 1;
-  if (wantJpeg && he !== 1 && he !== (want.jpegEvery ?? 1)) return false;
+  const we = want.jpegEvery ?? 1;
+  // Every n-th frame covers every m-th when m is a multiple of n (the thinner rate is a subset).
+  if (wantJpeg && we % he !== 0) return false;
   const hb = new Set(boxesOf(have));
-  return boxesOf(want).every((b) => hb.has(b));
+  const ht = new Set(have.thumbs ?? []);
+  return boxesOf(want).every((b) => hb.has(b)) && (want.thumbs ?? []).every((w) => ht.has(w));
 }
 
 /**
@@ -159,8 +169,10 @@ function covers(have: CaptureOptions, want: CaptureOptions): boolean {
  * whose outputs cover it, switching outputs without a gap: a successor runs beside the old process until its first
  * frame, then the old one goes.
  */
-export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: [frame: StreamFrame] }> {
+export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: [frame: StreamFrame]; motion: [active: boolean] }> {
   private readonly owners = new Map<string, Owner>();
+  /** Motion users and whether each sees motion now. */
+  private readonly motionBy = new Map<string, boolean>();
   private readonly users = new Map<string, User>();
   private readonly slots: Record<Role, Slot> = { main: {}, detect: {} };
   private readonly detachers = new Map<StreamLease, () => void>();
@@ -207,6 +219,20 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
   /** The newest JPEG, if the stream has made one since it last started. */
   latest(): Frame | undefined {
     return this.latestJpeg;
+  }
+
+  /** Whether any motion user sees motion now; undefined when nobody watches this stream for motion. */
+  get motion(): boolean | undefined {
+    if (this.motionBy.size === 0) return undefined;
+    for (const on of this.motionBy.values()) if (on) return true;
+    return false;
+  }
+
+  /** A motion user's verdict changed (motion-aware viewers follow it). */
+  reportMotion(userId: string, active: boolean): void {
+    const before = this.motion;
+    this.motionBy.set(userId, active);
+    if (this.motion !== before) this.emit('motion', this.motion === true);
   }
 
   /** Users (not parked), for tests and diagnostics. */
@@ -268,6 +294,7 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
       return;
     }
     this.users.delete(userId);
+    if (this.motionBy.delete(userId) && this.motion !== true) this.emit('motion', false);
     this.apply(mode);
   }
 
@@ -402,13 +429,17 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     const owner = [...this.owners.values()].find((o) => !o.parked) ?? this.owners.values().next().value;
     if (!owner || this.stopped) return {};
     let run = false;
-    let full = false;
+    let rate = 0;
     const grays = new Map<string, Box>();
+    const thumbs = new Set<number>();
+    const fps = owner.def.capture.fps;
     for (const u of this.users.values()) {
       const d = u.demand;
       if (d.run || d.gray) run = true;
-      if (d.jpeg === 'full') full = true;
+      const wanted = d.jpeg === 'full' ? fps : typeof d.jpeg === 'number' ? d.jpeg : 0;
+      rate = Math.max(rate, wanted);
       if (d.gray) grays.set(boxKey(d.gray), d.gray);
+      if (d.thumb) thumbs.add(d.thumb);
     }
     if (!run) return {};
     // Hardware decoding is being probed: start once it is known, rather than in software and again in hardware.
@@ -416,15 +447,16 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     const { lowFps, detect } = owner.def;
     const plan = this.hwPlan();
     const capture = plan ? { ...owner.def.capture, plan } : owner.def.capture;
-    const every = full || !(lowFps > 0) || lowFps >= capture.fps ? 1 : Math.max(1, Math.round(capture.fps / lowFps));
+    // Nobody needs more than the low rate (0: every frame always), or everyone is content with fewer frames.
+    rate = Math.max(rate, lowFps > 0 ? lowFps : fps);
+    const every = rate >= fps ? 1 : Math.max(1, Math.floor(fps / rate));
     const gray = [...grays.values()];
+    const thumb = [...thumbs].sort((a, b) => a - b);
+    const main = { ...capture, gray: undefined, jpeg: true, jpegEvery: every, thumbs: thumb.length ? thumb : undefined };
     if (detect && gray.length > 0) {
-      return {
-        main: { ...capture, gray: undefined, jpeg: true, jpegEvery: every },
-        detect: { ...detect, fps: detect.fps || capture.fps, gray, jpeg: false, jpegEvery: 1 },
-      };
+      return { main, detect: { ...detect, fps: detect.fps || capture.fps, gray, jpeg: false, jpegEvery: 1 } };
     }
-    return { main: { ...capture, gray: gray.length ? gray : undefined, jpeg: true, jpegEvery: every } };
+    return { main: { ...main, gray: gray.length ? gray : undefined } };
   }
 
   /**
@@ -547,6 +579,14 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
       gray[boxKey(boxes[i]!)] = { data: g.data, width: g.width, height: g.height, seq, time: f.time };
       bytes += g.data.length;
     }
+    let thumbs: Record<string, Buffer> | undefined;
+    const widths = lease.capture.thumbs;
+    for (let i = 0; i < widths.length; i++) {
+      const t = f.thumbs?.[i];
+      if (!t) continue;
+      (thumbs ??= {})[String(widths[i])] = t;
+      bytes += t.length;
+    }
     this.frames++;
     this.bytes += bytes;
     this.lastFrameAt = f.time;
@@ -554,7 +594,7 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
       this.jpegFrames++;
       this.latestJpeg = { data: f.jpeg, seq, time: f.time };
     }
-    this.emit('frame', { seq, time: f.time, jpeg: f.jpeg, gray });
+    this.emit('frame', thumbs ? { seq, time: f.time, jpeg: f.jpeg, gray, thumbs } : { seq, time: f.time, jpeg: f.jpeg, gray });
   }
 
   // --- state ------------------------------------------------------------------------------------------

@@ -134,6 +134,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       const gray = Object.keys(f.gray);
       const msg: NodeMessage = { topic: name, payload: f.jpeg, frame: frameInfo(f, f.jpeg, gray) };
       if (gray.length > 0) msg.gray = f.gray;
+      if (f.thumbs) msg.thumbs = f.thumbs;
       node.send(msg);
     };
 

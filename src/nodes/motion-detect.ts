@@ -162,6 +162,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
     const owner = ref && handle ? handle.pool.stream(ref.name) : undefined;
     if (ref && !s.stream) s.stream = ref.name;
     owner?.use(node.id, { gray: box }, () => ({ detectMs: s.detectMs }));
+    owner?.reportMotion(node.id, events.isActive);
 
     let discoveryDue = false;
     let decoding = false;
@@ -221,6 +222,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
     }
 
     function emitEvent(ev: MotionEvent, r: MotionResult | null): void {
+      owner?.reportMotion(node.id, ev.kind === 'start');
       for (const m of eventMessages(ev, r)) node.send(m);
       showStatus(Date.now(), true);
     }
