@@ -220,14 +220,34 @@ describe('Stream: one owner per stream (real FFmpeg)', function () {
     });
     stream.use('src', { run: true, jpeg: 'full' });
     stream.use('motion', { gray: { width: 240, height: 180 } });
-    const frames = await collect(stream, (f) => f.some((x) => x.gray['240x180']) && f.some((x) => x.jpeg));
-    await until(() => pool.captures().length === 2, 'two processes');
-    assert.ok(frames.filter((x) => x.gray['240x180']).every((x) => !x.jpeg), 'gray frames come alone');
+    await until(() => pool.captures().length === 2 && stream.state === 'healthy', 'two processes');
+    const frames = await collect(stream, (f) => f.filter((x) => x.gray['240x180']).length >= 5 && f.filter((x) => x.jpeg).length >= 5);
+    assert.ok(frames.filter((x) => x.gray['240x180']).every((x) => !x.jpeg), 'gray frames come alone (the sub-stream\'s stills stand back)');
     const g = frames.find((x) => x.gray['240x180']).gray['240x180'];
     assert.deepEqual([g.width, g.height], [240, 135], 'fitted to the box from the 16:9 sub-stream');
-    const j = frames.find((x) => x.jpeg).jpeg;
-    assert.equal((await sharp(j).metadata()).width, 640, 'the JPEG from the main stream');
+    for (const x of frames.filter((y) => y.jpeg)) assert.equal((await sharp(x.jpeg).metadata()).width, 640, 'JPEGs from the main stream');
     assert.equal(stream.snapshot().outputs.detect, true);
+  });
+
+  it('a detect source with nobody watching runs the sub-stream alone, stills included; a viewer brings the main stream back', async function () {
+    pool = new ProcessPool({ idleGraceMs: 0 });
+    const stream = pool.stream('cam');
+    stream.define('src', {
+      capture: { source: 'testsrc2=size=640x360:rate=10', fps: 10, quality: 5 },
+      detect: { source: 'testsrc2=size=160x90:rate=10', fps: 10, quality: 5 },
+      lowFps: 2,
+    });
+    stream.use('src', { run: true, jpeg: 'low' });
+    stream.use('motion', { gray: { width: 240, height: 180 } });
+    const frames = await collect(stream, (f) => f.filter((x) => x.jpeg).length >= 2);
+    assert.equal(pool.captures().length, 1, 'only the sub-stream runs');
+    assert.equal((await sharp(frames.find((x) => x.jpeg).jpeg).metadata()).width, 160, 'stills from the sub-stream');
+    assert.ok(frames.filter((x) => x.jpeg).length <= Math.ceil(frames.length / 5) + 1, 'at the low rate');
+    stream.use('viewer', { run: true, jpeg: 'full' });
+    const after = await collect(stream, (f) => f.filter((x) => x.jpeg).length >= 5);
+    await until(() => pool.captures().length === 2, 'the main stream for the viewer');
+    const widths = await Promise.all(after.filter((x) => x.jpeg).slice(-3).map(async (x) => (await sharp(x.jpeg).metadata()).width));
+    assert.deepEqual(widths, [640, 640, 640], 'full-size pictures once the main stream runs, no sub-stream stills among them');
   });
 
   it('hardware decoding that fails at run time falls back to software at once: degraded, with the reason', async function () {

@@ -120,6 +120,8 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
     readonly options: CaptureOptions,
     private readonly binaryPromise: Promise<FfmpegBinary>,
     private readonly tuning: SupervisorTuning = {},
+    /** The pool's decoder threads, for options that name none (not part of the options: they do not change the pictures). */
+    private readonly decoderThreads = 0,
   ) {
     super();
     this.description = displaySource(options);
@@ -170,7 +172,7 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
         if (this.stopped) return;
         let args: string[];
         try {
-          args = buildArgs({ ...this.options, ffmpegVersion: this.options.ffmpegVersion ?? binary.release });
+          args = buildArgs({ decoderThreads: this.decoderThreads, ...this.options, ffmpegVersion: this.options.ffmpegVersion ?? binary.release });
         } catch (err) {
           this.fail((err as Error).message);
           return;

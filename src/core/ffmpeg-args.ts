@@ -75,6 +75,11 @@ export interface CaptureOptions {
   /** Further input options, placed last before -i so they can override ours. */
   extraInputArgs?: string[];
   /**
+   * Decoder threads (0 or absent: FFmpeg's choice, one per core plus one). One thread costs the least CPU per frame
+   * and adds no frame-threading delay; a 4K camera on a slow CPU may need more to keep up.
+   */
+  decoderThreads?: number;
+  /**
    * Version of the FFmpeg binary that will run the args, when known to be older than 5.0 (e.g. the 2018 static
    * build of @ffmpeg-installer/ffmpeg). Omit for FFmpeg >= 5. Not part of the source signature.
    */
@@ -153,6 +158,7 @@ interface Normalised {
   plan: HwaccelPlan | undefined;
   passthrough: boolean;
   extraInputArgs: string[];
+  decoderThreads: number;
 }
 
 function safeDecode(s: string): string {
@@ -236,6 +242,12 @@ export function detectKind(source: string): SourceKind {
     return kind;
   }
   return 'file';
+}
+
+function threadsOf(v: unknown): number {
+  if (v === undefined || v === 0) return 0;
+  if (!finiteNumber(v) || !Number.isInteger(v) || v < 0 || v > 64) throw new SourceConfigError(`Decoder threads must be 0 (automatic) to 64, got ${String(v)}`);
+  return v;
 }
 
 function passthroughOf(o: CaptureOptions, kind: SourceKind): boolean {
@@ -373,6 +385,7 @@ function normalise(o: CaptureOptions): Normalised {
     plan: o.plan && o.plan.method !== 'software' ? o.plan : undefined,
     passthrough: passthroughOf(o, kind),
     extraInputArgs: stringArray(o.extraInputArgs, 'extraInputArgs'),
+    decoderThreads: threadsOf(o.decoderThreads),
   };
 }
 
@@ -432,7 +445,8 @@ export function buildArgs(o: CaptureOptions): string[] {
   const n = normalise(o);
   if (n.passthrough) throw new SourceConfigError('A pass-through capture runs no FFmpeg');
   const plan = n.plan;
-  const args = [...GLOBAL_ARGS, ...(plan ? plan.inputArgs : n.hwaccelArgs), ...inputArgs(n, o.ffmpegVersion), ...n.extraInputArgs, '-i', inputWithCredentials(n)];
+  const threads = n.decoderThreads > 0 ? ['-threads', String(n.decoderThreads)] : [];
+  const args = [...GLOBAL_ARGS, ...(plan ? plan.inputArgs : n.hwaccelArgs), ...inputArgs(n, o.ffmpegVersion), ...threads, ...n.extraInputArgs, '-i', inputWithCredentials(n)];
   const fps = `fps=${n.fps}`;
   // The hardware plan scales on the GPU and brings frames back to memory; software scales here.
   const scale = plan ? plan.scaleChain(n.width ? { width: n.width } : undefined, 'yuv420p') : n.width ? `scale=${n.width}:-2` : undefined;
@@ -523,6 +537,7 @@ function signatureOf(n: Normalised): string {
     `thumbs=${n.thumbs.join(',') || '-'}`,
     `hw=${n.plan ? n.plan.label : JSON.stringify(n.hwaccelArgs)}`, `extra=${JSON.stringify(n.extraInputArgs)}`,
     `pass=${n.passthrough ? 1 : 0}`,
+    `threads=${n.decoderThreads}`,
   ];
   return parts.join('|');
 }

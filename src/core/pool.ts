@@ -17,6 +17,8 @@ export interface PoolOptions {
   supervisor?: SupervisorTuning;
   /** Largest frame, in pixels, that a pass-through camera's JPEG may be decoded at for motion. */
   maxPixels?: number;
+  /** Decoder threads for every process (0: FFmpeg's choice). Default 1: least CPU per frame, no added delay. */
+  decoderThreads?: number;
 }
 
 export interface PoolEvents {
@@ -128,7 +130,7 @@ export class ProcessPool extends EventEmitter<PoolEvents> implements ProcessSour
     if (!entry) {
       const c = capture.passthrough
         ? new HttpCapture(key, capture, this.connect(capture), this.options.maxPixels ?? DEFAULT_MAX_PIXELS)
-        : new Capture(key, capture, this.ffmpeg(), this.options.supervisor);
+        : new Capture(key, capture, this.ffmpeg(), this.options.supervisor, this.options.decoderThreads ?? 1);
       entry = { capture: c, leases: 0 };
       this.entries.set(key, entry);
       const prior = [this.stoppingByKey.get(key), after].filter((p) => p !== undefined);

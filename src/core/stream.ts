@@ -325,7 +325,7 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
   }
 
   snapshot(): StreamSnapshot {
-    const main = this.slots.main.active?.capture;
+    const main = this.slots.main.active?.capture ?? this.slots.detect.active?.capture;
     const latency = new Histogram(LATENCY_BUCKETS_MS);
     const detectMs = new Histogram(DETECT_BUCKETS_MS);
     let viewers = 0;
@@ -447,6 +447,7 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     const { lowFps, detect } = owner.def;
     const plan = this.hwPlan();
     const capture = plan ? { ...owner.def.capture, plan } : owner.def.capture;
+    const wanted = rate;
     // Nobody needs more than the low rate (0: every frame always), or everyone is content with fewer frames.
     rate = Math.max(rate, lowFps > 0 ? lowFps : fps);
     const every = rate >= fps ? 1 : Math.max(1, Math.floor(fps / rate));
@@ -454,7 +455,13 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     const thumb = [...thumbs].sort((a, b) => a - b);
     const main = { ...capture, gray: undefined, jpeg: true, jpegEvery: every, thumbs: thumb.length ? thumb : undefined };
     if (detect && gray.length > 0) {
-      return { main, detect: { ...detect, fps: detect.fps || capture.fps, gray, jpeg: false, jpegEvery: 1 } };
+      // The sub-stream also makes the low-rate stills, so the main stream's process runs only while someone needs
+      // more than that: most of the day a camera costs what decoding its small stream costs.
+      const dfps = detect.fps || fps;
+      const stillsEvery = lowFps > 0 && lowFps < dfps ? Math.max(1, Math.floor(dfps / lowFps)) : 1;
+      const sub = { ...detect, fps: dfps, gray, jpeg: true, jpegEvery: stillsEvery };
+      const needMain = lowFps <= 0 || wanted > lowFps || thumb.length > 0;
+      return needMain ? { main, detect: sub } : { detect: sub };
     }
     return { main: { ...main, gray: gray.length ? gray : undefined } };
   }
@@ -571,7 +578,10 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     }
     const boxes = lease.capture.boxes;
     const gray: Record<string, GrayFrame> = {};
-    let bytes = f.jpeg?.length ?? 0;
+    // The sub-stream's stills stand in only while the main stream makes no pictures.
+    const mainCapture = this.slots.main.active?.capture;
+    const jpeg = role === 'detect' && mainCapture && PRODUCING.has(mainCapture.state) ? undefined : f.jpeg;
+    let bytes = jpeg?.length ?? 0;
     const seq = ++this.seq;
     for (let i = 0; i < boxes.length; i++) {
       const g = f.gray[i];
@@ -590,18 +600,19 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     this.frames++;
     this.bytes += bytes;
     this.lastFrameAt = f.time;
-    if (f.jpeg) {
+    if (jpeg) {
       this.jpegFrames++;
-      this.latestJpeg = { data: f.jpeg, seq, time: f.time };
+      this.latestJpeg = { data: jpeg, seq, time: f.time };
     }
-    this.emit('frame', thumbs ? { seq, time: f.time, jpeg: f.jpeg, gray, thumbs } : { seq, time: f.time, jpeg: f.jpeg, gray });
+    this.emit('frame', thumbs ? { seq, time: f.time, jpeg, gray, thumbs } : { seq, time: f.time, jpeg, gray });
   }
 
   // --- state ------------------------------------------------------------------------------------------
 
   private updateState(): void {
-    const main = this.slots.main.active?.capture;
+    // Without a viewer, a stream with a detect source runs only its sub-stream: that one's state is the stream's.
     const detect = this.slots.detect.active?.capture;
+    const main = this.slots.main.active?.capture ?? detect;
     let state: StreamState = this.failure ? 'failed' : main?.state ?? 'idle';
     let reason: string | undefined = this.failure;
     let retries = 0;
@@ -611,7 +622,7 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     } else if (this.owners.size === 0 && this.users.size > 0) {
       reason = 'no source node defines this stream';
     }
-    if (state === 'healthy' && detect && !PRODUCING.has(detect.state) && detect.state !== 'starting') {
+    if (state === 'healthy' && detect && detect !== main && !PRODUCING.has(detect.state) && detect.state !== 'starting') {
       state = 'degraded';
       reason = `detect source ${detect.state}${detect.stats().lastError ? `: ${detect.stats().lastError}` : ''}`;
     } else if (state === 'healthy' && this.accel?.fallback?.reason) {

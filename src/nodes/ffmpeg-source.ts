@@ -84,7 +84,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       quality: Math.round(clampNumber(def.quality, 5, 2, 31)),
       loop: def.loop !== false,
     };
-    const lowFps = clampNumber(def.lowFps, 1, 0, 60);
+    const lowFps = clampNumber(def.lowFps, 0.5, 0, 60);
     const detectSource = trimmed(def.detectSource);
     const snapshotTimeoutMs = clampNumber(def.snapshotTimeout, 10, 1, 120) * 1000;
     const flowConsumes = wiredTypes(RED, def).some((t) => !DEMAND_AWARE.has(t));

@@ -55,6 +55,8 @@ interface Session {
   lastResult: MotionResult | null;
   lastFrameTime: number;
   lastJpeg: Buffer | undefined;
+  /** Time of the frame lastJpeg shows (a source makes JPEGs at a low rate while nobody watches). */
+  lastJpegTime: number;
   frames: number;
   skipped: number;
   msPerFrame: number;
@@ -72,6 +74,8 @@ interface GrayInput {
 }
 
 const STATUS_INTERVAL_MS = 1000;
+/** Longest wait for a JPEG taken at or after a motion start (the source's low rate is every 2 s by default). */
+const SNAPSHOT_WAIT_MS = 3000;
 const PKG_VERSION: string = (() => {
   try {
     return (require('../../package.json') as { version: string }).version;
@@ -148,6 +152,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       lastResult: null,
       lastFrameTime: 0,
       lastJpeg: undefined,
+      lastJpegTime: 0,
       frames: 0,
       skipped: 0,
       msPerFrame: 0,
@@ -165,6 +170,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
     owner?.reportMotion(node.id, events.isActive);
 
     let discoveryDue = false;
+    let pendingSnapshot: { since: number; until: number } | undefined;
     let decoding = false;
     let lastStatusAt = 0;
     let lastError = regionErrors.length > 0 ? 'bad regions' : '';
@@ -215,10 +221,27 @@ module.exports = function register(RED: NodeRedRuntime): void {
       if (!discovery || !s.stream) return out;
       const attributes = { score: msg.score, changed_area: msg.changedArea, regions: regionsOut, bbox: msg.bbox, event: msg.event };
       out.push({ topic: attributesTopic(topicPrefix, s.stream), payload: JSON.stringify(attributes), retain: true, qos: 1, kind: 'attributes', stream: s.stream });
-      if (cameraEntity && ev.kind === 'start' && s.lastJpeg) {
-        out.push({ topic: snapshotTopic(topicPrefix, s.stream), payload: s.lastJpeg, retain: true, qos: 1, kind: 'snapshot', stream: s.stream });
+      if (cameraEntity && ev.kind === 'start') {
+        // The picture for the camera entity shows the event: a JPEG taken at or after its first frame. While nobody
+        // watches, the source makes one every couple of seconds, so the snapshot may follow the ON by that much.
+        if (s.lastJpeg && s.lastJpegTime >= ev.time) out.push(snapshotMessage(s.lastJpeg));
+        else pendingSnapshot = { since: ev.time, until: Date.now() + SNAPSHOT_WAIT_MS };
       }
       return out;
+    }
+
+    function snapshotMessage(jpeg: Buffer): NodeMessage {
+      return { topic: snapshotTopic(topicPrefix, s.stream), payload: jpeg, retain: true, qos: 1, kind: 'snapshot', stream: s.stream };
+    }
+
+    /** A JPEG came: it is the event's snapshot if one is awaited (or the wait is over and it is the best there is). */
+    function jpegArrived(jpeg: Buffer, time: number): void {
+      s.lastJpeg = jpeg;
+      s.lastJpegTime = time;
+      if (pendingSnapshot && time >= pendingSnapshot.since) {
+        pendingSnapshot = undefined;
+        node.send(snapshotMessage(jpeg));
+      }
     }
 
     function emitEvent(ev: MotionEvent, r: MotionResult | null): void {
@@ -282,6 +305,10 @@ module.exports = function register(RED: NodeRedRuntime): void {
 
     const tickTimer = setInterval(() => {
       const now = Date.now();
+      if (pendingSnapshot && now >= pendingSnapshot.until) {
+        pendingSnapshot = undefined;
+        if (s.lastJpeg && s.stream) node.send(snapshotMessage(s.lastJpeg));
+      }
       const ev = events.tick(now);
       if (ev) emitEvent(ev, null);
       if (s.online && s.lastFrameTime > 0 && now - s.lastFrameTime >= events.opts.staleMs) {
@@ -303,7 +330,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       const frame = msg.frame as { gray?: unknown; time?: unknown } | undefined;
       const gray = grayOf(msg);
       const time = typeof gray?.time === 'number' ? gray.time : typeof frame?.time === 'number' ? frame.time : Date.now();
-      if (Buffer.isBuffer(msg.payload)) s.lastJpeg = msg.payload;
+      if (Buffer.isBuffer(msg.payload)) jpegArrived(msg.payload, time);
       if (gray) {
         try {
           const width = Number(gray.width);
@@ -342,7 +369,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
           (g) => {
             decoding = false;
             if (closed) return done();
-            s.lastJpeg = jpeg;
+            jpegArrived(jpeg, time);
             analyse(g.data, g.width, g.height, time);
             done();
           },
