@@ -38,8 +38,9 @@ describe(`motion end to end: ffmpeg-source -> motion-detect -> mqtt out -> ${pro
     const stream = `e2e_${crypto.randomBytes(3).toString('hex')}`;
     client = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
     const got = [];
-    client.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), retain: packet.retain, at: Date.now() }));
-    await client.subscribeAsync([`glimpser/${stream}/#`, `homeassistant/binary_sensor/glimpser_${stream}_motion_md/config`], { qos: 1 });
+    client.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), raw: payload, retain: packet.retain, at: Date.now() }));
+    await client.subscribeAsync([`glimpser/${stream}/#`, `homeassistant/binary_sensor/glimpser_${stream}_motion_md/config`,
+      `homeassistant/camera/glimpser_${stream}_motion_snapshot_md/config`], { qos: 1 });
 
     await helper.load([poolNode, sourceNode, motionNode, mqttNode], [
       { id: 'pool', type: 'glimpser-process-pool', idleGrace: 0 },
@@ -76,6 +77,19 @@ describe(`motion end to end: ffmpeg-source -> motion-detect -> mqtt out -> ${pro
     const avail = got.find((m) => m.topic === `glimpser/${stream}/availability`);
     assert.equal(avail && avail.payload, 'online');
 
+    // Attributes for automations, and the event's picture for the MQTT camera entity, as raw JPEG bytes.
+    const attrs = got.filter((m) => m.topic === `glimpser/${stream}/motion/attributes`).map((m) => JSON.parse(m.payload));
+    assert.ok(attrs.some((a) => a.score > 0 && a.changed_area >= 80 && a.bbox && a.regions), JSON.stringify(attrs));
+    const camCfg = got.find((m) => m.topic === `homeassistant/camera/glimpser_${stream}_motion_snapshot_md/config`);
+    assert.ok(camCfg, 'camera entity discovery received');
+    assert.equal(JSON.parse(camCfg.payload).topic, `glimpser/${stream}/snapshot`);
+    const snap = got.find((m) => m.topic === `glimpser/${stream}/snapshot`);
+    assert.ok(snap, 'the motion start published a snapshot');
+    assert.ok(snap.raw[0] === 0xff && snap.raw[1] === 0xd8 && snap.raw.at(-1) === 0xd9, 'raw JPEG bytes');
+    const { default: sharp } = await import('sharp');
+    assert.equal((await sharp(snap.raw).metadata()).width, 320);
+    assert.ok(snap.at >= motion[0].at, 'taken at or after the motion start');
+
     // The discovery config is retained: a client that connects later (Home Assistant after a restart) gets it.
     const late = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
     try {
@@ -84,8 +98,9 @@ describe(`motion end to end: ffmpeg-source -> motion-detect -> mqtt out -> ${pro
       const r = await Promise.race([retained, new Promise((resolve) => setTimeout(() => resolve(null), 3000))]);
       assert.ok(r && r.retain && JSON.parse(r.payload).unique_id === cfg.unique_id, 'retained discovery');
       // Leave a shared broker clean.
-      await late.publishAsync(disc.topic, '', { retain: true, qos: 1 });
-      await late.publishAsync(`glimpser/${stream}/availability`, '', { retain: true, qos: 1 });
+      for (const t of [disc.topic, camCfg.topic, `glimpser/${stream}/availability`, `glimpser/${stream}/motion`, `glimpser/${stream}/motion/attributes`, `glimpser/${stream}/snapshot`]) {
+        await late.publishAsync(t, '', { retain: true, qos: 1 });
+      }
     } finally {
       await late.endAsync(true);
     }
