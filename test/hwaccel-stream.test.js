@@ -1,0 +1,95 @@
+'use strict';
+// Hardware decoding through the nodes: a hwaccel-config node whose probe passes vaapi on a fake FFmpeg that then
+// fails as a camera pipeline with -hwaccel. The stream must fall back to software at once, say why, and keep its
+// viewers; and with the real FFmpeg here (no GPU) the same settings simply run in software.
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const helper = require('./helpers/node-red').testHelper();
+const poolNode = require('../nodes/process-pool.js');
+const sourceNode = require('../nodes/ffmpeg-source.js');
+const mjpegOut = require('../nodes/mjpeg-out.js');
+const hwNode = require('../nodes/hwaccel-config.js');
+const { clearProbeCache } = require('../dist/core/hwaccel-probe');
+const { openStream, nextParts } = require('./helpers/mjpeg-client');
+const { until } = require('./helpers/procs');
+
+const FAKE = path.join(__dirname, 'fixtures', 'fake-ffmpeg', 'ffmpeg-hw-probe-then-runtime-error');
+
+function flow(ffmpegPath, mode, source) {
+  return [
+    { id: 'pool', type: 'glimpser-process-pool', idleGrace: 10, ...(ffmpegPath ? { ffmpegPath } : {}) },
+    { id: 'hw', type: 'glimpser-hwaccel-config', mode, device: '', retry: 600 },
+    { id: 'src', type: 'glimpser-ffmpeg-source', name: 'cam', pool: 'pool', hwaccel: 'hw', source, fps: 10, quality: 5, startMode: 'always', wires: [['out']] },
+    { id: 'out', type: 'glimpser-mjpeg-out', path: '/cam.mjpg', maxPerAddress: 10, wires: [] },
+  ];
+}
+
+describe('hardware decoding through the nodes', function () {
+  this.timeout(60000);
+  let server;
+  let httpNode;
+  let dir;
+  const captureHttp = (RED) => {
+    httpNode = RED.httpNode;
+  };
+  beforeEach(function (done) {
+    clearProbeCache();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-hw-'));
+    helper.startServer(done);
+  });
+  afterEach(async function () {
+    delete process.env.FAKE_FFMPEG_HWLOG;
+    await helper.unload();
+    if (server) {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      server = undefined;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    await new Promise((r) => helper.stopServer(r));
+  });
+
+  async function load(f) {
+    await helper.load([poolNode, hwNode, sourceNode, mjpegOut, captureHttp], f);
+    server = http.createServer(httpNode);
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${server.address().port}`;
+  }
+
+  it('probe passes vaapi, the camera fails in hardware: software at once, degraded with the reason, the viewer stays', async function () {
+    const log = path.join(dir, 'starts');
+    process.env.FAKE_FFMPEG_HWLOG = log;
+    const base = await load(flow(FAKE, 'vaapi', 'testsrc'));
+    const viewer = await openStream(`${base}/cam.mjpg`);
+    const stream = helper.getNode('pool').pool.stream('cam');
+    await until(() => stream.state === 'degraded', 'degraded after the fallback', 30000);
+    assert.match(stream.stateInfo.reason, /vaapi failed/);
+    const snap = stream.snapshot();
+    assert.equal(snap.acceleration, 'software');
+    assert.match(snap.fallbackReason, /VAAPI|vaapi/);
+    viewer.queue.length = 0;
+    const parts = await nextParts(viewer, 3);
+    assert.ok(parts.some((b) => !b.placeholder), 'real frames from the software process on the same connection');
+    assert.equal(viewer.res.destroyed, false);
+    const starts = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ')[1]);
+    assert.equal(starts[0], 'hw:vaapi');
+    assert.ok(starts.slice(1).every((s) => s === 'sw'), starts.join(', '));
+    const src = helper.getNode('src');
+    const warned = src.warn.getCalls().map((c) => String(c.args[0])).filter((t) => /vaapi failed/.test(t));
+    assert.equal(warned.length, 1, 'the fallback is logged once');
+    viewer.close();
+  });
+
+  it('with the real FFmpeg here (no GPU), auto runs the camera in software and the stream is healthy', async function () {
+    const base = await load(flow(undefined, 'auto', 'testsrc2=size=320x240:rate=10'));
+    const viewer = await openStream(`${base}/cam.mjpg`);
+    const stream = helper.getNode('pool').pool.stream('cam');
+    await until(() => stream.state === 'healthy', 'healthy', 30000);
+    assert.equal(stream.snapshot().acceleration, 'software');
+    await nextParts(viewer, 2);
+    viewer.close();
+  });
+});
