@@ -294,8 +294,16 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
       return;
     }
     this.users.delete(userId);
-    if (this.motionBy.delete(userId) && this.motion !== true) this.emit('motion', false);
+    this.forgetMotion([userId]);
     this.apply(mode);
+  }
+
+  /** Motion verdicts of users that left; the stream's motion state follows. */
+  private forgetMotion(ids: string[]): void {
+    const before = this.motion;
+    for (const id of ids) this.motionBy.delete(id);
+    const after = this.motion;
+    if (after !== before && after !== undefined) this.emit('motion', after);
   }
 
   /**
@@ -303,8 +311,10 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
    * is coming back for it, so no idle grace).
    */
   settle(): void {
-    let changed = false;
-    for (const [id, u] of this.users) if (u.parked) changed = this.users.delete(id) || changed;
+    const gone = [...this.users].filter(([, u]) => u.parked).map(([id]) => id);
+    for (const id of gone) this.users.delete(id);
+    this.forgetMotion(gone);
+    let changed = gone.length > 0;
     for (const [id, o] of this.owners) if (o.parked) changed = this.owners.delete(id) || changed;
     if (changed) this.apply('now');
   }
