@@ -48,7 +48,7 @@ describe('package layout', function () {
         loaded.add(spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'));
       }
     }
-    // cors is the http-in node's own, taken from the Node-RED runtime (src/nodes/mjpeg-out.ts), never installed by us.
+    // cors is the http-in node's own, taken from the Node-RED runtime (src/nodes/http-routes.ts), never installed by us.
     loaded.delete('cors');
     const declared = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.optionalDependencies ?? {})];
     assert.deepEqual([...loaded].sort(), declared.sort());
