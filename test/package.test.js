@@ -8,7 +8,7 @@ const pkg = require('../package.json');
 describe('package layout', function () {
   it('registers every node with a .js entry that exports a function and an .html editor file beside it', function () {
     const nodes = Object.entries(pkg['node-red'].nodes);
-    assert.deepEqual(nodes.map(([name]) => name).sort(), ['glimpser-ffmpeg-source', 'glimpser-hwaccel-config', 'glimpser-mjpeg-out', 'glimpser-motion-detect', 'glimpser-process-pool']);
+    assert.deepEqual(nodes.map(([name]) => name).sort(), ['glimpser-ffmpeg-source', 'glimpser-hwaccel-config', 'glimpser-metrics', 'glimpser-mjpeg-out', 'glimpser-motion-detect', 'glimpser-process-pool', 'glimpser-stream-health']);
     for (const [name, file] of nodes) {
       const entry = path.join(__dirname, '..', file);
       assert.equal(typeof require(entry), 'function', `${name}: ${file} exports a register function`);

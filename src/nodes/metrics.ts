@@ -1,0 +1,138 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { healthReport, sampleStreams } from '../core/health';
+import { StreamMetrics } from '../core/metrics';
+import { normalisePath } from '../core/route-table';
+import { trimmed } from './config';
+import { nodeRoutes } from './http-routes';
+import { lifecycleOf, type Lifecycle } from './lifecycle';
+import { labelledPools } from './pool-labels';
+import type { Node, NodeDef, NodeRedRuntime } from './red-types';
+
+export const METRICS_TYPE = 'glimpser-metrics';
+export const DEFAULT_METRICS_PATH = '/glimpser/metrics';
+export const DEFAULT_HEALTH_PATH = '/glimpser/health';
+
+export interface MetricsDef extends NodeDef {
+  path?: string;
+  healthPath?: string;
+  /** Include prom-client's Node.js process metrics (CPU, memory, event loop lag, GC). */
+  processMetrics?: boolean;
+}
+
+interface Settings {
+  metricsPath: string | undefined;
+  healthPath: string | undefined;
+  processMetrics: boolean;
+}
+
+/**
+ * A path field: missing means the default (a flow from before the field existed), an empty string means "not
+ * served"; anything else must be a plain path.
+ */
+function pathSetting(value: unknown, fallback: string): { path: string | undefined } | { bad: string } {
+  if (value === undefined || value === null) return { path: fallback };
+  const text = trimmed(value);
+  if (text === '') return { path: undefined };
+  const path = normalisePath(text);
+  return path ? { path } : { bad: String(value) };
+}
+
+export function metricsSettings(def: MetricsDef): Settings | { error: string; subs: Record<string, string> } {
+  const m = pathSetting(def.path, DEFAULT_METRICS_PATH);
+  if ('bad' in m) return { error: 'metrics.errors.path', subs: { path: m.bad } };
+  const h = pathSetting(def.healthPath, DEFAULT_HEALTH_PATH);
+  if ('bad' in h) return { error: 'metrics.errors.path', subs: { path: h.bad } };
+  if (!m.path && !h.path) return { error: 'metrics.errors.nothing', subs: {} };
+  if (m.path && m.path === h.path) return { error: 'metrics.errors.samePath', subs: { path: m.path } };
+  return { metricsPath: m.path, healthPath: h.path, processMetrics: def.processMetrics !== false };
+}
+
+/** One registry per runtime, made by its first metrics node and kept: redeploys never register a metric twice. */
+const registries = new WeakMap<Lifecycle, StreamMetrics>();
+
+function metricsOf(lifecycle: Lifecycle): StreamMetrics {
+  let m = registries.get(lifecycle);
+  if (!m) {
+    m = new StreamMetrics();
+    registries.set(lifecycle, m);
+  }
+  return m;
+}
+
+function answer(res: ServerResponse, head: boolean, status: number, contentType: string, body: string): void {
+  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(body)), 'Cache-Control': 'no-store' });
+  res.end(head ? undefined : body);
+}
+
+module.exports = function register(RED: NodeRedRuntime): void {
+  function MetricsNode(this: Node, def: MetricsDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const lifecycle = lifecycleOf(RED);
+    const settings = metricsSettings(def);
+    const fail = (text: string, message: string): void => {
+      node.error(message);
+      node.status({ fill: 'red', shape: 'ring', text });
+    };
+    if ('error' in settings) {
+      const message = RED._(settings.error, settings.subs);
+      fail(message.slice(0, 80), message);
+      return;
+    }
+    const routes = nodeRoutes(RED);
+    if (!routes) {
+      node.warn(RED._('metrics.errors.httpDisabled'));
+      node.status({ fill: 'grey', shape: 'ring', text: RED._('metrics.status.disabled') });
+      return;
+    }
+    const metrics = metricsOf(lifecycle);
+
+    const serveMetrics = (req: IncomingMessage, res: ServerResponse): void => {
+      sampleStreams(labelledPools(RED))
+        .then((samples) => metrics.exposition(samples, settings.processMetrics))
+        .then(
+          ({ contentType, body }) => answer(res, req.method === 'HEAD', 200, contentType, body),
+          (err: Error) => {
+            node.error(RED._('metrics.errors.scrape', { message: err.message }));
+            if (!res.headersSent) answer(res, false, 500, 'text/plain; charset=utf-8', `500 Internal Server Error: ${err.message}\n`);
+          },
+        );
+    };
+    const serveHealth = (req: IncomingMessage, res: ServerResponse): void => {
+      // No process figures here: a health check is polled often and needs only states.
+      sampleStreams(labelledPools(RED), async () => undefined).then(
+        (samples) => {
+          const report = healthReport(samples);
+          answer(res, req.method === 'HEAD', report.status, 'application/json; charset=utf-8', `${JSON.stringify(report.body)}\n`);
+        },
+        (err: Error) => {
+          if (!res.headersSent) answer(res, false, 500, 'text/plain; charset=utf-8', `500 Internal Server Error: ${err.message}\n`);
+        },
+      );
+    };
+
+    const claimed: string[] = [];
+    try {
+      if (settings.metricsPath) {
+        routes.table.claim(settings.metricsPath, node.id, routes.route(serveMetrics));
+        claimed.push(settings.metricsPath);
+      }
+      if (settings.healthPath) {
+        routes.table.claim(settings.healthPath, node.id, routes.route(serveHealth));
+        claimed.push(settings.healthPath);
+      }
+      node.status({ fill: 'green', shape: 'dot', text: claimed.join(' · ') });
+    } catch (err) {
+      for (const p of claimed.splice(0)) routes.table.release(p, node.id);
+      fail(RED._('metrics.status.pathInUse'), RED._('metrics.errors.pathInUse', { message: (err as Error).message }));
+    }
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      for (const p of claimed) routes.table.release(p, node.id);
+      node.status({});
+      done();
+    });
+  }
+
+  RED.nodes.registerType(METRICS_TYPE, MetricsNode);
+};
