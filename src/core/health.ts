@@ -1,7 +1,7 @@
 import { Histogram } from './histogram';
 import type { ProcessPool } from './pool';
 import { readProcessesUsage, type ProcessUsage } from './process-usage';
-import type { StreamSnapshot } from './stream';
+import type { Stream, StreamSnapshot } from './stream';
 import type { StreamState } from './types';
 
 /** One stream as health and metrics read it at one moment: its snapshot and its FFmpeg's cost. */
@@ -23,9 +23,17 @@ export interface LabelledPool {
 export type UsageReader = (pids: readonly number[]) => Promise<ProcessUsage | undefined>;
 
 /** Every stream of these pools, snapshotted now; process figures read from the kernel. */
-export async function sampleStreams(pools: readonly LabelledPool[], readUsage: UsageReader = readProcessesUsage): Promise<StreamSample[]> {
+export function sampleStreams(pools: readonly LabelledPool[], readUsage: UsageReader = readProcessesUsage): Promise<StreamSample[]> {
+  return sampleEach(
+    pools.flatMap(({ label, pool }) => pool.streams().map((stream) => ({ pool: label, stream }))),
+    readUsage,
+  );
+}
+
+/** These streams, snapshotted now (all at the same moment); process figures read from the kernel. */
+export async function sampleEach(streams: readonly { pool: string; stream: Stream }[], readUsage: UsageReader = readProcessesUsage): Promise<StreamSample[]> {
   const at = Date.now();
-  const snaps = pools.flatMap(({ label, pool }) => pool.streams().map((s) => ({ pool: label, snapshot: s.snapshot() })));
+  const snaps = streams.map(({ pool, stream }) => ({ pool, snapshot: stream.snapshot() }));
   const usage = await Promise.all(snaps.map((s) => (s.snapshot.pids.length > 0 ? readUsage(s.snapshot.pids) : undefined)));
   return snaps.map((s, i) => ({ ...s, usage: usage[i], at }));
 }
