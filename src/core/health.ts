@@ -60,6 +60,16 @@ export interface HealthReport {
 
 const round = (n: number, digits: number): number => Number(n.toFixed(digits));
 
+/**
+ * The frame rate the stream's process should deliver now: the source's rate while anyone needs every frame (viewers,
+ * motion's gray frames, a flow), its low rate while only stills might be asked for, 0 while no process runs.
+ */
+export function targetFps(s: StreamSnapshot): number {
+  const every = s.outputs.jpegEvery;
+  if (every <= 0) return 0;
+  return round(s.outputs.gray.length > 0 ? s.expectedFps : s.expectedFps / every, 3);
+}
+
 export function healthReport(samples: readonly StreamSample[], now = Date.now()): HealthReport {
   const streams = samples.map(({ pool, snapshot: s }): HealthEntry => ({
     pool,
@@ -112,7 +122,10 @@ export interface StreamFigures {
   state: StreamState;
   reason: string | null;
   fps: number;
+  /** The source's frame rate. */
   expectedFps: number;
+  /** The rate asked of FFmpeg now (the low rate while nothing needs every frame; 0 while idle). */
+  targetFps: number;
   frames: number;
   bytes: number;
   restarts: number;
@@ -153,6 +166,7 @@ export function streamFigures(sample: StreamSample, previous?: StreamSample): St
     reason: s.reason ?? null,
     fps: round(s.fps, 2),
     expectedFps: s.expectedFps,
+    targetFps: targetFps(s),
     frames: s.frames,
     bytes: s.bytes,
     restarts: s.restarts,

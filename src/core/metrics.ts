@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
-import type { StreamSample } from './health';
+import { targetFps, type StreamSample } from './health';
 import { DETECT_BUCKETS_MS, LATENCY_BUCKETS_MS, type Histogram } from './histogram';
 import type { StreamState } from './types';
 
@@ -104,7 +104,7 @@ export class StreamMetrics {
     const counter = (name: string, help: string): Counter<Label> => new Counter({ name, help, labelNames, registers });
     this.gauges = {
       fps: gauge('glimpser_camera_fps', 'Frames per second the stream delivered, measured over the last 5 seconds.'),
-      targetFps: gauge('glimpser_camera_target_fps', 'Frame rate the stream\'s source node asks FFmpeg for.'),
+      targetFps: gauge('glimpser_camera_target_fps', 'Frame rate the stream should deliver now: its source\'s rate while anything needs every frame, its low rate otherwise, 0 while idle.'),
       retries: gauge('glimpser_camera_retries', 'Consecutive failed FFmpeg starts behind the current state (0 when healthy).'),
       viewers: gauge('glimpser_camera_viewers', 'MJPEG viewers connected to the stream\'s endpoints.'),
       lastFrame: gauge('glimpser_camera_last_frame_timestamp_seconds', 'Unix time of the stream\'s last frame.'),
@@ -145,7 +145,7 @@ export class StreamMetrics {
     for (const { pool, snapshot: s, usage } of samples) {
       const labels: Labels = { stream: s.name, pool };
       this.gauges.fps.set(labels, s.fps);
-      this.gauges.targetFps.set(labels, s.expectedFps);
+      this.gauges.targetFps.set(labels, targetFps(s));
       this.gauges.retries.set(labels, s.retries);
       this.gauges.viewers.set(labels, s.viewers);
       if (s.lastFrameAt !== undefined) this.gauges.lastFrame.set(labels, s.lastFrameAt / 1000);
