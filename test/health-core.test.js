@@ -46,15 +46,14 @@ function snapshot(name, over = {}) {
 const sample = (name, over = {}, usage = { cpuSeconds: 12.5, rssBytes: 40e6 }, at = 1_700_000_000_500) => ({ pool: 'cams', snapshot: snapshot(name, over), usage, at });
 
 describe('process usage from /proc', function () {
-  it('parses stat and status text, with a command name that holds spaces and parentheses', function () {
+  it('parses a stat line, with a command name that holds spaces and parentheses', function () {
     const stat = '4242 (ff (x) mpeg) S 1 4242 4242 0 -1 4194304 1234 0 0 0 250 50 0 0 20 0 3 0 12345 123456789 9876 18446744073709551615';
-    const status = 'Name:\tffmpeg\nVmPeak:\t  300000 kB\nVmRSS:\t   51200 kB\nThreads:\t3\n';
-    assert.deepEqual(parseProcessUsage(stat, status), { cpuSeconds: 3, rssBytes: 51200 * 1024 });
-    assert.deepEqual(parseProcessUsage(stat, 'Name:\tzombie\n'), { cpuSeconds: 3, rssBytes: 0 }, 'a zombie has no VmRSS');
-    assert.equal(parseProcessUsage('garbage', ''), undefined);
+    assert.deepEqual(parseProcessUsage(stat, 4096), { cpuSeconds: 3, rssBytes: 9876 * 4096 });
+    assert.deepEqual(parseProcessUsage(stat, 16384), { cpuSeconds: 3, rssBytes: 9876 * 16384 });
+    assert.equal(parseProcessUsage('garbage', 4096), undefined);
   });
 
-  it('reads this process as Node.js itself counts it; USER_HZ is 100 here', async function () {
+  it('reads this process as Node.js itself counts it (CPU and RSS); USER_HZ is 100 here', async function () {
     if (!linux) this.skip(); // other systems have no /proc: the figures are absent there
     assert.equal(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim(), '100');
     const end = Date.now() + 300;
@@ -75,7 +74,7 @@ describe('process usage from /proc', function () {
     assert.ok(alive && alive.rssBytes > 0);
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
-    await until(() => readProcessUsage(child.pid).then((u) => u === undefined), 'gone from /proc', 5000);
+    await until(() => readProcessUsage(child.pid) === undefined, 'gone from /proc', 5000);
     assert.equal(await readProcessUsage(-1), undefined);
     assert.equal(await readProcessUsage(process.pid, '/nonexistent'), undefined);
     const sum = await readProcessesUsage([child.pid, process.pid]);
@@ -159,13 +158,17 @@ describe('StreamMetrics (prom-client, a registry of its own)', function () {
     [0.5, 3, 3, 40, 9000].forEach((v) => latency.observe(v));
     const detectMs = new Histogram(DETECT_BUCKETS_MS);
     detectMs.observe(0.07);
-    const { body } = await new StreamMetrics().exposition([sample('front', { latency, detectMs })], false);
-    const buckets = [...body.matchAll(/^glimpser_camera_delivery_latency_seconds_bucket\{stream="front",pool="cams",le="([^"]+)"\} (\d+)$/gm)].map((m) => `${m[1]}:${m[2]}`);
+    const m = new StreamMetrics();
+    const { body } = await m.exposition([sample('front', { latency, detectMs })], false);
+    // The JSON form (getMetricsAsJSON) carries every label on every value, as prom-client's own histograms do.
+    const json = (await m.registry.getMetricsAsJSON()).find((x) => x.name === 'glimpser_camera_delivery_latency_seconds');
+    assert.deepEqual(json.values[0], { labels: { stream: 'front', pool: 'cams', le: 0.001 }, sharedLabels: {}, value: 1, metricName: 'glimpser_camera_delivery_latency_seconds_bucket' });
+    const buckets = [...body.matchAll(/^glimpser_camera_delivery_latency_seconds_bucket\{le="([^"]+)",stream="front",pool="cams"\} (\d+)$/gm)].map((m) => `${m[1]}:${m[2]}`);
     assert.deepEqual(buckets, ['0.001:1', '0.002:1', '0.005:3', '0.01:3', '0.02:3', '0.05:4', '0.1:4', '0.2:4', '0.5:4', '1:4', '2:4', '5:4', '+Inf:5']);
     assert.match(body, /^glimpser_camera_delivery_latency_seconds_sum\{stream="front",pool="cams"\} 9\.0465$/m);
     assert.match(body, /^glimpser_camera_delivery_latency_seconds_count\{stream="front",pool="cams"\} 5$/m);
-    assert.match(body, /^glimpser_camera_motion_detection_seconds_bucket\{stream="front",pool="cams",le="0\.0001"\} 1$/m);
-    assert.match(body, /^glimpser_camera_motion_detection_seconds_bucket\{stream="front",pool="cams",le="0\.00005"\} 0$/m);
+    assert.match(body, /^glimpser_camera_motion_detection_seconds_bucket\{le="0\.0001",stream="front",pool="cams"\} 1$/m);
+    assert.match(body, /^glimpser_camera_motion_detection_seconds_bucket\{le="0\.00005",stream="front",pool="cams"\} 0$/m);
   });
 
   it('two registries never collide, prom-client\'s global registry stays empty, process metrics are made once', async function () {

@@ -96,7 +96,7 @@ describe('metrics node: /glimpser/metrics and /glimpser/health (real FFmpeg, rea
     assert.match(r.text, /^glimpser_camera_state\{stream="front",pool="cams",state="failed"\} 0$/m);
     assert.match(r.text, /^glimpser_ffmpeg_info\{stream="front",pool="cams",version="[^"]+",acceleration="software"\} 1$/m);
     assert.match(r.text, /^# TYPE glimpser_camera_delivery_latency_seconds histogram$/m);
-    assert.match(r.text, /^glimpser_camera_delivery_latency_seconds_bucket\{stream="front",pool="cams",le="\+Inf"\} 0$/m);
+    assert.match(r.text, /^glimpser_camera_delivery_latency_seconds_bucket\{le="\+Inf",stream="front",pool="cams"\} 0$/m);
     assert.match(r.text, /^glimpser_camera_motion_detection_seconds_count\{stream="front",pool="cams"\} 0$/m);
     assert.match(r.text, /^process_cpu_user_seconds_total \S+$/m, 'prom-client default metrics');
     assert.match(r.text, /^nodejs_eventloop_lag_seconds \S+$/m);
@@ -126,7 +126,7 @@ describe('metrics node: /glimpser/metrics and /glimpser/health (real FFmpeg, rea
     await until(() => helper.getNode('out').endpoint.hub.latency.count >= 10, '10 frames delivered');
     const r = await get('/glimpser/metrics');
     viewer.destroy();
-    const buckets = [...r.text.matchAll(/^glimpser_camera_delivery_latency_seconds_bucket\{stream="front",pool="cams",le="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]);
+    const buckets = [...r.text.matchAll(/^glimpser_camera_delivery_latency_seconds_bucket\{le="([^"]+)",stream="front",pool="cams"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]);
     assert.deepEqual(buckets.map(([le]) => le), ['0.001', '0.002', '0.005', '0.01', '0.02', '0.05', '0.1', '0.2', '0.5', '1', '2', '5', '+Inf']);
     for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i][1] >= buckets[i - 1][1], 'cumulative');
     const count = Number(/^glimpser_camera_delivery_latency_seconds_count\{stream="front",pool="cams"\} (\d+)$/m.exec(r.text)[1]);

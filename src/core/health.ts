@@ -20,22 +20,26 @@ export interface LabelledPool {
   pool: ProcessPool;
 }
 
-export type UsageReader = (pids: readonly number[]) => Promise<ProcessUsage | undefined>;
+export type UsageReader = (pids: readonly number[]) => ProcessUsage | undefined;
+
+/** Reads no process figures (a health check needs only states). */
+export const NO_USAGE: UsageReader = () => undefined;
 
 /** Every stream of these pools, snapshotted now; process figures read from the kernel. */
-export function sampleStreams(pools: readonly LabelledPool[], readUsage: UsageReader = readProcessesUsage): Promise<StreamSample[]> {
+export function sampleStreams(pools: readonly LabelledPool[], readUsage: UsageReader = readProcessesUsage): StreamSample[] {
   return sampleEach(
     pools.flatMap(({ label, pool }) => pool.streams().map((stream) => ({ pool: label, stream }))),
     readUsage,
   );
 }
 
-/** These streams, snapshotted now (all at the same moment); process figures read from the kernel. */
-export async function sampleEach(streams: readonly { pool: string; stream: Stream }[], readUsage: UsageReader = readProcessesUsage): Promise<StreamSample[]> {
+/** These streams, snapshotted at one moment; process figures read from the kernel. */
+export function sampleEach(streams: readonly { pool: string; stream: Stream }[], readUsage: UsageReader = readProcessesUsage): StreamSample[] {
   const at = Date.now();
-  const snaps = streams.map(({ pool, stream }) => ({ pool, snapshot: stream.snapshot() }));
-  const usage = await Promise.all(snaps.map((s) => (s.snapshot.pids.length > 0 ? readUsage(s.snapshot.pids) : undefined)));
-  return snaps.map((s, i) => ({ ...s, usage: usage[i], at }));
+  return streams.map(({ pool, stream }) => {
+    const snapshot = stream.snapshot();
+    return { pool, snapshot, usage: snapshot.pids.length > 0 ? readUsage(snapshot.pids) : undefined, at };
+  });
 }
 
 /** States in which a container health check passes: producing as asked, or not asked to run. */

@@ -25,5 +25,5 @@ export { planFor, hardwarePlan, softwarePlan, type HwaccelPlan, type HwaccelMode
 export { HwaccelFallback, hardwareErrorIn, type AccelerationHealth, type FallbackOptions } from './hwaccel-fallback';
 export type { Frame, GrayFrame, StreamState, StreamStats } from './types';
 export { StreamMetrics, processMetricsRegistry } from './metrics';
-export { healthReport, sampleStreams, sampleEach, streamFigures, histogramSince, summarise, PASSING_STATES, type StreamSample, type StreamFigures, type HealthReport, type LabelledPool } from './health';
+export { healthReport, sampleStreams, sampleEach, NO_USAGE, streamFigures, histogramSince, summarise, PASSING_STATES, type StreamSample, type StreamFigures, type HealthReport, type LabelledPool } from './health';
 export { readProcessUsage, readProcessesUsage, parseProcessUsage, type ProcessUsage } from './process-usage';

@@ -17,6 +17,8 @@ class BucketHistogram {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
   private readonly series = new Map<string, { labels: Labels; h: Histogram }>();
+  /** `le` label values, made once: bounds in seconds as Prometheus prints them. */
+  private readonly les: { le: string | number }[];
 
   constructor(
     readonly name: string,
@@ -26,6 +28,7 @@ class BucketHistogram {
     private readonly scale: number,
     registry: Registry,
   ) {
+    this.les = [...bounds.map((b) => ({ le: round(b * scale) })), { le: '+Inf' }];
     registry.registerMetric(this as unknown as Metric);
   }
 
@@ -39,25 +42,51 @@ class BucketHistogram {
     this.series.clear();
   }
 
-  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string | number>; value: number; metricName: string }[] }> {
-    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+  /** As prom-client's Histogram answers get(): every label in `labels` (for getMetricsAsJSON). */
+  async get(): Promise<MetricData> {
+    const data = this.values();
+    data.values = data.values.map((v) => ({ ...v, labels: { ...v.sharedLabels, ...v.labels }, sharedLabels: {} }));
+    return data;
+  }
+
+  /**
+   * What the registry reads for the text format, shaped as prom-client's own Histogram gives it: the series' labels
+   * as `sharedLabels` (one object for all its lines, so the registry formats them once) and only `le` in `labels`.
+   */
+  async getForPromString(): Promise<MetricData> {
+    return this.values();
+  }
+
+  private values(): MetricData {
+    const values: HistogramValue[] = [];
+    const bucket = `${this.name}_bucket`;
+    const noLabels = {};
     for (const { labels, h } of this.series.values()) {
       let cumulative = 0;
-      this.bounds.forEach((bound, i) => {
+      for (let i = 0; i < this.les.length; i++) {
         cumulative += h.counts[i]!;
-        values.push({ labels: { ...labels, le: round(bound * this.scale) }, value: cumulative, metricName: `${this.name}_bucket` });
-      });
-      values.push({ labels: { ...labels, le: '+Inf' }, value: h.count, metricName: `${this.name}_bucket` });
-      values.push({ labels, value: h.sum * this.scale, metricName: `${this.name}_sum` });
-      values.push({ labels, value: h.count, metricName: `${this.name}_count` });
+        values.push({ labels: this.les[i]!, sharedLabels: labels, value: cumulative, metricName: bucket });
+      }
+      values.push({ labels: noLabels, sharedLabels: labels, value: h.sum * this.scale, metricName: `${this.name}_sum` });
+      values.push({ labels: noLabels, sharedLabels: labels, value: h.count, metricName: `${this.name}_count` });
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
+}
 
-  /** The registry prefers this to get() when present; prom-client's Histogram would answer from its own buckets. */
-  getForPromString(): ReturnType<BucketHistogram['get']> {
-    return this.get();
-  }
+interface MetricData {
+  name: string;
+  help: string;
+  type: string;
+  aggregator: string;
+  values: HistogramValue[];
+}
+
+interface HistogramValue {
+  labels: Record<string, string | number>;
+  sharedLabels: Labels | Record<string, never>;
+  value: number;
+  metricName: string;
 }
 
 /** Bounds such as 0.05 ms * 0.001 print as 0.00005, not 0.000050000000000000004. */

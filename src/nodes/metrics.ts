@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { healthReport, sampleStreams } from '../core/health';
+import { healthReport, NO_USAGE, sampleStreams } from '../core/health';
 import { StreamMetrics } from '../core/metrics';
 import { normalisePath } from '../core/route-table';
 import { trimmed } from './config';
@@ -87,28 +87,27 @@ module.exports = function register(RED: NodeRedRuntime): void {
     }
     const metrics = metricsOf(lifecycle);
 
+    const failed = (res: ServerResponse, err: Error): void => {
+      node.error(RED._('metrics.errors.scrape', { message: err.message }));
+      if (!res.headersSent) answer(res, false, 500, 'text/plain; charset=utf-8', `500 Internal Server Error: ${err.message}\n`);
+    };
     const serveMetrics = (req: IncomingMessage, res: ServerResponse): void => {
-      sampleStreams(labelledPools(RED))
-        .then((samples) => metrics.exposition(samples, settings.processMetrics))
-        .then(
-          ({ contentType, body }) => answer(res, req.method === 'HEAD', 200, contentType, body),
-          (err: Error) => {
-            node.error(RED._('metrics.errors.scrape', { message: err.message }));
-            if (!res.headersSent) answer(res, false, 500, 'text/plain; charset=utf-8', `500 Internal Server Error: ${err.message}\n`);
-          },
-        );
+      let text: Promise<{ contentType: string; body: string }>;
+      try {
+        text = metrics.exposition(sampleStreams(labelledPools(RED)), settings.processMetrics);
+      } catch (err) {
+        return failed(res, err as Error);
+      }
+      text.then(({ contentType, body }) => answer(res, req.method === 'HEAD', 200, contentType, body), (err: Error) => failed(res, err));
     };
     const serveHealth = (req: IncomingMessage, res: ServerResponse): void => {
-      // No process figures here: a health check is polled often and needs only states.
-      sampleStreams(labelledPools(RED), async () => undefined).then(
-        (samples) => {
-          const report = healthReport(samples);
-          answer(res, req.method === 'HEAD', report.status, 'application/json; charset=utf-8', `${JSON.stringify(report.body)}\n`);
-        },
-        (err: Error) => {
-          if (!res.headersSent) answer(res, false, 500, 'text/plain; charset=utf-8', `500 Internal Server Error: ${err.message}\n`);
-        },
-      );
+      try {
+        // No process figures here: a health check is polled often and needs only states.
+        const report = healthReport(sampleStreams(labelledPools(RED), NO_USAGE));
+        answer(res, req.method === 'HEAD', report.status, 'application/json; charset=utf-8', `${JSON.stringify(report.body)}\n`);
+      } catch (err) {
+        failed(res, err as Error);
+      }
     };
 
     const claimed: string[] = [];

@@ -169,42 +169,32 @@ module.exports = function register(RED: NodeRedRuntime): void {
       pool.on('streamRemoved', unwatch);
     }
 
-    let closed = false;
     /** One figures message per watched stream, on the second output. */
-    let reporting: Promise<void> | undefined;
-    const report = (): Promise<void> => {
+    const report = (): void => {
       const streams = [...watched.keys()];
       const poolName = label();
-      reporting ??= sampleEach(streams.map((stream) => ({ pool: poolName, stream })))
-        .then((samples) => {
-          if (closed) return;
-          const msgs: NodeMessage[] = [];
-          samples.forEach((sample, i) => {
-            const stream = streams[i]!;
-            if (!watched.has(stream)) return;
-            msgs.push({ topic: stream.name, payload: streamFigures(sample, previous.get(stream)) });
-            previous.set(stream, sample);
-          });
-          if (msgs.length > 0) node.send([null, msgs]);
-          showStatus(samples);
-        })
-        .finally(() => {
-          reporting = undefined;
-        });
-      return reporting;
+      const samples = sampleEach(streams.map((stream) => ({ pool: poolName, stream })));
+      const msgs: NodeMessage[] = samples.map((sample, i) => {
+        const stream = streams[i]!;
+        const figures = streamFigures(sample, previous.get(stream));
+        previous.set(stream, sample);
+        return { topic: stream.name, payload: figures };
+      });
+      if (msgs.length > 0) node.send([null, msgs]);
+      showStatus(samples);
     };
 
-    const timer = ok.intervalMs > 0 ? setInterval(() => void report().catch((err: Error) => node.error(err.message)), ok.intervalMs) : undefined;
+    const timer = ok.intervalMs > 0 ? setInterval(report, ok.intervalMs) : undefined;
     showStatus();
 
     node.on('input', (msg: NodeMessage, _send: SendFn, done: DoneFn) => {
       // Frames from a wired ffmpeg-source only say which stream to watch; any other message asks for the figures now.
       if (msg.frame !== undefined) return done();
-      report().then(() => done(), done);
+      report();
+      done();
     });
 
     node.on('close', (removed: boolean, done: () => void) => {
-      closed = true;
       clearInterval(timer);
       for (const s of [...watched.keys()]) unwatch(s);
       pool?.off('streamAdded', watch);
