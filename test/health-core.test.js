@@ -70,8 +70,8 @@ describe('process usage from /proc', function () {
     if (!linux) this.skip();
     const child = spawn('sleep', ['5']);
     await new Promise((r) => child.on('spawn', r));
-    const alive = await readProcessUsage(child.pid);
-    assert.ok(alive && alive.rssBytes > 0);
+    // Just after the spawn event the child may still be between fork and exec, with no resident pages of its own.
+    await until(() => readProcessUsage(child.pid)?.rssBytes > 0, 'sleep resident', 5000);
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
     await until(() => readProcessUsage(child.pid) === undefined, 'gone from /proc', 5000);
