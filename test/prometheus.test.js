@@ -45,7 +45,7 @@ function getJson(url, headers = {}) {
   });
 }
 
-describe('a real Prometheus scrapes a real Node-RED (httpNodeAuth on)', function () {
+describe('a real Prometheus scrapes a real Node-RED (httpNodeAuth on); the Grafana dashboard\'s queries run on it', function () {
   this.timeout(90000);
   let nr;
   let prom;
@@ -137,13 +137,38 @@ describe('a real Prometheus scrapes a real Node-RED (httpNodeAuth on)', function
     const fps = Number(result[0].value[1]);
     assert.ok(fps >= 9 && fps <= 11, `fps ${fps}`);
 
-    const state = await getJson(`${api}/query?query=${encodeURIComponent('glimpser_camera_state{state="healthy"}')}`);
-    assert.equal(state.body.data.result[0].value[1], '1');
+    const healthy = await getJson(`${api}/query?query=${encodeURIComponent('glimpser_camera_state{state="healthy"}')}`);
+    assert.equal(healthy.body.data.result[0].value[1], '1');
     let cpu;
     const busy = await waitFor(async () => {
       cpu = await getJson(`${api}/query?query=${encodeURIComponent('glimpser_ffmpeg_cpu_seconds_total')}`);
       return Number(cpu.body.data.result[0]?.value[1]) > 0;
     }, 10000, 500);
     assert.ok(busy, `FFmpeg CPU seconds: ${JSON.stringify(cpu.body)}`);
+
+    // Every query of the Grafana dashboard is PromQL this Prometheus accepts, and the panels with data show it (rates
+    // need a few scrapes first).
+    const scraped = await waitFor(async () => {
+      const q = await getJson(`${api}/query?query=${encodeURIComponent('count_over_time(glimpser_camera_fps[1m])')}`);
+      return Number(q.body.data.result[0]?.value[1]) >= 5;
+    }, 20000, 500);
+    assert.ok(scraped, 'five scrapes');
+    const dashboard = require('../grafana/glimpser-dashboard.json');
+    const results = {};
+    for (const panel of dashboard.panels) {
+      for (const t of panel.targets) {
+        const expr = t.expr.replace(/\$pool|\$stream/g, '.*').replace(/\$__rate_interval/g, '10s');
+        const r = await getJson(`${api}/query?query=${encodeURIComponent(expr)}`);
+        assert.equal(r.body.status, 'success', `${panel.title}: ${expr}: ${JSON.stringify(r.body)}`);
+        (results[panel.title] ??= []).push(...r.body.data.result);
+      }
+    }
+    const state = results.State;
+    assert.deepEqual(state.map((x) => [x.metric.stream, x.value[1]]), [['front', '2']], 'the state timeline shows front healthy (2)');
+    assert.ok(results['Frames per second'].length === 2);
+    assert.ok(Number(results['FFmpeg CPU per camera'][0].value[1]) > 0);
+    assert.ok(Number(results['FFmpeg memory per camera'][0].value[1]) > 1e6);
+    assert.deepEqual(results['FFmpeg and acceleration'].map((x) => x.metric.acceleration), ['software']);
+    assert.deepEqual(results.Viewers.map((x) => x.value[1]), ['0']);
   });
 });
