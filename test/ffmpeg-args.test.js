@@ -123,7 +123,8 @@ describe('ffmpeg-args', function () {
       const cases = [
         [{ source: 'rtsp://cam/s' }, ['-rtsp_transport', 'tcp', '-timeout', '5000000']],
         [{ source: 'http://cam/v' }, ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_on_network_error', '1', '-reconnect_delay_max', '5', '-rw_timeout', '10000000']],
-        [{ source: 'http://cam/v.mjpg' }, ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_on_network_error', '1', '-reconnect_delay_max', '5', '-rw_timeout', '10000000']],
+        // The MJPEG demuxer stamps frames at 25 fps whatever the camera sends: arrival time is the clock.
+        [{ source: 'http://cam/v.mjpg' }, ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_on_network_error', '1', '-reconnect_delay_max', '5', '-rw_timeout', '10000000', '-use_wallclock_as_timestamps', '1']],
         [{ source: '/srv/a.mp4' }, ['-re']],
         [{ source: '/srv/a.mp4', loop: true }, ['-stream_loop', '-1', '-re']],
         [{ source: '/srv/a.mp4', loop: true, realtime: false }, ['-stream_loop', '-1']],
@@ -183,6 +184,57 @@ describe('ffmpeg-args', function () {
       ]);
       const unscaled = inputPart(buildArgs(base({ source: 'rtsp://cam/s', gray: { width: 160, height: 120 } }))).after;
       assert.match(unscaled[1], /\[a\]null\[out1\]/);
+    });
+
+    it('makes one gray output per distinct size, on pipe:3 and up, smallest first', function () {
+      const after = inputPart(buildArgs(base({ source: 'rtsp://cam/s', gray: [{ width: 320, height: 240 }, { width: 160, height: 120 }, { width: 320, height: 240 }] }))).after;
+      assert.equal(after[1],
+        '[0:v]fps=5,split=3[a][b][c];[a]null[out1];' +
+        '[b]extractplanes=y,scale=w=160:h=120:force_original_aspect_ratio=decrease:flags=area,format=gray[out2];' +
+        '[c]extractplanes=y,scale=w=320:h=240:force_original_aspect_ratio=decrease:flags=area,format=gray[out3]');
+      assertSubsequence(after, ['-map', '[out2]'], 'first gray');
+      assert.equal(after[after.indexOf('[out2]') + 8], 'pipe:3');
+      assert.equal(after[after.indexOf('[out3]') + 8], 'pipe:4');
+      assert.throws(() => buildArgs(base({ source: 'rtsp://cam/s', gray: [1, 2, 3, 4, 5].map((i) => ({ width: 16 * i, height: 16 })) })), /At most 4/);
+    });
+
+    it('thins the JPEG output to every n-th frame by index, passing timestamps through so nothing is duplicated', function () {
+      const after = inputPart(buildArgs(base({ source: 'rtsp://cam/s', jpegEvery: 5, gray: { width: 160, height: 120 } }))).after;
+      assert.ok(after[1].includes(String.raw`[a]select=not(mod(n\,5))[out1]`), after[1]);
+      assertSubsequence(after, ['-map', '[out1]', '-an', '-sn', '-dn', '-fps_mode', 'passthrough', '-c:v', 'mjpeg'], 'JPEG output');
+      const plain = inputPart(buildArgs(base({ source: 'rtsp://cam/s', jpegEvery: 5 }))).after;
+      assert.deepEqual(plain.slice(0, 4), ['-map', '0:v:0', '-vf', 'fps=5,select=not(mod(n\\,5))']);
+      const old = inputPart(buildArgs(base({ source: 'rtsp://cam/s', jpegEvery: 5, ffmpegVersion: { major: 4, minor: 1 } }))).after;
+      assertSubsequence(old, ['-vsync', 'passthrough'], 'FFmpeg before 5.1');
+      assert.throws(() => buildArgs(base({ source: 'rtsp://cam/s', jpegEvery: 0 })), /jpegEvery/);
+    });
+
+    it('a detect-only process makes gray frames and no JPEG', function () {
+      const after = inputPart(buildArgs(base({ source: 'rtsp://cam/sub', jpeg: false, gray: { width: 160, height: 120 } }))).after;
+      assert.equal(after[1], '[0:v]fps=5,extractplanes=y,scale=w=160:h=120:force_original_aspect_ratio=decrease:flags=area,format=gray[out1]');
+      assert.ok(!after.includes('pipe:1'));
+      assert.equal(after.at(-1), 'pipe:3');
+      assert.throws(() => buildArgs(base({ source: 'rtsp://cam/sub', jpeg: false })), /needs a gray output/);
+    });
+
+    it('takes a hardware plan\'s input options and its GPU scaling chains for both outputs', function () {
+      const { hardwarePlan, softwarePlan } = require('../dist/core/hwaccel-args');
+      const plan = hardwarePlan('vaapi', { device: '/dev/dri/renderD128', filters: ['scale_vaapi'] });
+      const args = buildArgs(base({ source: 'rtsp://cam/s', width: 640, gray: { width: 160, height: 120 }, plan }));
+      const { before, after } = inputPart(args);
+      assertSubsequence(before, ['-hwaccel', 'vaapi', '-hwaccel_device', '/dev/dri/renderD128', '-hwaccel_output_format', 'vaapi', '-rtsp_transport'], 'input options');
+      assert.ok(after[1].includes(plan.scaleChain({ width: 640 }, 'yuv420p')), after[1]);
+      assert.ok(after[1].includes(plan.scaleChain({ width: 160, height: 120 }, 'gray')), after[1]);
+      // The software plan changes nothing.
+      const sw = base({ source: 'rtsp://cam/s', width: 640, gray: { width: 160, height: 120 } });
+      assert.deepEqual(buildArgs({ ...sw, plan: softwarePlan() }), buildArgs(sw));
+      assert.notEqual(sourceSignature({ ...sw, plan }), sourceSignature(sw), 'a hardware process is not shared with a software one');
+    });
+
+    it('refuses pass-through for anything but an http(s) camera, and runs no FFmpeg for it', function () {
+      assert.throws(() => sourceSignature(base({ source: 'rtsp://cam/s', passthrough: true })), /pass-through reads http/);
+      assert.throws(() => buildArgs(base({ source: 'http://cam/v.mjpg', passthrough: true })), /runs no FFmpeg/);
+      assert.notEqual(sourceSignature(base({ source: 'http://cam/v.mjpg', passthrough: true })), sourceSignature(base({ source: 'http://cam/v.mjpg' })));
     });
 
     it('puts credentials only into the -i URL, percent-encoded, and they decode back exactly', function () {

@@ -3,7 +3,6 @@
 // -> glimpser-motion-detect -> Node-RED's own `mqtt out` (+ `mqtt-broker` config) -> broker -> an `mqtt` client.
 // The broker is aedes in-process on an ephemeral port, or the one named by MQTT_URL (CI: Debian's Mosquitto).
 const assert = require('node:assert/strict');
-const net = require('node:net');
 const crypto = require('node:crypto');
 const helper = require('./helpers/node-red').testHelper();
 const mqtt = require('mqtt');
@@ -11,27 +10,9 @@ const poolNode = require('../nodes/process-pool.js');
 const sourceNode = require('../nodes/ffmpeg-source.js');
 const motionNode = require('../nodes/motion-detect.js');
 const mqttNode = require('./helpers/node-red').requireFromNodeRed('@node-red/nodes/core/network/10-mqtt.js');
+const { startBroker } = require('./helpers/broker');
 
 const CAMERA = "color=c=0x808080:s=320x240:r=10,drawbox=x=100:y=90:w=50:h=50:color=black:t=fill:enable='between(t,3,5)',noise=alls=6:allf=t";
-
-async function startBroker() {
-  if (process.env.MQTT_URL) {
-    const url = new URL(process.env.MQTT_URL);
-    return { host: url.hostname, port: Number(url.port || 1883), url: process.env.MQTT_URL, close: async () => {}, kind: 'external' };
-  }
-  const { Aedes } = await import('aedes');
-  const broker = await Aedes.createBroker();
-  const server = net.createServer(broker.handle);
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  return {
-    host: '127.0.0.1',
-    port,
-    url: `mqtt://127.0.0.1:${port}`,
-    kind: 'aedes',
-    close: () => new Promise((resolve) => broker.close(() => server.close(() => resolve()))),
-  };
-}
 
 describe(`motion end to end: ffmpeg-source -> motion-detect -> mqtt out -> ${process.env.MQTT_URL ? 'MQTT_URL broker' : 'aedes'} -> mqtt client`, function () {
   this.timeout(45000);

@@ -87,8 +87,9 @@ describe('stream-health node (real FFmpeg, real Node-RED)', function () {
   });
 
   it('FFmpeg SIGKILLed after a healthy run: recovering, then healthy, within 2 s each', async function () {
-    // Default pool settings (1 s backoff base): only the immediate restart of a healthy run makes 2 s.
-    const { states } = await load(flow({ pool: { idleGrace: 1 } }));
+    // Default pool settings (1 s backoff base): only the immediate restart of a healthy run makes 2 s. A flow node
+    // takes every frame, as viewers would: at the low rate (0.5 fps) the new process's first frame comes later.
+    const { states } = await load(flow({ pool: { idleGrace: 1 }, source: { wires: [['tap']] }, extra: [{ id: 'tap', type: 'helper' }] }));
     const pool = helper.getNode('pool').pool;
     await until(() => states.some((s) => s.msg.payload.state === 'healthy'), 'healthy');
     await delay(5500);
@@ -158,7 +159,7 @@ describe('stream-health node (real FFmpeg, real Node-RED)', function () {
   });
 
   it('watches the ffmpeg-source wired into it; frames on the wire are not answered, other messages ask for figures', async function () {
-    const f = flow({ health: { stream: '', interval: 0 } });
+    const f = flow({ source: { lowFps: 1 }, health: { stream: '', interval: 0 } });
     f[1].wires = [['health']];
     const { states, figures, health } = await load(f);
     await until(() => states.some((s) => s.msg.payload.state === 'healthy'), 'healthy');
@@ -168,7 +169,7 @@ describe('stream-health node (real FFmpeg, real Node-RED)', function () {
     health.receive({ payload: 'report' });
     await until(() => figures.length === 1, 'figures');
     assert.equal(figures[0].msg.payload.stream, 'front');
-    // Only our own nodes are wired to the source: nothing needs every frame, FFmpeg makes the low rate (1 fps).
+    // Only our own nodes are wired to the source: nothing needs every frame, FFmpeg makes the low rate (lowFps 1).
     assert.equal(figures[0].msg.payload.targetFps, 1);
   });
 

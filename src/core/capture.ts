@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { buildArgs, displaySource, grayBoxes, grayPipe, secretsOf, type Box, type CaptureOptions } from './ffmpeg-args';
+import { buildArgs, displaySource, grayBoxes, grayPipe, secretsOf, thumbWidths, type Box, type CaptureOptions } from './ffmpeg-args';
 import type { FfmpegBinary } from './ffmpeg-binary';
 import { FFMPEG_BOUNDARY, MultipartJpegSplitter } from './multipart-splitter';
 import { PgmSplitter } from './pgm-splitter';
 import { DEFAULT_SUPERVISOR, Supervisor, type SupervisorOptions } from './supervisor';
+import type { ExitVerdict } from './exit-classifier';
 import type { GrayFrame, StreamState } from './types';
 
 export type SupervisorTuning = Partial<Omit<SupervisorOptions, 'command' | 'args' | 'extraPipes' | 'secrets' | 'expectedFps'>>;
@@ -19,12 +20,43 @@ export interface CapturedFrame {
   readonly time: number;
   readonly jpeg: Buffer | undefined;
   readonly gray: readonly (GrayFrame | undefined)[];
+  /** Thumbnail JPEGs, in the capture's `thumbs` order (present with the main JPEG). */
+  readonly thumbs?: readonly (Buffer | undefined)[];
+}
+
+/** How a process ended, for whoever decides what runs next (hardware decoding falls back on these). */
+export interface CaptureExit {
+  verdict: ExitVerdict;
+  stopRequested: boolean;
+  uptimeMs: number;
+  stderrTail: string[];
 }
 
 export interface CaptureEvents {
   state: [state: StreamState, reason: string | undefined];
   frame: [frame: CapturedFrame];
+  /** A process (or, for a pass-through camera, a connection) started. */
   spawn: [pid: number];
+  exit: [exit: CaptureExit];
+}
+
+/** What a stream needs of a capture, whether it runs FFmpeg (Capture) or reads an MJPEG camera itself (HttpCapture). */
+export interface CaptureLike {
+  readonly key: string;
+  readonly options: CaptureOptions;
+  readonly description: string;
+  readonly boxes: readonly Box[];
+  readonly thumbs: readonly number[];
+  readonly jpegEvery: number;
+  readonly binary: FfmpegBinary | undefined;
+  readonly state: StreamState;
+  readonly reason: string | undefined;
+  stats(): CaptureStats;
+  stderrTail(): string[];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  on<K extends keyof CaptureEvents>(event: K, listener: (...args: CaptureEvents[K]) => void): unknown;
+  off<K extends keyof CaptureEvents>(event: K, listener: (...args: CaptureEvents[K]) => void): unknown;
 }
 
 export interface CaptureStats {
@@ -45,6 +77,7 @@ export interface CaptureStats {
 interface Slot {
   jpeg: Buffer | undefined;
   gray: (GrayFrame | undefined)[];
+  thumbs: (Buffer | undefined)[];
   have: number;
 }
 
@@ -56,10 +89,12 @@ const MAX_PENDING = 8;
  * JPEG and gray frames, and frames are paired by index (FFmpeg feeds every output from the same decoded frame, in
  * order), not by arrival: the pipes are read independently and one may run a frame or two ahead of another.
  */
-export class Capture extends EventEmitter<CaptureEvents> {
+export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike {
   readonly description: string;
   /** Gray outputs in pipe order. */
   readonly boxes: readonly Box[];
+  /** Thumbnail widths, in pipe order after the gray outputs. */
+  readonly thumbs: readonly number[];
   readonly jpegEvery: number;
   readonly hasJpeg: boolean;
   binary: FfmpegBinary | undefined;
@@ -68,12 +103,15 @@ export class Capture extends EventEmitter<CaptureEvents> {
   private supervisor: Supervisor | undefined;
   private readonly jpeg: MultipartJpegSplitter;
   private readonly pgms: PgmSplitter[];
+  private readonly thumbSplitters: MultipartJpegSplitter[];
+  private readonly thumbCounts: number[];
   private jpegCount = 0;
   private readonly grayCounts: number[];
   private readonly pending = new Map<number, Slot>();
   private nextIndex = 0;
   private unpaired = 0;
   private failure: string | undefined;
+  private spawnedAt = 0;
   private starting: Promise<void> | undefined;
   private stopped = false;
 
@@ -82,16 +120,21 @@ export class Capture extends EventEmitter<CaptureEvents> {
     readonly options: CaptureOptions,
     private readonly binaryPromise: Promise<FfmpegBinary>,
     private readonly tuning: SupervisorTuning = {},
+    /** The pool's decoder threads, for options that name none (not part of the options: they do not change the pictures). */
+    private readonly decoderThreads = 0,
   ) {
     super();
     this.description = displaySource(options);
     this.boxes = safeBoxes(options);
+    this.thumbs = safe(() => thumbWidths(options));
     this.hasJpeg = options.jpeg !== false;
     this.jpegEvery = this.hasJpeg ? Math.max(1, Math.round(options.jpegEvery ?? 1)) : 1;
     this.grayCounts = this.boxes.map(() => 0);
     // FFmpeg writes -f mpjpeg (see buildArgs): frames are cut by their Content-length, not by scanning.
     this.jpeg = new MultipartJpegSplitter({ boundary: FFMPEG_BOUNDARY, onFrame: (data) => this.onJpeg(data) });
     this.pgms = this.boxes.map((_, i) => new PgmSplitter({ onFrame: (data, width, height) => this.onGray(i, data, width, height) }));
+    this.thumbCounts = this.thumbs.map(() => 0);
+    this.thumbSplitters = this.thumbs.map((_, i) => new MultipartJpegSplitter({ boundary: FFMPEG_BOUNDARY, onFrame: (data) => this.onThumb(i, data) }));
   }
 
   get state(): StreamState {
@@ -108,7 +151,8 @@ export class Capture extends EventEmitter<CaptureEvents> {
       restarts: s?.restarts ?? 0,
       retries: this.supervisor?.retries ?? 0,
       // Dropped oversize frames are in skippedBytes already (counting onOversize too would count them twice).
-      droppedBytes: this.jpeg.stats.skippedBytes + this.pgms.reduce((sum, p) => sum + p.stats.skippedBytes, 0),
+      droppedBytes: this.jpeg.stats.skippedBytes + this.pgms.reduce((sum, p) => sum + p.stats.skippedBytes, 0) +
+        this.thumbSplitters.reduce((sum, p) => sum + p.stats.skippedBytes, 0),
       unpaired: this.unpaired,
       lastError: this.failure ?? s?.lastError,
       upSince: s?.upSince,
@@ -128,19 +172,19 @@ export class Capture extends EventEmitter<CaptureEvents> {
         if (this.stopped) return;
         let args: string[];
         try {
-          args = buildArgs({ ...this.options, ffmpegVersion: this.options.ffmpegVersion ?? binary.release });
+          args = buildArgs({ decoderThreads: this.decoderThreads, ...this.options, ffmpegVersion: this.options.ffmpegVersion ?? binary.release });
         } catch (err) {
           this.fail((err as Error).message);
           return;
         }
-        // The supervisor counts one frame per paired set: gray outputs carry every frame, a lone JPEG output every n-th.
+        // The supervisor counts one frame per paired set: gray outputs carry every frame, JPEG outputs every n-th.
         const rate = this.boxes.length > 0 ? this.options.fps : this.options.fps / this.jpegEvery;
         const supervisor = new Supervisor({
           ...DEFAULT_SUPERVISOR,
           ...this.tuning,
           command: binary.path,
           args,
-          extraPipes: this.boxes.length,
+          extraPipes: this.boxes.length + this.thumbs.length,
           secrets: secretsOf(this.options),
           expectedFps: rate,
         });
@@ -152,10 +196,18 @@ export class Capture extends EventEmitter<CaptureEvents> {
         supervisor.on('spawn', (pid) => {
           // A new process starts a new byte stream and a new frame count: nothing of the old one may leak into it.
           this.resetPairing();
+          this.spawnedAt = Date.now();
           this.emit('spawn', pid);
         });
+        supervisor.on('exit', (verdict) => {
+          this.emit('exit', { verdict, stopRequested: verdict.kind === 'clean', uptimeMs: Date.now() - this.spawnedAt, stderrTail: supervisor.stderrTail() });
+        });
         supervisor.on('stdout', (chunk) => this.jpeg.push(chunk));
-        supervisor.on('pipe', (fd, chunk) => this.pgms[fd - grayPipe(0)]?.push(chunk));
+        supervisor.on('pipe', (fd, chunk) => {
+          const i = fd - grayPipe(0);
+          if (i < this.pgms.length) this.pgms[i]?.push(chunk);
+          else this.thumbSplitters[i - this.pgms.length]?.push(chunk);
+        });
         supervisor.start();
       },
       (err: Error) => this.fail(err.message),
@@ -180,16 +232,18 @@ export class Capture extends EventEmitter<CaptureEvents> {
   private resetPairing(): void {
     this.jpeg.reset();
     for (const p of this.pgms) p.reset();
+    for (const t of this.thumbSplitters) t.reset();
     this.jpegCount = 0;
     this.grayCounts.fill(0);
+    this.thumbCounts.fill(0);
     this.pending.clear();
     this.nextIndex = 0;
   }
 
   private onJpeg(data: Buffer): void {
     const index = this.jpegCount++ * this.jpegEvery;
-    if (this.boxes.length === 0) {
-      this.deliver(index, data, []);
+    if (this.boxes.length === 0 && this.thumbs.length === 0) {
+      this.deliver(index, data, [], []);
       return;
     }
     const slot = this.slot(index);
@@ -206,17 +260,25 @@ export class Capture extends EventEmitter<CaptureEvents> {
     this.flush();
   }
 
+  private onThumb(output: number, data: Buffer): void {
+    const index = this.thumbCounts[output]!++ * this.jpegEvery;
+    const slot = this.slot(index);
+    slot.thumbs[output] = data;
+    slot.have++;
+    this.flush();
+  }
+
   private slot(index: number): Slot {
     let slot = this.pending.get(index);
     if (!slot) {
-      slot = { jpeg: undefined, gray: this.boxes.map(() => undefined), have: 0 };
+      slot = { jpeg: undefined, gray: this.boxes.map(() => undefined), thumbs: this.thumbs.map(() => undefined), have: 0 };
       this.pending.set(index, slot);
     }
     return slot;
   }
 
   private expected(index: number): number {
-    return this.boxes.length + (this.hasJpeg && index % this.jpegEvery === 0 ? 1 : 0);
+    return this.boxes.length + (this.hasJpeg && index % this.jpegEvery === 0 ? 1 + this.thumbs.length : 0);
   }
 
   /** Emits frames in index order as they complete; one that waits too long for a lost output goes incomplete. */
@@ -234,21 +296,26 @@ export class Capture extends EventEmitter<CaptureEvents> {
         this.unpaired++;
       }
       this.pending.delete(this.nextIndex);
-      this.deliver(this.nextIndex++, slot.jpeg, slot.gray);
+      this.deliver(this.nextIndex++, slot.jpeg, slot.gray, slot.thumbs);
     }
   }
 
-  private deliver(index: number, jpeg: Buffer | undefined, gray: (GrayFrame | undefined)[]): void {
+  private deliver(index: number, jpeg: Buffer | undefined, gray: (GrayFrame | undefined)[], thumbs: (Buffer | undefined)[]): void {
     let bytes = jpeg?.length ?? 0;
     for (const g of gray) bytes += g?.data.length ?? 0;
+    for (const t of thumbs) bytes += t?.length ?? 0;
     this.supervisor?.noteFrame(bytes);
-    this.emit('frame', { index, time: Date.now(), jpeg, gray });
+    this.emit('frame', { index, time: Date.now(), jpeg, gray, thumbs });
   }
 }
 
 function safeBoxes(capture: CaptureOptions): Box[] {
+  return safe(() => grayBoxes(capture));
+}
+
+function safe<T>(fn: () => T[]): T[] {
   try {
-    return grayBoxes(capture);
+    return fn();
   } catch {
     // buildArgs reports the same error when the process starts: the capture goes to failed with it.
     return [];

@@ -11,6 +11,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { HwaccelPlan } from './hwaccel-args';
 import { FFMPEG_BOUNDARY } from './multipart-splitter';
 
 export type SourceKind = 'rtsp' | 'http' | 'mjpeg-http' | 'file' | 'device' | 'testsrc';
@@ -54,10 +55,30 @@ export interface CaptureOptions {
   jpegEvery?: number;
   /** false: no JPEG output at all (a detect-only process); then at least one gray output is needed. */
   jpeg?: boolean;
-  /** Input options for hardware decoding, e.g. ['-hwaccel', 'vaapi']. */
+  /**
+   * Smaller JPEG outputs of these widths (thumbnail viewers, `?width=320`), beside the main JPEG and at its rate,
+   * each on its own pipe after the gray ones.
+   */
+  thumbs?: readonly number[];
+  /** Input options for hardware decoding, e.g. ['-hwaccel', 'vaapi'] (a hand-made alternative to `plan`). */
   hwaccelArgs?: string[];
+  /**
+   * Hardware decoding as hwaccel-config planned it: its input options, and the filter chains that bring its frames
+   * (possibly in GPU memory) to each output's size and format. Absent: software.
+   */
+  plan?: HwaccelPlan;
+  /**
+   * An MJPEG-over-HTTP camera read by our own HTTP client, without FFmpeg: its JPEGs pass through untouched, gray
+   * frames are decoded from them at reduced size. Needs an http(s) source.
+   */
+  passthrough?: boolean;
   /** Further input options, placed last before -i so they can override ours. */
   extraInputArgs?: string[];
+  /**
+   * Decoder threads (0 or absent: FFmpeg's choice, one per core plus one). One thread costs the least CPU per frame
+   * and adds no frame-threading delay; a 4K camera on a slow CPU may need more to keep up.
+   */
+  decoderThreads?: number;
   /**
    * Version of the FFmpeg binary that will run the args, when known to be older than 5.0 (e.g. the 2018 static
    * build of @ffmpeg-installer/ffmpeg). Omit for FFmpeg >= 5. Not part of the source signature.
@@ -82,6 +103,8 @@ const MIN_GRAY_DIMENSION = 8;
 /** Distinct gray sizes one process makes at most: each is a pipe and a scaler. */
 const MAX_GRAY_OUTPUTS = 4;
 const MAX_JPEG_EVERY = 1000;
+const MAX_THUMBS = 2;
+const MIN_THUMB_WIDTH = 16;
 
 const RTSP_INPUT = ['-rtsp_transport', 'tcp', '-timeout', '5000000'];
 /** FFmpeg < 5: `-timeout` would put the RTSP demuxer in listen mode; the socket timeout was `-stimeout`. */
@@ -128,10 +151,14 @@ interface Normalised {
   loop: boolean;
   realtime: boolean;
   grays: Box[];
+  thumbs: number[];
   jpeg: boolean;
   jpegEvery: number;
   hwaccelArgs: string[];
+  plan: HwaccelPlan | undefined;
+  passthrough: boolean;
   extraInputArgs: string[];
+  decoderThreads: number;
 }
 
 function safeDecode(s: string): string {
@@ -215,6 +242,20 @@ export function detectKind(source: string): SourceKind {
     return kind;
   }
   return 'file';
+}
+
+function threadsOf(v: unknown): number {
+  if (v === undefined || v === 0) return 0;
+  if (!finiteNumber(v) || !Number.isInteger(v) || v < 0 || v > 64) throw new SourceConfigError(`Decoder threads must be 0 (automatic) to 64, got ${String(v)}`);
+  return v;
+}
+
+function passthroughOf(o: CaptureOptions, kind: SourceKind): boolean {
+  if (!o.passthrough) return false;
+  if (kind !== 'http' && kind !== 'mjpeg-http') {
+    throw new SourceConfigError('MJPEG pass-through reads http:// or https:// cameras only; use FFmpeg for other sources');
+  }
+  return true;
 }
 
 function finiteNumber(v: unknown): v is number {
@@ -315,6 +356,12 @@ function normalise(o: CaptureOptions): Normalised {
   grays.sort((a, b) => a.width - b.width || a.height - b.height);
   const jpeg = o.jpeg !== false;
   if (!jpeg && grays.length === 0) throw new SourceConfigError('A process without JPEG output needs a gray output');
+  const thumbs = [...new Set((o.thumbs ?? []).map((w) => (finiteNumber(w) ? Math.round(w) - (Math.round(w) % 2) : NaN)))].sort((a, b) => a - b);
+  if (thumbs.some((w) => !(w >= MIN_THUMB_WIDTH && w <= MAX_DIMENSION))) {
+    throw new SourceConfigError(`Thumbnail widths must be ${MIN_THUMB_WIDTH} to ${MAX_DIMENSION} pixels, got ${String(o.thumbs)}`);
+  }
+  if (thumbs.length > MAX_THUMBS) throw new SourceConfigError(`At most ${MAX_THUMBS} thumbnail sizes per source, got ${thumbs.length}`);
+  if (!jpeg && thumbs.length > 0) throw new SourceConfigError('Thumbnails need the JPEG output');
   const every = o.jpegEvery ?? 1;
   if (!finiteNumber(every) || every < 1 || every > MAX_JPEG_EVERY) {
     throw new SourceConfigError(`jpegEvery must be 1 to ${MAX_JPEG_EVERY}, got ${String(o.jpegEvery)}`);
@@ -331,10 +378,14 @@ function normalise(o: CaptureOptions): Normalised {
     loop: kind === 'file' && o.loop === true,
     realtime: kind === 'file' ? o.realtime !== false : kind === 'testsrc',
     grays,
+    thumbs,
     jpeg,
     jpegEvery: jpeg ? Math.round(every) : 1,
     hwaccelArgs: stringArray(o.hwaccelArgs, 'hwaccelArgs'),
+    plan: o.plan && o.plan.method !== 'software' ? o.plan : undefined,
+    passthrough: passthroughOf(o, kind),
     extraInputArgs: stringArray(o.extraInputArgs, 'extraInputArgs'),
+    decoderThreads: threadsOf(o.decoderThreads),
   };
 }
 
@@ -354,8 +405,11 @@ function inputArgs(n: Normalised, version: { major: number; minor: number } | un
     case 'rtsp':
       return versionBelow(version, 5, 0) ? RTSP_INPUT_LEGACY : RTSP_INPUT;
     case 'http':
-    case 'mjpeg-http':
       return versionBelow(version, 4, 3) ? HTTP_INPUT_LEGACY : HTTP_INPUT;
+    case 'mjpeg-http':
+      // The MJPEG demuxer stamps a camera's frames at 25 fps whatever it sends, so the fps filter would drop most
+      // of a 10 fps camera's frames: arrival time is the only true clock such a stream has.
+      return [...(versionBelow(version, 4, 3) ? HTTP_INPUT_LEGACY : HTTP_INPUT), '-use_wallclock_as_timestamps', '1'];
     case 'file':
       return [...(n.loop ? ['-stream_loop', '-1'] : []), ...(n.realtime ? ['-re'] : [])];
     case 'device':
@@ -376,6 +430,11 @@ export function grayBoxes(o: CaptureOptions): Box[] {
   return normalise(o).grays;
 }
 
+/** Thumbnail widths of a capture in pipe order: they follow the gray outputs (pipe 3 + grays + i). */
+export function thumbWidths(o: CaptureOptions): number[] {
+  return normalise(o).thumbs;
+}
+
 /** Filter-graph pad labels a, b, c, …: the first outputs keep the names earlier versions used. */
 function label(i: number): string {
   return String.fromCharCode(97 + i);
@@ -384,9 +443,18 @@ function label(i: number): string {
 /** The argument array (never a shell string) for one persistent capture process. */
 export function buildArgs(o: CaptureOptions): string[] {
   const n = normalise(o);
-  const args = [...GLOBAL_ARGS, ...n.hwaccelArgs, ...inputArgs(n, o.ffmpegVersion), ...n.extraInputArgs, '-i', inputWithCredentials(n)];
+  if (n.passthrough) throw new SourceConfigError('A pass-through capture runs no FFmpeg');
+  const plan = n.plan;
+  const threads = n.decoderThreads > 0 ? ['-threads', String(n.decoderThreads)] : [];
+  const args = [...GLOBAL_ARGS, ...(plan ? plan.inputArgs : n.hwaccelArgs), ...inputArgs(n, o.ffmpegVersion), ...threads, ...n.extraInputArgs, '-i', inputWithCredentials(n)];
   const fps = `fps=${n.fps}`;
-  const scale = n.width ? `scale=${n.width}:-2` : undefined;
+  // The hardware plan scales on the GPU and brings frames back to memory; software scales here.
+  const scale = plan ? plan.scaleChain(n.width ? { width: n.width } : undefined, 'yuv420p') : n.width ? `scale=${n.width}:-2` : undefined;
+  const grayChain = (g: Box): string => plan
+    ? plan.scaleChain(g, 'gray')
+    // Luma only, averaged down (area): a third of the work of scaling all planes, and the averaging smooths sensor
+    // noise before motion analysis. format=gray last keeps 8 bits when the source has 10.
+    : `extractplanes=y,scale=w=${g.width}:h=${g.height}:force_original_aspect_ratio=decrease:flags=area,format=gray`;
   // Every n-th frame by its index after the fps filter, so the k-th JPEG is frame k*n of the gray outputs.
   const select = n.jpegEvery > 1 ? `select=not(mod(n\\,${n.jpegEvery}))` : undefined;
   // Dropped frames leave gaps in the timestamps: passthrough stops the muxer from filling them with duplicates.
@@ -394,16 +462,17 @@ export function buildArgs(o: CaptureOptions): string[] {
   // mpjpeg: every JPEG preceded by its Content-length, so the splitter never scans image bytes for markers.
   const jpegOut = [...passthrough, '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(n.quality),
     '-f', 'mpjpeg', '-boundary_tag', FFMPEG_BOUNDARY, 'pipe:1'];
-  if (n.grays.length === 0) {
-    const vf = [fps, select, scale].filter((f) => f !== undefined).join(',');
-    args.push('-map', '0:v:0', '-vf', vf, ...DROP_OTHER_STREAMS, ...jpegOut);
+  const jpegChain = [select, scale].filter((f) => f !== undefined && f !== 'null').join(',');
+  if (n.grays.length === 0 && n.thumbs.length === 0) {
+    args.push('-map', '0:v:0', '-vf', jpegChain ? `${fps},${jpegChain}` : fps, ...DROP_OTHER_STREAMS, ...jpegOut);
     return args;
   }
   const chains: string[] = [];
-  if (n.jpeg) chains.push([select, scale].filter((f) => f !== undefined).join(',') || 'null');
-  // Luma only, averaged down (area): a third of the work of scaling all planes, and the averaging smooths sensor
-  // noise before motion analysis. format=gray last keeps 8 bits when the source has 10.
-  for (const g of n.grays) chains.push(`extractplanes=y,scale=w=${g.width}:h=${g.height}:force_original_aspect_ratio=decrease:flags=area,format=gray`);
+  if (n.jpeg) chains.push(jpegChain || 'null');
+  for (const g of n.grays) chains.push(grayChain(g));
+  for (const w of n.thumbs) {
+    chains.push([select, plan ? plan.scaleChain({ width: w }, 'yuv420p') : `scale=${w}:-2`].filter((f) => f !== undefined).join(','));
+  }
   const graph = chains.length === 1
     ? `[0:v]${fps},${chains[0]}[out1]`
     : `[0:v]${fps},split=${chains.length}${chains.map((_, i) => `[${label(i)}]`).join('')};` +
@@ -413,6 +482,9 @@ export function buildArgs(o: CaptureOptions): string[] {
   if (n.jpeg) args.push('-map', `[out${out++}]`, ...DROP_OTHER_STREAMS, ...jpegOut);
   n.grays.forEach((_, i) => {
     args.push('-map', `[out${out++}]`, ...DROP_OTHER_STREAMS, '-c:v', 'pgm', '-f', 'image2pipe', `pipe:${grayPipe(i)}`);
+  });
+  n.thumbs.forEach((_, i) => {
+    args.push('-map', `[out${out++}]`, ...DROP_OTHER_STREAMS, ...jpegOut.slice(0, -1), `pipe:${grayPipe(n.grays.length + i)}`);
   });
   return args;
 }
@@ -435,7 +507,24 @@ function canonicalRest(rest: string): string {
  * Credentials enter only as a keyed hash that is meaningful inside this process alone.
  */
 export function sourceSignature(o: CaptureOptions): string {
+  return signatureOf(normalise(o));
+}
+
+/**
+ * The signature without outputs or hardware plan: two captures with the same base read the same pictures, so one
+ * may take over from the other without a gap (make before break).
+ */
+export function baseSignature(o: CaptureOptions): string {
+  return signatureOf(normalise({ ...o, gray: undefined, thumbs: undefined, jpeg: true, jpegEvery: 1, plan: undefined, hwaccelArgs: undefined }));
+}
+
+/** Where pass-through captures of one camera share a connection: the source and credentials, nothing else. */
+export function connectionSignature(o: CaptureOptions): string {
   const n = normalise(o);
+  return signatureOf(n).split('|').slice(0, 3).join('|');
+}
+
+function signatureOf(n: Normalised): string {
   const src = n.url ? `${n.url.scheme}://${hostPort(n.url)}${canonicalRest(n.url.rest)}` : n.input;
   const cred = n.user === undefined
     ? '-'
@@ -445,7 +534,10 @@ export function sourceSignature(o: CaptureOptions): string {
     `loop=${n.loop ? 1 : 0}`, `re=${n.realtime ? 1 : 0}`,
     `gray=${n.grays.length ? n.grays.map(boxKey).join(',') : '-'}`,
     `jpeg=${n.jpeg ? n.jpegEvery : 0}`,
-    `hw=${JSON.stringify(n.hwaccelArgs)}`, `extra=${JSON.stringify(n.extraInputArgs)}`,
+    `thumbs=${n.thumbs.join(',') || '-'}`,
+    `hw=${n.plan ? n.plan.label : JSON.stringify(n.hwaccelArgs)}`, `extra=${JSON.stringify(n.extraInputArgs)}`,
+    `pass=${n.passthrough ? 1 : 0}`,
+    `threads=${n.decoderThreads}`,
   ];
   return parts.join('|');
 }
@@ -498,7 +590,7 @@ export function redact(text: string, secrets: readonly string[]): string {
 export function displaySource(o: CaptureOptions): string {
   const secrets = o && typeof o.password === 'string' ? [o.password] : [];
   try {
-    const n = normalise({ ...o, fps: 1, quality: MIN_QUALITY, width: undefined, gray: undefined });
+    const n = normalise({ ...o, fps: 1, quality: MIN_QUALITY, width: undefined, gray: undefined, passthrough: false });
     const text = n.url ? `${n.url.scheme}://${hostPort(n.url)}${n.url.rest}` : n.kind === 'testsrc' ? `${TESTSRC_PREFIX}${n.input}` : n.input;
     return redact(text, secrets);
   } catch {

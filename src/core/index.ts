@@ -13,6 +13,8 @@ export { MjpegHttpSource, DEFAULT_MJPEG_HTTP, type MjpegHttpSourceOptions, type 
 export { decodeGray, GrayDecoder, type GrayImage } from './jpeg-gray';
 export { JpegSplitter } from './jpeg-splitter';
 export { PgmSplitter } from './pgm-splitter';
+export { RawFrameSplitter, type RawFrame, type RawFrameSplitterOptions } from './raw-frame-splitter';
+export { JpegEncoder, encodeRaw, sharpQuality, SharpLoadError, FFMPEG_Q_TO_SHARP, type JpegEncoderOptions, type RawFormat } from './jpeg-encoder';
 export { MultipartWriter } from './multipart-writer';
 export { ViewerHub } from './viewer-hub';
 export { MjpegEndpoint } from './mjpeg-endpoint';

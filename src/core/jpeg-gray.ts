@@ -47,6 +47,12 @@ function checkMaxPixels(maxPixels: number): void {
  * image is enlarged to fit, as motion-detect does). Rejects a JPEG that does not decode cleanly or has more than
  * `maxPixels` pixels.
  */
+const LUMA: [[number, number, number], [number, number, number], [number, number, number]] = [
+  [0.299, 0.587, 0.114],
+  [0, 1, 0],
+  [0, 0, 1],
+];
+
 export async function decodeGray(jpeg: Buffer, box: GrayBox, maxPixels: number = DEFAULT_MAX_PIXELS): Promise<GrayImage> {
   if (!Buffer.isBuffer(jpeg)) throw new TypeError('decodeGray: jpeg must be a Buffer');
   checkBox(box);
@@ -54,7 +60,11 @@ export async function decodeGray(jpeg: Buffer, box: GrayBox, maxPixels: number =
   const sharp = await loadSharp();
   const { data, info } = await sharp(jpeg, { failOn: 'error', limitInputPixels: maxPixels })
     .resize(box.width, box.height, { fit: 'inside', fastShrinkOnLoad: true })
-    .toColourspace('b-w')
+    // The JPEG's own luma (BT.601 on the gamma-encoded values), as FFmpeg's extractplanes=y gives it, so a camera
+    // read without FFmpeg looks the same to motion detection. libvips' 'b-w' works on linear light: pure red
+    // would read 127 instead of 76.
+    .recomb(LUMA)
+    .extractChannel(0)
     .raw()
     .toBuffer({ resolveWithObject: true });
   if (info.channels !== 1) throw new Error(`decoded JPEG has ${info.channels} channels, expected 1`);

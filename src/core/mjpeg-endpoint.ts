@@ -225,7 +225,8 @@ export class MjpegEndpoint extends EventEmitter {
       res.write === OutgoingMessage.prototype.write &&
       res.writableLength === socket.writableLength;
     const maxFps = fpsFromUrl(req.url);
-    const viewer = this.hub.add(res, { ...(maxFps ? { maxFps } : {}), ...(direct ? { socket } : {}), address });
+    const ports = socket.localPort !== undefined && socket.remotePort !== undefined ? { local: socket.localPort, remote: socket.remotePort } : undefined;
+    const viewer = this.hub.add(res, { ...(maxFps ? { maxFps } : {}), ...(direct ? { socket } : {}), address, ...(ports ? { ports } : {}) });
     if (viewer) this.firstPart(viewer);
   }
 

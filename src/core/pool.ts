@@ -1,8 +1,13 @@
 import { EventEmitter } from 'node:events';
-import { Capture, type SupervisorTuning } from './capture';
-import { sourceSignature, type CaptureOptions } from './ffmpeg-args';
+import { Capture, type CaptureLike, type SupervisorTuning } from './capture';
+import { connectionSignature, sourceSignature, type CaptureOptions } from './ffmpeg-args';
 import { resolveFfmpeg, type FfmpegBinary } from './ffmpeg-binary';
+import { HttpCapture, type SharedConnection } from './http-capture';
+import { MjpegHttpSource } from './mjpeg-http-source';
 import { Stream, type ProcessSource, type StreamLease } from './stream';
+
+/** 4K UHD. */
+const DEFAULT_MAX_PIXELS = 3840 * 2160;
 
 export interface PoolOptions {
   /** FFmpeg path from the config node; empty means PATH, then the bundled binary. */
@@ -10,14 +15,18 @@ export interface PoolOptions {
   /** How long a stream with no lease keeps running, so a viewer who reloads a page finds it warm. */
   idleGraceMs: number;
   supervisor?: SupervisorTuning;
+  /** Largest frame, in pixels, that a pass-through camera's JPEG may be decoded at for motion. */
+  maxPixels?: number;
+  /** Decoder threads for every process (0: FFmpeg's choice). Default 1: least CPU per frame, no added delay. */
+  decoderThreads?: number;
 }
 
 export interface PoolEvents {
   /** The binary was chosen (once per pool). */
   binary: [binary: FfmpegBinary];
   binaryError: [error: Error];
-  captureStarted: [capture: Capture];
-  captureStopped: [capture: Capture];
+  captureStarted: [capture: CaptureLike];
+  captureStopped: [capture: CaptureLike];
   streamAdded: [stream: Stream];
   streamRemoved: [stream: Stream];
 }
@@ -26,7 +35,7 @@ export interface PoolEvents {
 export type Lease = StreamLease;
 
 interface Entry {
-  capture: Capture;
+  capture: CaptureLike;
   leases: number;
   idleTimer?: NodeJS.Timeout;
   stopping?: Promise<void>;
@@ -44,6 +53,8 @@ export class ProcessPool extends EventEmitter<PoolEvents> implements ProcessSour
   private readonly stopping = new Set<Promise<void>>();
   /** Processes still shutting down, by key: a new process for the same camera waits for the old one to exit. */
   private readonly stoppingByKey = new Map<string, Promise<void>>();
+  /** Pass-through cameras by connection: one HTTP connection per camera, however many captures read it. */
+  private readonly connections = new Map<string, { source: MjpegHttpSource; refs: number }>();
   private binary: Promise<FfmpegBinary> | undefined;
   private closed = false;
 
@@ -98,7 +109,7 @@ export class ProcessPool extends EventEmitter<PoolEvents> implements ProcessSour
   }
 
   /** Processes currently owned (running or in their idle grace). */
-  captures(): Capture[] {
+  captures(): CaptureLike[] {
     return [...this.entries.values()].map((e) => e.capture);
   }
 
@@ -117,7 +128,9 @@ export class ProcessPool extends EventEmitter<PoolEvents> implements ProcessSour
     const key = sourceSignature(capture);
     let entry = this.entries.get(key);
     if (!entry) {
-      const c = new Capture(key, capture, this.ffmpeg(), this.options.supervisor);
+      const c = capture.passthrough
+        ? new HttpCapture(key, capture, this.connect(capture), this.options.maxPixels ?? DEFAULT_MAX_PIXELS)
+        : new Capture(key, capture, this.ffmpeg(), this.options.supervisor, this.options.decoderThreads ?? 1);
       entry = { capture: c, leases: 0 };
       this.entries.set(key, entry);
       const prior = [this.stoppingByKey.get(key), after].filter((p) => p !== undefined);
@@ -150,6 +163,38 @@ export class ProcessPool extends EventEmitter<PoolEvents> implements ProcessSour
     for (const s of streams) this.emit('streamRemoved', s);
     for (const [key, entry] of this.entries) this.stopEntry(key, entry);
     await Promise.all([...this.stopping]);
+  }
+
+  /** The shared connection to a pass-through camera (a camera that allows one client is read once). */
+  private connect(capture: CaptureOptions): SharedConnection {
+    const key = connectionSignature(capture);
+    let conn = this.connections.get(key);
+    if (!conn) {
+      const t = this.options.supervisor;
+      const source = new MjpegHttpSource({
+        url: capture.source,
+        username: capture.username,
+        password: capture.password,
+        expectedFps: capture.fps,
+        ...(t?.backoff ? { backoff: t.backoff } : {}),
+        ...(t?.stallTimeoutMs ? { stallTimeoutMs: t.stallTimeoutMs } : {}),
+      });
+      conn = { source, refs: 0 };
+      this.connections.set(key, conn);
+    }
+    conn.refs++;
+    const held = conn;
+    let released: Promise<void> | undefined;
+    return {
+      source: held.source,
+      release: () => {
+        if (released) return released;
+        held.refs--;
+        if (held.refs > 0) return (released = Promise.resolve());
+        if (this.connections.get(key) === held) this.connections.delete(key);
+        return (released = held.source.stop());
+      },
+    };
   }
 
   private forgetUnused(): void {

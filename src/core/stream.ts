@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
-import type { Capture, CapturedFrame } from './capture';
-import { boxKey, sourceSignature, type Box, type CaptureOptions } from './ffmpeg-args';
+import type { CaptureExit, CaptureLike, CapturedFrame } from './capture';
+import { baseSignature, boxKey, sourceSignature, type Box, type CaptureOptions } from './ffmpeg-args';
 import type { FfmpegBinary } from './ffmpeg-binary';
+import type { HwaccelFallback } from './hwaccel-fallback';
+import type { HwaccelPlan } from './hwaccel-args';
 import { DETECT_BUCKETS_MS, Histogram, LATENCY_BUCKETS_MS } from './histogram';
 import type { Frame, GrayFrame, StreamState } from './types';
 
@@ -16,16 +18,32 @@ export interface StreamDefinition {
   lowFps: number;
   /** A second source for motion only (a camera's sub-stream): the gray frames come from it, the JPEG from `capture`. */
   detect?: CaptureOptions;
+  /** Hardware decoding for the main process, with a runtime fallback to software. */
+  accel?: AccelProvider;
+}
+
+export interface AccelProvider {
+  /** Equal keys mean the same settings: a redeployed source keeps the plan, the fallback state and the process. */
+  readonly key: string;
+  /** The plan to use (probing the pool's FFmpeg if it must) and a note when it is not what was asked for. */
+  resolve(): Promise<{ plan: HwaccelPlan; note?: string }>;
+  /** The runtime fallback policy for a stream decoding with `plan`. */
+  fallback(plan: HwaccelPlan): HwaccelFallback;
 }
 
 /** What one user of a stream needs now. */
 export interface Demand {
   /** Keep the stream running (an always-on source, a pending still or snapshot). */
   run?: boolean;
-  /** While the stream runs: JPEG at every frame (viewers, flows that consume frames) or at the low rate. */
-  jpeg?: 'full' | 'low';
+  /**
+   * While the stream runs: JPEG at every frame (viewers, flows that consume frames), at the low rate, or at least at
+   * this many frames per second (viewers that take fewer, motion-aware viewers while nothing moves).
+   */
+  jpeg?: 'full' | 'low' | number;
   /** Gray frames fitting this box (a motion-detect node). Implies running. */
   gray?: Box;
+  /** A smaller JPEG of this width beside the main one (thumbnail viewers). */
+  thumb?: number;
 }
 
 /** Counters a user keeps where they happen (viewers in mjpeg-out, detection time in motion-detect). */
@@ -44,6 +62,8 @@ export interface StreamFrame {
   readonly jpeg: Buffer | undefined;
   /** Gray frames by box key ("240x180"), one per size that motion users asked for. */
   readonly gray: Readonly<Record<string, GrayFrame>>;
+  /** Thumbnail JPEGs by width ("320"), with the main JPEG, one per width that viewers asked for. */
+  readonly thumbs?: Readonly<Record<string, Buffer>>;
 }
 
 export interface StateChange {
@@ -79,7 +99,7 @@ export interface StreamSnapshot extends StateChange {
 
 export interface StreamLease {
   readonly key: string;
-  readonly capture: Capture;
+  readonly capture: CaptureLike;
   /** Gives the process back; resolves once it has stopped, or at once when others still use it. */
   release(immediate?: boolean): Promise<void>;
 }
@@ -118,11 +138,8 @@ interface Plan {
 }
 
 const PRODUCING: ReadonlySet<StreamState> = new Set(['healthy', 'degraded']);
-
-/** The source settings without the outputs: two captures with the same base read the same pictures. */
-function baseSignature(capture: CaptureOptions): string {
-  return sourceSignature({ ...capture, gray: undefined, jpeg: true, jpegEvery: 1 });
-}
+/** An accelerated process that has delivered frames this long is trusted: a fallback reason no longer applies. */
+const STABLE_MS = 60_000;
 
 function boxesOf(capture: CaptureOptions | undefined): string[] {
   const g = capture?.gray;
@@ -137,9 +154,12 @@ function covers(have: CaptureOptions, want: CaptureOptions): boolean {
   const wantJpeg = want.jpeg !== false;
   if (wantJpeg && !haveJpeg) return false;
   const he = have.jpegEvery ?? 1;
-  if (wantJpeg && he !== 1 && he !== (want.jpegEvery ?? 1)) return false;
+  const we = want.jpegEvery ?? 1;
+  // Every n-th frame covers every m-th when m is a multiple of n (the thinner rate is a subset).
+  if (wantJpeg && we % he !== 0) return false;
   const hb = new Set(boxesOf(have));
-  return boxesOf(want).every((b) => hb.has(b));
+  const ht = new Set(have.thumbs ?? []);
+  return boxesOf(want).every((b) => hb.has(b)) && (want.thumbs ?? []).every((w) => ht.has(w));
 }
 
 /**
@@ -149,8 +169,10 @@ function covers(have: CaptureOptions, want: CaptureOptions): boolean {
  * whose outputs cover it, switching outputs without a gap: a successor runs beside the old process until its first
  * frame, then the old one goes.
  */
-export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: [frame: StreamFrame] }> {
+export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: [frame: StreamFrame]; motion: [active: boolean] }> {
   private readonly owners = new Map<string, Owner>();
+  /** Motion users and whether each sees motion now. */
+  private readonly motionBy = new Map<string, boolean>();
   private readonly users = new Map<string, User>();
   private readonly slots: Record<Role, Slot> = { main: {}, detect: {} };
   private readonly detachers = new Map<StreamLease, () => void>();
@@ -163,10 +185,12 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
   private bytes = 0;
   private restarts = 0;
   private downgradeTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  /** The acceleration in use and why it fell back, set by whoever builds the capture arguments. */
-  acceleration = 'software';
-  fallbackReason: string | undefined;
+  /** A capture that could not even be built (bad options): the stream is failed with this until redefined. */
+  private failure: string | undefined;
+  /** Hardware decoding: the provider of the definition it was resolved for, its plan and its fallback policy. */
+  private accel: { provider: AccelProvider; plan?: HwaccelPlan; fallback?: HwaccelFallback; stable: boolean } | undefined;
 
   constructor(
     readonly name: string,
@@ -197,6 +221,20 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     return this.latestJpeg;
   }
 
+  /** Whether any motion user sees motion now; undefined when nobody watches this stream for motion. */
+  get motion(): boolean | undefined {
+    if (this.motionBy.size === 0) return undefined;
+    for (const on of this.motionBy.values()) if (on) return true;
+    return false;
+  }
+
+  /** A motion user's verdict changed (motion-aware viewers follow it). */
+  reportMotion(userId: string, active: boolean): void {
+    const before = this.motion;
+    this.motionBy.set(userId, active);
+    if (this.motion !== before) this.emit('motion', this.motion === true);
+  }
+
   /** Users (not parked), for tests and diagnostics. */
   userIds(): string[] {
     return [...this.users.entries()].filter(([, u]) => !u.parked).map(([id]) => id);
@@ -221,6 +259,8 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     // A parked definition from before a deploy gives way to the new one.
     for (const [id, o] of this.owners) if (id !== ownerId && o.parked) this.owners.delete(id);
     this.owners.set(ownerId, { def, base, parked: false });
+    this.failure = undefined;
+    this.setupAccel(def.accel);
     this.apply('grace');
   }
 
@@ -254,6 +294,7 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
       return;
     }
     this.users.delete(userId);
+    if (this.motionBy.delete(userId) && this.motion !== true) this.emit('motion', false);
     this.apply(mode);
   }
 
@@ -271,6 +312,7 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.downgradeTimer);
+    clearTimeout(this.retryTimer);
     const done: Promise<void>[] = [];
     for (const slot of Object.values(this.slots)) {
       if (slot.next) done.push(this.retire(slot.next, true));
@@ -283,7 +325,7 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
   }
 
   snapshot(): StreamSnapshot {
-    const main = this.slots.main.active?.capture;
+    const main = this.slots.main.active?.capture ?? this.slots.detect.active?.capture;
     const latency = new Histogram(LATENCY_BUCKETS_MS);
     const detectMs = new Histogram(DETECT_BUCKETS_MS);
     let viewers = 0;
@@ -327,9 +369,64 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
       pids,
       ffmpeg: binary ? { path: binary.path, version: binary.version, origin: binary.origin } : undefined,
       outputs: { jpegEvery: main?.jpegEvery ?? 0, gray: (main ?? this.slots.detect.active?.capture)?.boxes.map(boxKey) ?? [], detect: !!this.slots.detect.active },
-      acceleration: this.acceleration,
-      fallbackReason: this.fallbackReason,
+      acceleration: main?.options.plan?.label ?? (main?.options.passthrough ? 'pass-through (no decoding)' : 'software'),
+      fallbackReason: this.accel?.fallback?.reason,
     };
+  }
+
+  // --- hardware decoding ---------------------------------------------------------------------------
+
+  private setupAccel(provider: AccelProvider | undefined): void {
+    if (this.accel?.provider.key === provider?.key) {
+      if (this.accel && provider) this.accel.provider = provider;
+      return;
+    }
+    clearTimeout(this.retryTimer);
+    if (!provider) {
+      this.accel = undefined;
+      return;
+    }
+    const accel: NonNullable<Stream['accel']> = { provider, stable: false };
+    this.accel = accel;
+    provider.resolve().then(
+      ({ plan }) => {
+        if (this.accel !== accel) return;
+        accel.plan = plan;
+        accel.fallback = provider.fallback(plan);
+        this.apply('grace');
+      },
+      () => {
+        // The probe failed: decode in software (the provider has said why).
+        if (this.accel !== accel) return;
+        this.accel = undefined;
+        this.apply('grace');
+      },
+    );
+  }
+
+  /** The hardware plan the main process should use now: none while software is in force. */
+  private hwPlan(): HwaccelPlan | undefined {
+    const a = this.accel;
+    return a?.plan && a.fallback?.accelerated && a.plan.method !== 'software' ? a.plan : undefined;
+  }
+
+  private onExit(role: Role, lease: StreamLease, exit: CaptureExit): void {
+    const fallback = this.accel?.fallback;
+    if (role !== 'main' || !fallback || !lease.capture.options.plan) return;
+    const decision = fallback.onExit(exit);
+    if (decision.action !== 'fallback') return;
+    this.accel!.stable = false;
+    // A camera never stays dark for its acceleration: software at once, acceleration again later.
+    this.apply('now');
+    clearTimeout(this.retryTimer);
+    if (decision.retryAt !== undefined) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        if (!fallback.retryDue()) return;
+        fallback.startRetry();
+        this.apply('grace');
+      }, Math.max(0, decision.retryAt - Date.now()));
+    }
   }
 
   // --- demand to processes -----------------------------------------------------------------------
@@ -338,25 +435,41 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     const owner = [...this.owners.values()].find((o) => !o.parked) ?? this.owners.values().next().value;
     if (!owner || this.stopped) return {};
     let run = false;
-    let full = false;
+    let rate = 0;
     const grays = new Map<string, Box>();
+    const thumbs = new Set<number>();
+    const fps = owner.def.capture.fps;
     for (const u of this.users.values()) {
       const d = u.demand;
       if (d.run || d.gray) run = true;
-      if (d.jpeg === 'full') full = true;
+      const wanted = d.jpeg === 'full' ? fps : typeof d.jpeg === 'number' ? d.jpeg : 0;
+      rate = Math.max(rate, wanted);
       if (d.gray) grays.set(boxKey(d.gray), d.gray);
+      if (d.thumb) thumbs.add(d.thumb);
     }
     if (!run) return {};
-    const { capture, lowFps, detect } = owner.def;
-    const every = full || !(lowFps > 0) || lowFps >= capture.fps ? 1 : Math.max(1, Math.round(capture.fps / lowFps));
+    // Hardware decoding is being probed: start once it is known, rather than in software and again in hardware.
+    if (this.accel && !this.accel.plan) return {};
+    const { lowFps, detect } = owner.def;
+    const plan = this.hwPlan();
+    const capture = plan ? { ...owner.def.capture, plan } : owner.def.capture;
+    const wanted = rate;
+    // Nobody needs more than the low rate (0: every frame always), or everyone is content with fewer frames.
+    rate = Math.max(rate, lowFps > 0 ? lowFps : fps);
+    const every = rate >= fps ? 1 : Math.max(1, Math.floor(fps / rate));
     const gray = [...grays.values()];
+    const thumb = [...thumbs].sort((a, b) => a - b);
+    const main = { ...capture, gray: undefined, jpeg: true, jpegEvery: every, thumbs: thumb.length ? thumb : undefined };
     if (detect && gray.length > 0) {
-      return {
-        main: { ...capture, gray: undefined, jpeg: true, jpegEvery: every },
-        detect: { ...detect, fps: detect.fps || capture.fps, gray, jpeg: false, jpegEvery: 1 },
-      };
+      // The sub-stream also makes the low-rate stills, so the main stream's process runs only while someone needs
+      // more than that: most of the day a camera costs what decoding its small stream costs.
+      const dfps = detect.fps || fps;
+      const stillsEvery = lowFps > 0 && lowFps < dfps ? Math.max(1, Math.floor(dfps / lowFps)) : 1;
+      const sub = { ...detect, fps: dfps, gray, jpeg: true, jpegEvery: stillsEvery };
+      const needMain = lowFps <= 0 || wanted > lowFps || thumb.length > 0;
+      return needMain ? { main, detect: sub } : { detect: sub };
     }
-    return { main: { ...capture, gray: gray.length ? gray : undefined, jpeg: true, jpegEvery: every } };
+    return { main: { ...main, gray: gray.length ? gray : undefined } };
   }
 
   /**
@@ -375,7 +488,12 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
         downgrade = true;
         continue;
       }
-      this.applyRole(role, want, mode);
+      try {
+        this.applyRole(role, want, mode);
+      } catch (err) {
+        // Options no process can be built from (a bad URL, say): the stream says so instead of throwing at a user.
+        this.failure = (err as Error).message;
+      }
     }
     clearTimeout(this.downgradeTimer);
     this.downgradeTimer = undefined;
@@ -425,13 +543,16 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     const onSpawn = (): void => {
       if (spawns++ > 0) this.restarts++;
     };
+    const onExit = (exit: CaptureExit): void => this.onExit(role, lease, exit);
     capture.on('frame', onFrame);
     capture.on('state', onState);
     capture.on('spawn', onSpawn);
+    capture.on('exit', onExit);
     this.detachers.set(lease, () => {
       capture.off('frame', onFrame);
       capture.off('state', onState);
       capture.off('spawn', onSpawn);
+      capture.off('exit', onExit);
     });
     return lease;
   }
@@ -452,9 +573,21 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
       this.updateState();
     }
     if (lease !== slot.active) return;
+    const accel = this.accel;
+    if (role === 'main' && accel && !accel.stable && lease.capture.options.plan) {
+      const up = lease.capture.stats().upSince;
+      if (up !== undefined && f.time - up >= STABLE_MS) {
+        accel.stable = true;
+        accel.fallback?.onStable();
+        this.updateState();
+      }
+    }
     const boxes = lease.capture.boxes;
     const gray: Record<string, GrayFrame> = {};
-    let bytes = f.jpeg?.length ?? 0;
+    // The sub-stream's stills stand in only while the main stream makes no pictures.
+    const mainCapture = this.slots.main.active?.capture;
+    const jpeg = role === 'detect' && mainCapture && PRODUCING.has(mainCapture.state) ? undefined : f.jpeg;
+    let bytes = jpeg?.length ?? 0;
     const seq = ++this.seq;
     for (let i = 0; i < boxes.length; i++) {
       const g = f.gray[i];
@@ -462,23 +595,32 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
       gray[boxKey(boxes[i]!)] = { data: g.data, width: g.width, height: g.height, seq, time: f.time };
       bytes += g.data.length;
     }
+    let thumbs: Record<string, Buffer> | undefined;
+    const widths = lease.capture.thumbs;
+    for (let i = 0; i < widths.length; i++) {
+      const t = f.thumbs?.[i];
+      if (!t) continue;
+      (thumbs ??= {})[String(widths[i])] = t;
+      bytes += t.length;
+    }
     this.frames++;
     this.bytes += bytes;
     this.lastFrameAt = f.time;
-    if (f.jpeg) {
+    if (jpeg) {
       this.jpegFrames++;
-      this.latestJpeg = { data: f.jpeg, seq, time: f.time };
+      this.latestJpeg = { data: jpeg, seq, time: f.time };
     }
-    this.emit('frame', { seq, time: f.time, jpeg: f.jpeg, gray });
+    this.emit('frame', thumbs ? { seq, time: f.time, jpeg, gray, thumbs } : { seq, time: f.time, jpeg, gray });
   }
 
   // --- state ------------------------------------------------------------------------------------------
 
   private updateState(): void {
-    const main = this.slots.main.active?.capture;
+    // Without a viewer, a stream with a detect source runs only its sub-stream: that one's state is the stream's.
     const detect = this.slots.detect.active?.capture;
-    let state: StreamState = main?.state ?? 'idle';
-    let reason: string | undefined;
+    const main = this.slots.main.active?.capture ?? detect;
+    let state: StreamState = this.failure ? 'failed' : main?.state ?? 'idle';
+    let reason: string | undefined = this.failure;
     let retries = 0;
     if (main) {
       retries = main.stats().retries;
@@ -486,12 +628,12 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     } else if (this.owners.size === 0 && this.users.size > 0) {
       reason = 'no source node defines this stream';
     }
-    if (state === 'healthy' && detect && !PRODUCING.has(detect.state) && detect.state !== 'starting') {
+    if (state === 'healthy' && detect && detect !== main && !PRODUCING.has(detect.state) && detect.state !== 'starting') {
       state = 'degraded';
       reason = `detect source ${detect.state}${detect.stats().lastError ? `: ${detect.stats().lastError}` : ''}`;
-    } else if (state === 'healthy' && this.fallbackReason) {
+    } else if (state === 'healthy' && this.accel?.fallback?.reason) {
       state = 'degraded';
-      reason = this.fallbackReason;
+      reason = this.accel.fallback.reason;
     }
     if (state === this.current.state && reason === this.current.reason) return;
     this.current = { state, previous: this.current.state, reason, retries, time: Date.now() };

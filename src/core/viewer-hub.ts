@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Histogram, LATENCY_BUCKETS_MS } from './histogram';
 import type { Part } from './multipart-writer';
+import { tcpSendQueues } from './tcp-queues';
 
 /** Where parts are written: a response, or its socket once the response head is on the wire. */
 export interface PartOut {
@@ -44,6 +45,8 @@ export interface ViewerOptions {
   socket?: PartOut;
   /** The client's address, for the per-address limit. */
   address?: string;
+  /** The connection's ports: with them the hub reads what the client has acknowledged (Linux), not only what Node sent. */
+  ports?: { local: number; remote: number };
 }
 
 export interface HubCounts {
@@ -78,14 +81,22 @@ export class Viewer {
   /** Parts go straight to the response's socket (see ViewerOptions.socket). */
   readonly direct: boolean;
   readonly address: string;
+  /** "localPort/remotePort" of the connection, for the kernel's send queue. */
+  readonly tcpKey: string | undefined;
   private readonly out: PartOut;
   private pending: Part | undefined;
   /** The pending part is a fresh frame (not a repeat or a first picture): its delivery latency counts. */
   private pendingLive = false;
   private blocked = false;
   private lastWriteAt = -Infinity;
-  /** When the viewer last had nothing queued in Node: progress is a whole part taken, not kernel buffers filling. */
+  /** When the viewer last took a whole part (or had nothing to take). */
   private progressAt: number;
+  /** Bytes of parts written, and the bytes the client had acknowledged at progressAt. */
+  private bytesOut = 0;
+  private ackedAtProgress = 0;
+  private lastPartBytes = 0;
+  /** Unacknowledged bytes in the kernel at the last sweep (0 where unknown). */
+  private unacked = 0;
   private readonly minIntervalMs: number;
   private capTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -102,6 +113,7 @@ export class Viewer {
     this.minIntervalMs = fps && fps > 0 ? 1000 / Math.min(MAX_FPS_CAP, Math.max(MIN_FPS_CAP, fps)) : 0;
     this.direct = opts.socket !== undefined;
     this.address = opts.address ?? '';
+    this.tcpKey = opts.ports ? `${opts.ports.local}/${opts.ports.remote}` : undefined;
     this.out = opts.socket ?? sink;
     this.progressAt = now();
     this.out.on('drain', this.onDrain);
@@ -116,9 +128,24 @@ export class Viewer {
     return this.capTimer !== undefined;
   }
 
-  /** How long the viewer has held bytes it has not taken (0 when its queue in Node is empty). */
+  /** How long the viewer has not taken a whole part while something was waiting for it (0 when nothing waits). */
   behindFor(t: number): number {
-    return this.out.writableLength > 0 ? t - this.progressAt : 0;
+    return this.out.writableLength + this.unacked > 0 ? t - this.progressAt : 0;
+  }
+
+  /**
+   * Progress by what the client acknowledged (`unacked`: the kernel's send queue, undefined where unknown): a whole
+   * part's worth of bytes taken since the last progress, or nothing left to take, is progress.
+   */
+  assess(t: number, unacked: number | undefined): void {
+    if (unacked === undefined) return;
+    this.unacked = unacked;
+    const pending = this.out.writableLength + unacked;
+    const acked = this.bytesOut - pending;
+    if (pending === 0 || acked - this.ackedAtProgress >= this.lastPartBytes) {
+      this.progressAt = t;
+      this.ackedAtProgress = acked;
+    }
   }
 
   /** A new part; `t` is the hub's clock, read once per frame for all viewers. `live`: a fresh frame, not a repeat. */
@@ -148,10 +175,13 @@ export class Viewer {
     this.sent++;
     this.hub.partsWritten++;
     if (this.pendingLive) this.hub.latency.observe(t - part.readyAt);
+    this.bytesOut += part.bytes.length;
+    this.lastPartBytes = part.bytes.length;
     // write() answers false for any part over the socket's 16 KiB high-water mark, even when the kernel took
     // it all at once; only bytes still queued in Node mean the viewer must wait for 'drain'.
     if (!this.out.write(part.bytes) && this.out.writableLength > 0) this.blocked = true;
-    else this.progressAt = t;
+    // Without the client's acknowledgements (see assess), a part handed to the kernel is the best sign of progress.
+    else if (this.tcpKey === undefined || !this.hub.tcpKnown) this.progressAt = t;
   }
 
   private readonly capElapsed = (): void => {
@@ -160,7 +190,7 @@ export class Viewer {
   };
 
   private drained(): void {
-    this.progressAt = this.now();
+    if (this.tcpKey === undefined || !this.hub.tcpKnown) this.progressAt = this.now();
     // 'drain' also follows writes that never blocked (see flush): nothing more to do then.
     if (!this.blocked) return;
     this.blocked = false;
@@ -201,6 +231,8 @@ export class ViewerHub extends EventEmitter {
   evicted = 0;
   /** Frame ready to handed to a viewer's socket, in ms. */
   readonly latency = new Histogram(LATENCY_BUCKETS_MS);
+  /** The kernel's send queues were readable at the last sweep: progress is measured by acknowledged bytes. */
+  tcpKnown = false;
   private readonly viewers = new Set<Viewer>();
   private readonly perAddress = new Map<string, number>();
   private readonly maxViewers: number;
@@ -242,6 +274,7 @@ export class ViewerHub extends EventEmitter {
     this.viewers.add(viewer);
     this.perAddress.set(viewer.address, (this.perAddress.get(viewer.address) ?? 0) + 1);
     this.sweepTimer ??= setInterval(this.sweep, Math.min(SWEEP_MS, this.stallTimeoutMs));
+    this.sweepTimer.unref?.();
     this.emit('count', this.viewers.size);
     return viewer;
   }
@@ -285,7 +318,13 @@ export class ViewerHub extends EventEmitter {
 
   private readonly sweep = (): void => {
     const t = this.now();
-    for (const v of [...this.viewers]) if (v.behindFor(t) >= this.stallTimeoutMs) this.remove(v, 'stalled');
+    const queues = tcpSendQueues();
+    this.tcpKnown = queues !== undefined;
+    for (const v of [...this.viewers]) {
+      // A connection missing from the table has just closed: its 'close' removes it.
+      if (queues && v.tcpKey !== undefined) v.assess(t, queues.get(v.tcpKey) ?? 0);
+      if (v.behindFor(t) >= this.stallTimeoutMs) this.remove(v, 'stalled');
+    }
   };
 
   private evictStalest(match: (v: Viewer) => boolean): boolean {

@@ -1,7 +1,8 @@
 import { detectKind, displaySource, type CaptureOptions } from '../core/ffmpeg-args';
-import type { StateChange, StreamFrame } from '../core/stream';
+import type { AccelProvider, StateChange, StreamFrame } from '../core/stream';
 import type { Frame, StreamState } from '../core/types';
 import { clampNumber, trimmed } from './config';
+import type { HwaccelConfigNode } from './hwaccel-config';
 import { lifecycleOf } from './lifecycle';
 import { poolHandleFor } from './pool-handle';
 import type { DoneFn, Node, NodeDef, NodeMessage, NodeRedRuntime, NodeStatus, SendFn } from './red-types';
@@ -17,6 +18,11 @@ export interface FfmpegSourceDef extends NodeDef {
   startMode?: 'always' | 'demand';
   loop?: boolean;
   snapshotTimeout?: string | number;
+  /** auto: MJPEG-over-HTTP cameras read without FFmpeg; ffmpeg: always FFmpeg; passthrough: always our HTTP client. */
+  mode?: 'auto' | 'ffmpeg' | 'passthrough';
+  /** A camera's sub-stream for motion: gray frames from it, JPEG from the main source. */
+  detectSource?: string;
+  hwaccel?: string;
 }
 
 type Credentials = Record<string, string | undefined> & { username?: string; password?: string };
@@ -78,23 +84,44 @@ module.exports = function register(RED: NodeRedRuntime): void {
       quality: Math.round(clampNumber(def.quality, 5, 2, 31)),
       loop: def.loop !== false,
     };
-    const lowFps = clampNumber(def.lowFps, 1, 0, 60);
+    const lowFps = clampNumber(def.lowFps, 0.5, 0, 60);
+    const detectSource = trimmed(def.detectSource);
     const snapshotTimeoutMs = clampNumber(def.snapshotTimeout, 10, 1, 120) * 1000;
     const flowConsumes = wiredTypes(RED, def).some((t) => !DEMAND_AWARE.has(t));
 
     let configError: string | undefined;
+    let detect: CaptureOptions | undefined;
     try {
       capture.kind = detectKind(capture.source);
-      const warning = urlSecretWarning(capture.source);
-      if (warning) node.warn(warning);
+      const mode = def.mode ?? 'auto';
+      capture.passthrough = mode === 'passthrough' || (mode === 'auto' && capture.kind === 'mjpeg-http');
+      for (const url of [capture.source, detectSource]) {
+        const warning = url ? urlSecretWarning(url) : undefined;
+        if (warning) node.warn(warning);
+      }
+      if (detectSource) detect = { ...capture, source: detectSource, kind: detectKind(detectSource), passthrough: false, width: undefined };
     } catch (err) {
       configError = (err as Error).message;
     }
 
+    // Hardware decoding: the plan comes from probing the FFmpeg this pool runs, once (cached per binary).
+    const hw = trimmed(def.hwaccel) ? (RED.nodes.getNode(trimmed(def.hwaccel)) as HwaccelConfigNode | null) : null;
+    const accel: AccelProvider | undefined = hw && !capture.passthrough
+      ? {
+          key: `${hw.id}|${hw.mode}|${hw.device ?? ''}|${JSON.stringify(hw.fallbackOptions)}`,
+          resolve: () =>
+            handle.pool.ffmpeg().then((b) => hw.plan(b.path)).then((r) => {
+              if (r.note) node.warn(`${name}: ${r.note}`);
+              return r;
+            }),
+          fallback: (plan) => hw.createFallback(plan),
+        }
+      : undefined;
+
     const stream = handle.pool.stream(name);
     if (!configError) {
       try {
-        stream.define(node.id, { capture, lowFps });
+        stream.define(node.id, { capture, lowFps, ...(detect ? { detect } : {}), ...(accel ? { accel } : {}) });
       } catch (err) {
         configError = (err as Error).message;
       }
@@ -107,6 +134,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       const gray = Object.keys(f.gray);
       const msg: NodeMessage = { topic: name, payload: f.jpeg, frame: frameInfo(f, f.jpeg, gray) };
       if (gray.length > 0) msg.gray = f.gray;
+      if (f.thumbs) msg.thumbs = f.thumbs;
       node.send(msg);
     };
 
@@ -123,10 +151,14 @@ module.exports = function register(RED: NodeRedRuntime): void {
       if (text.length > 80) text = `${text.slice(0, 77)}…`;
       node.status({ fill: STATUS_FILL[state], shape: state === 'healthy' ? 'dot' : 'ring', text });
     };
+    let lastDegraded: string | undefined;
     const onState = (change: StateChange): void => {
       showStatus();
       if (change.state === 'failed' && change.reason) node.error(`${name}: ${change.reason}`);
       else if (change.state === 'recovering' && change.reason) node.warn(`${name}: ${change.reason}`);
+      // Once per reason: a fallback to software stays degraded for a long time.
+      else if (change.state === 'degraded' && change.reason && change.reason !== lastDegraded) node.warn(`${name}: ${change.reason}`);
+      if (change.state === 'degraded') lastDegraded = change.reason;
       clearInterval(statusTimer);
       statusTimer = change.state === 'idle' ? undefined : setInterval(showStatus, STATUS_INTERVAL_MS);
     };

@@ -12,6 +12,7 @@ import {
   type MqttMessage,
 } from '../core/ha-discovery';
 import { DETECT_BUCKETS_MS, Histogram } from '../core/histogram';
+import { decodeGray } from '../core/jpeg-gray';
 import { MotionDetector, GrayFrameError, type MotionResult } from '../core/motion-detector';
 import { MotionEvents, type MotionEvent } from '../core/motion-events';
 import { parseRegions, type Region } from '../core/roi';
@@ -54,6 +55,8 @@ interface Session {
   lastResult: MotionResult | null;
   lastFrameTime: number;
   lastJpeg: Buffer | undefined;
+  /** Time of the frame lastJpeg shows (a source makes JPEGs at a low rate while nobody watches). */
+  lastJpegTime: number;
   frames: number;
   skipped: number;
   msPerFrame: number;
@@ -71,6 +74,8 @@ interface GrayInput {
 }
 
 const STATUS_INTERVAL_MS = 1000;
+/** Longest wait for a JPEG taken at or after a motion start (the source's low rate is every 2 s by default). */
+const SNAPSHOT_WAIT_MS = 3000;
 const PKG_VERSION: string = (() => {
   try {
     return (require('../../package.json') as { version: string }).version;
@@ -112,7 +117,6 @@ module.exports = function register(RED: NodeRedRuntime): void {
     const node = this;
     const lifecycle = lifecycleOf(RED);
     const box = analysisBox(config);
-    const { width: analysisWidth, height: analysisHeight } = box;
     const myGray = boxKey(box);
     const { regions, errors: regionErrors } = parseRegionsLenient(config.regions);
     for (const e of regionErrors) node.error(e);
@@ -148,6 +152,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       lastResult: null,
       lastFrameTime: 0,
       lastJpeg: undefined,
+      lastJpegTime: 0,
       frames: 0,
       skipped: 0,
       msPerFrame: 0,
@@ -162,12 +167,13 @@ module.exports = function register(RED: NodeRedRuntime): void {
     const owner = ref && handle ? handle.pool.stream(ref.name) : undefined;
     if (ref && !s.stream) s.stream = ref.name;
     owner?.use(node.id, { gray: box }, () => ({ detectMs: s.detectMs }));
+    owner?.reportMotion(node.id, events.isActive);
 
     let discoveryDue = false;
+    let pendingSnapshot: { since: number; until: number } | undefined;
     let decoding = false;
     let lastStatusAt = 0;
     let lastError = regionErrors.length > 0 ? 'bad regions' : '';
-    let sharpLib: typeof import('sharp') | undefined;
     let closed = false;
 
     function mqtt(m: MqttMessage, extra: Record<string, unknown>): NodeMessage {
@@ -215,13 +221,31 @@ module.exports = function register(RED: NodeRedRuntime): void {
       if (!discovery || !s.stream) return out;
       const attributes = { score: msg.score, changed_area: msg.changedArea, regions: regionsOut, bbox: msg.bbox, event: msg.event };
       out.push({ topic: attributesTopic(topicPrefix, s.stream), payload: JSON.stringify(attributes), retain: true, qos: 1, kind: 'attributes', stream: s.stream });
-      if (cameraEntity && ev.kind === 'start' && s.lastJpeg) {
-        out.push({ topic: snapshotTopic(topicPrefix, s.stream), payload: s.lastJpeg, retain: true, qos: 1, kind: 'snapshot', stream: s.stream });
+      if (cameraEntity && ev.kind === 'start') {
+        // The picture for the camera entity shows the event: a JPEG taken at or after its first frame. While nobody
+        // watches, the source makes one every couple of seconds, so the snapshot may follow the ON by that much.
+        if (s.lastJpeg && s.lastJpegTime >= ev.time) out.push(snapshotMessage(s.lastJpeg));
+        else pendingSnapshot = { since: ev.time, until: Date.now() + SNAPSHOT_WAIT_MS };
       }
       return out;
     }
 
+    function snapshotMessage(jpeg: Buffer): NodeMessage {
+      return { topic: snapshotTopic(topicPrefix, s.stream), payload: jpeg, retain: true, qos: 1, kind: 'snapshot', stream: s.stream };
+    }
+
+    /** A JPEG came: it is the event's snapshot if one is awaited (or the wait is over and it is the best there is). */
+    function jpegArrived(jpeg: Buffer, time: number): void {
+      s.lastJpeg = jpeg;
+      s.lastJpegTime = time;
+      if (pendingSnapshot && time >= pendingSnapshot.since) {
+        pendingSnapshot = undefined;
+        node.send(snapshotMessage(jpeg));
+      }
+    }
+
     function emitEvent(ev: MotionEvent, r: MotionResult | null): void {
+      owner?.reportMotion(node.id, ev.kind === 'start');
       for (const m of eventMessages(ev, r)) node.send(m);
       showStatus(Date.now(), true);
     }
@@ -264,18 +288,6 @@ module.exports = function register(RED: NodeRedRuntime): void {
       if (discoveryDue && s.discoverySentFor !== s.stream) sendDiscovery('deploy');
     }
 
-    async function decodeJpeg(buf: Buffer): Promise<{ data: Buffer; width: number; height: number }> {
-      // sharp loads libvips: only when this slower path is used.
-      if (!sharpLib) sharpLib = (await import('sharp')).default as unknown as typeof import('sharp');
-      const { data, info } = await sharpLib(buf, { failOn: 'error' })
-        .resize(analysisWidth, analysisHeight, { fit: 'inside', fastShrinkOnLoad: true })
-        .toColourspace('b-w')
-        .raw()
-        .toBuffer({ resolveWithObject: true });
-      if (info.channels !== 1) throw new Error(`decoded JPEG has ${info.channels} channels`);
-      return { data, width: info.width, height: info.height };
-    }
-
     /** Our gray frame in a message: a map by box key (from an ffmpeg-source), or one frame (from other nodes). */
     function grayOf(msg: NodeMessage): GrayInput | undefined {
       const g = msg.gray as (GrayInput & Record<string, unknown>) | undefined;
@@ -293,6 +305,10 @@ module.exports = function register(RED: NodeRedRuntime): void {
 
     const tickTimer = setInterval(() => {
       const now = Date.now();
+      if (pendingSnapshot && now >= pendingSnapshot.until) {
+        pendingSnapshot = undefined;
+        if (s.lastJpeg && s.stream) node.send(snapshotMessage(s.lastJpeg));
+      }
       const ev = events.tick(now);
       if (ev) emitEvent(ev, null);
       if (s.online && s.lastFrameTime > 0 && now - s.lastFrameTime >= events.opts.staleMs) {
@@ -314,7 +330,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       const frame = msg.frame as { gray?: unknown; time?: unknown } | undefined;
       const gray = grayOf(msg);
       const time = typeof gray?.time === 'number' ? gray.time : typeof frame?.time === 'number' ? frame.time : Date.now();
-      if (Buffer.isBuffer(msg.payload)) s.lastJpeg = msg.payload;
+      if (Buffer.isBuffer(msg.payload)) jpegArrived(msg.payload, time);
       if (gray) {
         try {
           const width = Number(gray.width);
@@ -348,11 +364,12 @@ module.exports = function register(RED: NodeRedRuntime): void {
         }
         decoding = true;
         const jpeg = msg.payload;
-        decodeJpeg(jpeg).then(
+        // The JPEG's luma at the analysis size, as a source's gray output would give it (one decode at a time).
+        decodeGray(jpeg, box).then(
           (g) => {
             decoding = false;
             if (closed) return done();
-            s.lastJpeg = jpeg;
+            jpegArrived(jpeg, time);
             analyse(g.data, g.width, g.height, time);
             done();
           },

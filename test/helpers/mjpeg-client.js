@@ -107,7 +107,7 @@ function boundaryOf(contentType) {
  */
 function openStream(url, opts = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, headers: opts.headers }, (res) => {
+    const req = http.get(url, { agent: false, headers: opts.headers, localAddress: opts.localAddress }, (res) => {
       if (res.statusCode !== 200) {
         const err = new Error(`status ${res.statusCode}`);
         err.status = res.statusCode;

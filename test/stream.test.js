@@ -1,0 +1,277 @@
+'use strict';
+// The stream owner (src/core/stream.ts) with a real FFmpeg: demand turns into outputs, outputs switch without a gap,
+// gray frames pair with their JPEG by frame index, handover across a deploy, hardware fallback.
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const sharp = require('sharp');
+const { ProcessPool } = require('../dist/core/pool');
+const { hardwarePlan } = require('../dist/core/hwaccel-args');
+const { HwaccelFallback } = require('../dist/core/hwaccel-fallback');
+const { isAlive, until, waitFor, delay } = require('./helpers/procs');
+
+// Every frame's luma is 8 x its index (mod 256): a frame's gray and JPEG say which frame they are.
+const COUNTER = 'testsrc:color=c=black:s=160x120:r=10,geq=lum=mod(N*8\\,256):cb=128:cr=128';
+const FAKE = (mode) => path.join(__dirname, 'fixtures', 'fake-ffmpeg', `ffmpeg-${mode}`);
+
+function mean(buf) {
+  let s = 0;
+  for (let i = 0; i < buf.length; i++) s += buf[i];
+  return s / buf.length;
+}
+
+/** Collects the stream's frames until `done(frames)` is true. */
+function collect(stream, done, timeoutMs = 15000) {
+  return new Promise((resolve, reject) => {
+    const frames = [];
+    const t = setTimeout(() => {
+      stream.off('frame', on);
+      reject(new Error(`only ${frames.length} frames`));
+    }, timeoutMs);
+    const on = (f) => {
+      frames.push({ ...f, pid: stream.snapshot().pids[0] });
+      if (done(frames)) {
+        clearTimeout(t);
+        stream.off('frame', on);
+        resolve(frames);
+      }
+    };
+    stream.on('frame', on);
+  });
+}
+
+describe('Stream: one owner per stream (real FFmpeg)', function () {
+  this.timeout(40000);
+  let pool;
+  afterEach(async function () {
+    await pool?.close();
+    pool = undefined;
+  });
+
+  it('motion alone: gray every frame, JPEG at the low rate; a gray frame and the JPEG beside it are the same frame', async function () {
+    pool = new ProcessPool({ idleGraceMs: 0 });
+    const stream = pool.stream('cam');
+    stream.define('src', { capture: { source: COUNTER, fps: 10, quality: 3 }, lowFps: 2 });
+    stream.use('motion', { gray: { width: 80, height: 60 } });
+    const frames = await collect(stream, (fs_) => fs_.length >= 16);
+    assert.equal(stream.snapshot().outputs.jpegEvery, 5);
+    const byProcess = frames.filter((f) => f.pid === frames.at(-1).pid);
+    for (const f of byProcess) assert.ok(f.gray['80x60'], 'every frame carries its gray');
+    const withJpeg = byProcess.filter((f) => f.jpeg);
+    assert.ok(withJpeg.length >= 2 && withJpeg.length <= Math.ceil(byProcess.length / 5) + 1, `${withJpeg.length} JPEGs in ${byProcess.length} frames`);
+    for (const f of withJpeg) {
+      const { data } = await sharp(f.jpeg).greyscale().raw().toBuffer({ resolveWithObject: true });
+      // The gray output keeps the source's limited-range luma; the JPEG (yuvj420p) is full range.
+      const g = Math.max(0, (mean(f.gray['80x60'].data) - 16) * (255 / 219));
+      assert.ok(Math.abs(mean(data) - g) < 4, `JPEG ${mean(data).toFixed(1)} vs gray ${g.toFixed(1)}: the same frame`);
+    }
+    // Consecutive gray frames are consecutive video frames: nothing lost or doubled by the pairing.
+    for (let i = 1; i < byProcess.length; i++) {
+      const step = (mean(byProcess[i].gray['80x60'].data) - mean(byProcess[i - 1].gray['80x60'].data) + 256) % 256;
+      assert.ok(Math.abs(step - 8) < 3, `step ${step.toFixed(1)} between frames ${i - 1} and ${i}`);
+    }
+  });
+
+  it('a viewer turns every frame into JPEG: the new process runs beside the old one until its first frame', async function () {
+    pool = new ProcessPool({ idleGraceMs: 60000 });
+    const stream = pool.stream('cam');
+    stream.define('src', { capture: { source: COUNTER, fps: 10, quality: 5 }, lowFps: 1 });
+    stream.use('motion', { gray: { width: 80, height: 60 } });
+    await collect(stream, (f) => f.length >= 3);
+    const oldPid = stream.snapshot().pids[0];
+    let newStartedAtSeq;
+    pool.once('captureStarted', () => {
+      newStartedAtSeq = lastSeq;
+    });
+    let lastSeq = 0;
+    const seen = [];
+    const on = (f) => {
+      lastSeq = f.seq;
+      seen.push({ seq: f.seq, pid: stream.snapshot().pids[0], jpeg: !!f.jpeg, gray: !!f.gray['80x60'] });
+    };
+    stream.on('frame', on);
+    stream.use('viewer', { run: true, jpeg: 'full' });
+    await until(() => seen.filter((s) => s.pid !== oldPid && s.jpeg).length >= 5, 'full-rate JPEG from the new process');
+    stream.off('frame', on);
+    const fromOldAfterStart = seen.filter((s) => s.pid === oldPid && s.seq > newStartedAtSeq);
+    assert.ok(fromOldAfterStart.length >= 1, 'the old process kept delivering while the new one started');
+    const firstNew = seen.findIndex((s) => s.pid !== oldPid);
+    assert.ok(seen.slice(firstNew).every((s) => s.pid !== oldPid), 'after the switch, frames come from the new process only');
+    assert.ok(seen.slice(firstNew).every((s) => s.jpeg && s.gray), 'every frame now has its JPEG and its gray');
+    for (let i = 1; i < seen.length; i++) assert.equal(seen[i].seq, seen[i - 1].seq + 1, 'stream sequence numbers run on without a hole');
+    assert.equal(stream.snapshot().outputs.jpegEvery, 1);
+    await waitFor(() => !isAlive(oldPid), 5000);
+    assert.equal(isAlive(oldPid), false, 'the old process went once the new one delivered');
+    assert.equal(pool.captures().length, 1);
+  });
+
+  it('each gray size asked for comes from the same process, at exactly that size', async function () {
+    pool = new ProcessPool({ idleGraceMs: 0 });
+    const stream = pool.stream('cam');
+    stream.define('src', { capture: { source: 'testsrc2=size=320x240:rate=10', fps: 10, quality: 5 }, lowFps: 1 });
+    stream.use('small', { gray: { width: 80, height: 60 } });
+    stream.use('large', { gray: { width: 240, height: 180 } });
+    const frames = await collect(stream, (f) => f.filter((x) => x.gray['80x60'] && x.gray['240x180']).length >= 3);
+    const both = frames.filter((x) => x.gray['80x60'] && x.gray['240x180']);
+    for (const f of both) {
+      assert.deepEqual([f.gray['80x60'].width, f.gray['80x60'].height], [80, 60]);
+      assert.deepEqual([f.gray['240x180'].width, f.gray['240x180'].height], [240, 180]);
+    }
+    await until(() => pool.captures().length === 1, 'one process');
+    assert.deepEqual(stream.snapshot().outputs.gray, ['80x60', '240x180']);
+  });
+
+  it('a viewer content with 2 fps and a 96 px thumbnail gets JPEGs at that rate, each with its thumbnail', async function () {
+    pool = new ProcessPool({ idleGraceMs: 0 });
+    const stream = pool.stream('cam');
+    stream.define('src', { capture: { source: 'testsrc2=size=320x240:rate=10', fps: 10, quality: 5 }, lowFps: 1 });
+    stream.use('viewer', { run: true, jpeg: 2, thumb: 96 });
+    const frames = await collect(stream, (f) => f.filter((x) => x.jpeg).length >= 3);
+    assert.equal(stream.snapshot().outputs.jpegEvery, 5);
+    for (const f of frames.filter((x) => x.jpeg)) {
+      assert.ok(f.thumbs && f.thumbs['96'], 'the thumbnail comes with its frame');
+      assert.equal((await sharp(f.thumbs['96']).metadata()).width, 96);
+      assert.equal((await sharp(f.jpeg).metadata()).width, 320);
+    }
+  });
+
+  it('motion users\' verdicts are the stream\'s motion state', function () {
+    pool = new ProcessPool({ idleGraceMs: 0 });
+    const stream = pool.stream('cam');
+    const seen = [];
+    stream.on('motion', (m) => seen.push(m));
+    assert.equal(stream.motion, undefined, 'nobody watches for motion');
+    stream.reportMotion('a', false);
+    stream.reportMotion('b', true);
+    stream.reportMotion('a', true);
+    stream.reportMotion('b', false);
+    assert.equal(stream.motion, true);
+    stream.unuse('a', 'now');
+    stream.reportMotion('a', false);
+    assert.equal(stream.motion, false);
+    assert.deepEqual(seen, [false, true, false]);
+  });
+
+  it('fewer outputs wait for the idle grace, then a lighter process takes over', async function () {
+    pool = new ProcessPool({ idleGraceMs: 1500 });
+    const stream = pool.stream('cam');
+    stream.define('src', { capture: { source: COUNTER, fps: 10, quality: 5 }, lowFps: 2 });
+    stream.use('motion', { gray: { width: 80, height: 60 } });
+    stream.use('viewer', { run: true, jpeg: 'full' });
+    await until(() => stream.snapshot().outputs.jpegEvery === 1 && stream.state === 'healthy', 'full rate');
+    const fullPid = stream.snapshot().pids[0];
+    stream.unuse('viewer', 'grace');
+    await delay(700);
+    assert.equal(stream.snapshot().pids[0], fullPid, 'within the grace the full-rate process stays (a reload finds it)');
+    await until(() => stream.snapshot().outputs.jpegEvery === 5, 'low rate after the grace', 15000);
+    assert.notEqual(stream.snapshot().pids[0], fullPid);
+  });
+
+  it('a deploy hands users and definition over: same process; what nobody took over stops at settle', async function () {
+    pool = new ProcessPool({ idleGraceMs: 60000 });
+    const stream = pool.stream('cam');
+    const def = { capture: { source: COUNTER, fps: 10, quality: 5 }, lowFps: 1 };
+    stream.define('src', def);
+    stream.use('src', { run: true, jpeg: 'low' });
+    stream.use('motion', { gray: { width: 80, height: 60 } });
+    await until(() => stream.state === 'healthy', 'healthy');
+    const pid = stream.snapshot().pids[0];
+    // Every node closes (parked), new ones with the same ids come back; the motion node does not (it was deleted).
+    stream.unuse('src', 'handover');
+    stream.undefine('src', 'handover');
+    stream.unuse('motion', 'handover');
+    stream.define('src', { ...def });
+    stream.use('src', { run: true, jpeg: 'low' });
+    pool.settle();
+    assert.equal(stream.snapshot().pids[0], pid, 'the same process runs on');
+    assert.deepEqual(stream.userIds(), ['src']);
+    await until(() => stream.snapshot().outputs.gray.length === 0, 'the gray output goes with its user', 15000);
+    // The source itself gone too: the process stops at once at the next settle.
+    stream.unuse('src', 'handover');
+    stream.undefine('src', 'handover');
+    const last = stream.snapshot().pids[0];
+    pool.settle();
+    await until(() => !isAlive(last), 'stopped without an idle grace');
+    assert.equal(stream.state, 'idle');
+    assert.equal(pool.streams().length, 0, 'the unused stream is forgotten');
+  });
+
+  it('refuses a definition no process can be built from with a clear error, and runs nothing', async function () {
+    pool = new ProcessPool({ idleGraceMs: 0 });
+    const stream = pool.stream('cam');
+    assert.throws(
+      () => stream.define('src', { capture: { source: 'rtsp://admin:hunter2@192.0.2.1/live', fps: 10, quality: 5, passthrough: true }, lowFps: 1 }),
+      (err) => err.name === 'SourceConfigError' && /pass-through reads http/.test(err.message) && !err.message.includes('hunter2'),
+    );
+    stream.use('viewer', { run: true, jpeg: 'full' });
+    assert.equal(stream.state, 'idle');
+    assert.match(stream.stateInfo.reason, /no source node defines this stream/);
+    assert.equal(pool.captures().length, 0);
+  });
+
+  it('a detect source: gray frames from the sub-stream process, JPEG from the main one', async function () {
+    pool = new ProcessPool({ idleGraceMs: 0 });
+    const stream = pool.stream('cam');
+    stream.define('src', {
+      capture: { source: 'testsrc2=size=640x360:rate=10', fps: 10, quality: 5 },
+      detect: { source: 'testsrc2=size=160x90:rate=10', fps: 10, quality: 5 },
+      lowFps: 0,
+    });
+    stream.use('src', { run: true, jpeg: 'full' });
+    stream.use('motion', { gray: { width: 240, height: 180 } });
+    await until(() => pool.captures().length === 2 && stream.state === 'healthy', 'two processes');
+    const frames = await collect(stream, (f) => f.filter((x) => x.gray['240x180']).length >= 5 && f.filter((x) => x.jpeg).length >= 5);
+    assert.ok(frames.filter((x) => x.gray['240x180']).every((x) => !x.jpeg), 'gray frames come alone (the sub-stream\'s stills stand back)');
+    const g = frames.find((x) => x.gray['240x180']).gray['240x180'];
+    assert.deepEqual([g.width, g.height], [240, 135], 'fitted to the box from the 16:9 sub-stream');
+    for (const x of frames.filter((y) => y.jpeg)) assert.equal((await sharp(x.jpeg).metadata()).width, 640, 'JPEGs from the main stream');
+    assert.equal(stream.snapshot().outputs.detect, true);
+  });
+
+  it('a detect source with nobody watching runs the sub-stream alone, stills included; a viewer brings the main stream back', async function () {
+    pool = new ProcessPool({ idleGraceMs: 0 });
+    const stream = pool.stream('cam');
+    stream.define('src', {
+      capture: { source: 'testsrc2=size=640x360:rate=10', fps: 10, quality: 5 },
+      detect: { source: 'testsrc2=size=160x90:rate=10', fps: 10, quality: 5 },
+      lowFps: 2,
+    });
+    stream.use('src', { run: true, jpeg: 'low' });
+    stream.use('motion', { gray: { width: 240, height: 180 } });
+    const frames = await collect(stream, (f) => f.filter((x) => x.jpeg).length >= 2);
+    assert.equal(pool.captures().length, 1, 'only the sub-stream runs');
+    assert.equal((await sharp(frames.find((x) => x.jpeg).jpeg).metadata()).width, 160, 'stills from the sub-stream');
+    assert.ok(frames.filter((x) => x.jpeg).length <= Math.ceil(frames.length / 5) + 1, 'at the low rate');
+    stream.use('viewer', { run: true, jpeg: 'full' });
+    const after = await collect(stream, (f) => f.filter((x) => x.jpeg).length >= 5);
+    await until(() => pool.captures().length === 2, 'the main stream for the viewer');
+    const widths = await Promise.all(after.filter((x) => x.jpeg).slice(-3).map(async (x) => (await sharp(x.jpeg).metadata()).width));
+    assert.deepEqual(widths, [640, 640, 640], 'full-size pictures once the main stream runs, no sub-stream stills among them');
+  });
+
+  it('hardware decoding that fails at run time falls back to software at once: degraded, with the reason', async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-hw-'));
+    const log = path.join(dir, 'starts');
+    process.env.FAKE_FFMPEG_HWLOG = log;
+    try {
+      pool = new ProcessPool({ idleGraceMs: 0, ffmpegPath: FAKE('hw-runtime-error') });
+      const stream = pool.stream('cam');
+      const plan = hardwarePlan('vaapi', { device: '/dev/dri/renderD128', filters: ['scale_vaapi'] });
+      const accel = { key: 'vaapi', resolve: async () => ({ plan }), fallback: (p) => new HwaccelFallback(p.method) };
+      stream.define('src', { capture: { source: 'testsrc', fps: 10, quality: 5 }, lowFps: 0, accel });
+      stream.use('viewer', { run: true, jpeg: 'full' });
+      await until(() => stream.state === 'degraded', 'degraded after the fallback', 20000);
+      assert.match(stream.stateInfo.reason, /vaapi failed: .*VAAPI/i);
+      assert.equal(stream.snapshot().acceleration, 'software');
+      assert.match(stream.snapshot().fallbackReason, /vaapi/);
+      await collect(stream, (f) => f.filter((x) => x.jpeg).length >= 3);
+      const starts = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ')[1]);
+      assert.equal(starts[0], 'hw:vaapi', 'tried in hardware first');
+      assert.ok(starts.slice(1).every((s) => s === 'sw'), `then software only: ${starts.join(', ')}`);
+    } finally {
+      delete process.env.FAKE_FFMPEG_HWLOG;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
