@@ -1,51 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { healthReport, NO_USAGE, sampleStreams } from '../core/health';
 import { StreamMetrics } from '../core/metrics';
-import { normalisePath } from '../core/route-table';
-import { trimmed } from './config';
+import { METRICS_TYPE, metricsSettings, type MetricsDef } from './health-settings';
 import { nodeRoutes } from './http-routes';
 import { lifecycleOf, type Lifecycle } from './lifecycle';
 import { labelledPools } from './pool-labels';
-import type { Node, NodeDef, NodeRedRuntime } from './red-types';
-
-export const METRICS_TYPE = 'glimpser-metrics';
-export const DEFAULT_METRICS_PATH = '/glimpser/metrics';
-export const DEFAULT_HEALTH_PATH = '/glimpser/health';
-
-export interface MetricsDef extends NodeDef {
-  path?: string;
-  healthPath?: string;
-  /** Include prom-client's Node.js process metrics (CPU, memory, event loop lag, GC). */
-  processMetrics?: boolean;
-}
-
-interface Settings {
-  metricsPath: string | undefined;
-  healthPath: string | undefined;
-  processMetrics: boolean;
-}
-
-/**
- * A path field: missing means the default (a flow from before the field existed), an empty string means "not
- * served"; anything else must be a plain path.
- */
-function pathSetting(value: unknown, fallback: string): { path: string | undefined } | { bad: string } {
-  if (value === undefined || value === null) return { path: fallback };
-  const text = trimmed(value);
-  if (text === '') return { path: undefined };
-  const path = normalisePath(text);
-  return path ? { path } : { bad: String(value) };
-}
-
-export function metricsSettings(def: MetricsDef): Settings | { error: string; subs: Record<string, string> } {
-  const m = pathSetting(def.path, DEFAULT_METRICS_PATH);
-  if ('bad' in m) return { error: 'metrics.errors.path', subs: { path: m.bad } };
-  const h = pathSetting(def.healthPath, DEFAULT_HEALTH_PATH);
-  if ('bad' in h) return { error: 'metrics.errors.path', subs: { path: h.bad } };
-  if (!m.path && !h.path) return { error: 'metrics.errors.nothing', subs: {} };
-  if (m.path && m.path === h.path) return { error: 'metrics.errors.samePath', subs: { path: m.path } };
-  return { metricsPath: m.path, healthPath: h.path, processMetrics: def.processMetrics !== false };
-}
+import type { Node, NodeRedRuntime } from './red-types';
 
 /** One registry per runtime, made by its first metrics node and kept: redeploys never register a metric twice. */
 const registries = new WeakMap<Lifecycle, StreamMetrics>();

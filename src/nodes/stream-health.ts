@@ -2,47 +2,14 @@ import { sampleEach, streamFigures, type StreamSample } from '../core/health';
 import type { ProcessPool } from '../core/pool';
 import type { StateChange, Stream } from '../core/stream';
 import type { StreamState } from '../core/types';
-import { trimmed } from './config';
+import { HEALTH_TYPE, healthSettings, type HealthSettings, type StreamHealthDef } from './health-settings';
 import { lifecycleOf } from './lifecycle';
 import { poolHandleFor, type PoolHandle } from './pool-handle';
 import { POOL_TYPE, poolLabel } from './pool-labels';
-import type { DoneFn, Node, NodeDef, NodeMessage, NodeRedRuntime, NodeStatus, SendFn } from './red-types';
+import type { DoneFn, Node, NodeMessage, NodeRedRuntime, NodeStatus, SendFn } from './red-types';
 import { findStream } from './stream-ref';
 
-export const HEALTH_TYPE = 'glimpser-stream-health';
-const DEFAULT_INTERVAL_S = 10;
-const MAX_INTERVAL_S = 86_400;
 const STATUS_TEXT_MAX = 80;
-
-export interface StreamHealthDef extends NodeDef {
-  /** 'stream': one stream (named, or the ffmpeg-source wired in); 'pool': every stream of a pool. */
-  scope?: string;
-  stream?: string;
-  pool?: string;
-  /** Seconds between figure reports; 0: none. */
-  interval?: string | number;
-}
-
-interface Settings {
-  scope: 'stream' | 'pool';
-  stream: string;
-  poolId: string | undefined;
-  intervalMs: number;
-}
-
-/** The editor's values as the runtime accepts them, or the i18n key (and substitutions) of why not. */
-export function healthSettings(def: StreamHealthDef): Settings | { error: string; subs: Record<string, string> } {
-  const scope = trimmed(def.scope) || 'stream';
-  if (scope !== 'stream' && scope !== 'pool') return { error: 'stream-health.errors.scope', subs: { scope } };
-  const raw = def.interval;
-  const blank = raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '');
-  const seconds = blank ? DEFAULT_INTERVAL_S : Number(raw);
-  // 0 turns the reports off; otherwise at least one a second, which is as often as the fps figure changes.
-  if (!Number.isFinite(seconds) || (seconds !== 0 && (seconds < 1 || seconds > MAX_INTERVAL_S))) {
-    return { error: 'stream-health.errors.interval', subs: { value: String(raw) } };
-  }
-  return { scope, stream: trimmed(def.stream), poolId: trimmed(def.pool) || undefined, intervalMs: Math.round(seconds * 1000) };
-}
 
 const FILL: Record<StreamState, NodeStatus['fill']> = {
   idle: 'grey',
@@ -97,7 +64,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       node.on('input', (_msg: NodeMessage, _send: SendFn, done: DoneFn) => done(new Error(problem)));
       return;
     }
-    const ok = settings as Settings;
+    const ok = settings as HealthSettings;
     const owner = handle;
     owner.register(node);
     pool = owner.pool;
