@@ -15,7 +15,9 @@
 //   that ran meanwhile counts too, so it errs high). From those: the cost per frame at once a second, and at the
 //   periods a deployment usually runs (Prometheus' 15 s default scrape, stream-health's 10 s default, Docker's 30 s
 //   health check), against the pipeline's CPU per frame without metrics. The issue's bar: under 2%.
-// Run: npm run build && node bench/metrics-cost.js   [--rounds K]   (BENCH_PROF=dir: a CPU profile of each "with" pipeline)
+// Run: npm run build && node bench/metrics-cost.js   [--rounds K] [--no-process-metrics]
+//   (--no-process-metrics: /metrics without prom-client's Node.js process metrics, the metrics node's option;
+//    BENCH_PROF=dir: a CPU profile of each "with" pipeline)
 const { fork } = require('node:child_process');
 const http = require('node:http');
 const path = require('node:path');
@@ -70,7 +72,7 @@ async function serverMain(mode) {
     const pools = [{ label: 'default', pool }];
     routes.set('/metrics', (req, res) =>
       timed('metrics', async () => {
-        const { contentType, body } = await metrics.exposition(sampleStreams(pools));
+        const { contentType, body } = await metrics.exposition(sampleStreams(pools), process.env.BENCH_PROCESS_METRICS !== '0');
         res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
         res.end(body);
       }),
@@ -202,6 +204,8 @@ const DEFAULT_PERIODS_S = { metrics: 15, report: 10, health: 30 };
 async function main() {
   const at = process.argv.indexOf('--rounds');
   const rounds = at > 0 ? Number(process.argv[at + 1]) : 3;
+  // The pipeline children inherit the environment.
+  if (process.argv.includes('--no-process-metrics')) process.env.BENCH_PROCESS_METRICS = '0';
   const results = { without: [], with: [] };
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? ['without', 'with'] : ['with', 'without'];
@@ -228,7 +232,8 @@ async function main() {
   const worst = perFrameAt({ metrics: 1, report: 1, health: 1 });
   const usual = perFrameAt(DEFAULT_PERIODS_S);
   const pct = (us, of) => `${((100 * us) / of).toFixed(2)}%`;
-  process.stdout.write(`metrics and health at ${CAMERAS} cameras (${fps.toFixed(0)} frames/s in all), medians of ${rounds} rounds\n`);
+  const processMetrics = process.env.BENCH_PROCESS_METRICS !== '0' ? 'with' : 'without';
+  process.stdout.write(`metrics and health at ${CAMERAS} cameras (${fps.toFixed(0)} frames/s in all), /metrics ${processMetrics} process metrics, medians of ${rounds} rounds\n`);
   process.stdout.write(`  one run: /metrics ${(perRun.metrics / 1000).toFixed(2)} ms, /health ${(perRun.health / 1000).toFixed(2)} ms, stream-health report of all ${CAMERAS} ${(perRun.report / 1000).toFixed(2)} ms CPU\n`);
   process.stdout.write(`  A/B, all three every ${SCRAPE_MS / 1000} s: Node CPU per frame without ${nodeWithout.toFixed(1)} µs, with ${nodeWith.toFixed(1)} µs, ratio ${(nodeWith / nodeWithout).toFixed(3)} (noisy)\n`);
   process.stdout.write(`  direct, all three every 1 s: ${worst.toFixed(2)} µs/frame = ${pct(worst, nodeWithout)} of the Node pipeline's CPU, ${pct(worst, nodeWithout + ffmpeg)} with FFmpeg's (${ffmpeg.toFixed(0)} µs/frame)\n`);
