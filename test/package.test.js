@@ -8,7 +8,7 @@ const pkg = require('../package.json');
 describe('package layout', function () {
   it('registers every node with a .js entry that exports a function and an .html editor file beside it', function () {
     const nodes = Object.entries(pkg['node-red'].nodes);
-    assert.deepEqual(nodes.map(([name]) => name).sort(), ['glimpser-ffmpeg-source', 'glimpser-hwaccel-config', 'glimpser-mjpeg-out', 'glimpser-motion-detect', 'glimpser-process-pool']);
+    assert.deepEqual(nodes.map(([name]) => name).sort(), ['glimpser-ffmpeg-source', 'glimpser-hwaccel-config', 'glimpser-metrics', 'glimpser-mjpeg-out', 'glimpser-motion-detect', 'glimpser-process-pool', 'glimpser-stream-health']);
     for (const [name, file] of nodes) {
       const entry = path.join(__dirname, '..', file);
       assert.equal(typeof require(entry), 'function', `${name}: ${file} exports a register function`);
@@ -48,14 +48,14 @@ describe('package layout', function () {
         loaded.add(spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'));
       }
     }
-    // cors is the http-in node's own, taken from the Node-RED runtime (src/nodes/mjpeg-out.ts), never installed by us.
+    // cors is the http-in node's own, taken from the Node-RED runtime (src/nodes/http-routes.ts), never installed by us.
     loaded.delete('cors');
     const declared = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.optionalDependencies ?? {})];
     assert.deepEqual([...loaded].sort(), declared.sort());
   });
 
   it('ships what Node-RED needs: dist (with the motion kernel), nodes, examples', function () {
-    assert.deepEqual(pkg.files.sort(), ['README.md', 'dist/', 'examples/', 'nodes/']);
+    assert.deepEqual(pkg.files.sort(), ['README.md', 'dist/', 'examples/', 'grafana/', 'nodes/']);
     assert.ok(fs.existsSync(path.join(__dirname, '..', 'dist', 'core', 'motion-kernel.wasm')), 'npm run build compiles the kernel');
     for (const f of fs.readdirSync(path.join(__dirname, '..', 'examples'))) {
       const flow = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'examples', f), 'utf8'));
@@ -67,6 +67,19 @@ describe('package layout', function () {
         assert.ok(keys.length > 3, `${n.type}: defaults found`);
         for (const k of keys) assert.ok(k in n, `${f}: ${n.type} ${n.id} lacks ${k}`);
       }
+    }
+  });
+
+  it('ships a Grafana dashboard (outside examples/, where Node-RED would list it as a flow) querying only metrics we export', async function () {
+    const dashboard = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'grafana', 'glimpser-dashboard.json'), 'utf8'));
+    const { StreamMetrics } = require('../dist/core/metrics');
+    const exported = new StreamMetrics().registry.getMetricsAsArray().map((m) => m.name);
+    const queries = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
+    assert.ok(queries.length >= 10);
+    const used = new Set(queries.flatMap((q) => [...q.matchAll(/\b(glimpser_[a-z_]+?)(?:_bucket)?\{/g)].map((m) => m[1])));
+    for (const name of used) assert.ok(exported.includes(name), `${name} is exported`);
+    for (const name of ['glimpser_camera_fps', 'glimpser_camera_state', 'glimpser_camera_viewers', 'glimpser_ffmpeg_cpu_seconds_total', 'glimpser_camera_delivery_latency_seconds']) {
+      assert.ok(used.has(name), `the dashboard shows ${name}`);
     }
   });
 });

@@ -82,6 +82,21 @@ describe('Supervisor (real and fault-injecting FFmpeg)', function () {
     assert.ok(current.sup.stats.restarts >= 2);
   });
 
+  it('restarts at once after a healthy run; healthyRunMs Infinity keeps the backoff for the first failure', async function () {
+    // The fake sends 5 frames 20 ms apart, then dies: a run of about 80 ms with frames.
+    const firstRecovery = async (overrides) => {
+      current = supervised(FAKE('die-after-frames'), [], { backoff: { baseMs: 1000, capMs: 1000, jitter: 0 }, ...overrides });
+      current.sup.start();
+      await waitFor(() => current.states.some(([s]) => s === 'recovering'), 10000);
+      const reason = current.states.find(([s]) => s === 'recovering')[1];
+      await current.sup.stop();
+      return reason;
+    };
+    assert.match(await firstRecovery({ healthyRunMs: 50 }), /retry 1 in 0\.0 s$/);
+    assert.match(await firstRecovery({ healthyRunMs: Infinity }), /retry 1 in 1\.0 s$/);
+    assert.equal(DEFAULT_SUPERVISOR.healthyRunMs, 5000);
+  });
+
   it('marks a process that dies at start as recovering, then failed after maxRetries', async function () {
     current = supervised(FAKE('die-at-start'), [], { maxRetries: 2 });
     current.sup.start();

@@ -26,3 +26,6 @@ export { probeHwaccels, reprobe, type ProbeReport, type ProbeEntry, type ProbeOp
 export { planFor, hardwarePlan, softwarePlan, type HwaccelPlan, type HwaccelMode, type HwMethod } from './hwaccel-args';
 export { HwaccelFallback, hardwareErrorIn, type AccelerationHealth, type FallbackOptions } from './hwaccel-fallback';
 export type { Frame, GrayFrame, StreamState, StreamStats } from './types';
+export { StreamMetrics, processMetricsRegistry } from './metrics';
+export { healthReport, sampleStreams, sampleEach, NO_USAGE, streamFigures, histogramSince, summarise, PASSING_STATES, type StreamSample, type StreamFigures, type HealthReport, type LabelledPool } from './health';
+export { readProcessUsage, readProcessesUsage, parseProcessUsage, type ProcessUsage } from './process-usage';

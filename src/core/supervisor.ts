@@ -32,6 +32,11 @@ export interface SupervisorOptions {
   healthIntervalMs: number;
   /** Target frame rate; measured below 70% of it means degraded. */
   expectedFps: number;
+  /**
+   * A run with frames for at least this long was healthy: its first failure restarts at once, not after the
+   * backoff. Infinity restores the plain backoff for every failure (the baseline of bench/recovery.js).
+   */
+  healthyRunMs: number;
 }
 
 export const DEFAULT_SUPERVISOR: Omit<SupervisorOptions, 'command' | 'args' | 'extraPipes' | 'secrets' | 'expectedFps'> = {
@@ -42,6 +47,7 @@ export const DEFAULT_SUPERVISOR: Omit<SupervisorOptions, 'command' | 'args' | 'e
   stallTimeoutMs: 0,
   stopTimeoutMs: 3000,
   healthIntervalMs: 30_000,
+  healthyRunMs: 5000,
 };
 
 const TICK_MS = 1000;
@@ -49,8 +55,6 @@ const FPS_WINDOW_S = 5;
 const DEGRADED_RATIO = 0.7;
 const MIN_STALL_MS = 5000;
 const STALL_INTERVALS = 10;
-/** A run with frames for this long was healthy: its first failure restarts at once, not after the backoff. */
-const HEALTHY_RUN_MS = 5000;
 
 /** The stall limit for a target rate: 10 frame intervals, at least 5 s. */
 export function stallLimitMs(expectedFps: number, configuredMs = 0): number {
@@ -228,7 +232,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private onExit(code: number | null, signal: string | null, spawnError?: string): void {
-    const ranHealthy = this.stats.upSince !== undefined && Date.now() - this.stats.upSince >= HEALTHY_RUN_MS;
+    const ranHealthy = this.stats.upSince !== undefined && Date.now() - this.stats.upSince >= this.o.healthyRunMs;
     this.child = undefined;
     this.stats.pid = undefined;
     this.stopTicking();

@@ -1,16 +1,13 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jpegView } from '../core/jpeg-info';
 import { DEFAULT_MAX_PIXELS, MjpegEndpoint } from '../core/mjpeg-endpoint';
-import { normalisePath, RouteTable, runChain, type RouteHandler } from '../core/route-table';
+import { normalisePath, type RouteTable } from '../core/route-table';
 import { clampNumber, trimmed } from './config';
+import { nodeRoutes } from './http-routes';
 import { lifecycleOf, settingsHash } from './lifecycle';
 import { poolHandleFor } from './pool-handle';
 import type { Node, NodeDef, NodeRedRuntime, NodeStatus } from './red-types';
 import { findStream } from './stream-ref';
 
-interface HttpApp {
-  use(fn: RouteHandler): void;
-}
 interface MjpegOutConfig {
   id: string;
   name?: string;
@@ -27,34 +24,6 @@ interface MjpegOutConfig {
 const NODE_TYPE = 'glimpser-mjpeg-out';
 const STATUS_PERIOD_MS = 2000;
 const BAD_INPUT_REPORT_MS = 10000;
-
-/** One route table per express app: each test helper load and each Node-RED start has its own httpNode. */
-const tables = new WeakMap<object, RouteTable>();
-
-function tableFor(app: HttpApp): RouteTable {
-  let table = tables.get(app);
-  if (!table) {
-    table = new RouteTable();
-    app.use(table.middleware);
-    tables.set(app, table);
-  }
-  return table;
-}
-
-/** CORS as the http-in node applies it, from Node-RED's own copy of the `cors` package. */
-function corsHandler(settings: NodeRedRuntime['settings']): RouteHandler | undefined {
-  if (!settings.httpNodeCors) return undefined;
-  const candidates = [() => require('cors'), () => require.main?.require('cors')];
-  for (const load of candidates) {
-    try {
-      const cors = load() as ((opts: unknown) => RouteHandler) | undefined;
-      if (typeof cors === 'function') return cors(settings.httpNodeCors);
-    } catch {
-      // try the next place
-    }
-  }
-  return undefined;
-}
 
 module.exports = function register(RED: NodeRedRuntime): void {
   function MjpegOutNode(this: Node, config: MjpegOutConfig & NodeDef): void {
@@ -141,7 +110,8 @@ module.exports = function register(RED: NodeRedRuntime): void {
 
     const claimed: string[] = [];
     let table: RouteTable | undefined;
-    if (RED.settings.httpNodeRoot === false || !RED.httpNode) {
+    const routes = nodeRoutes(RED);
+    if (!routes) {
       routesProblem = 'HTTP nodes disabled';
       node.warn('httpNodeRoot is false: no HTTP endpoints are served');
     } else if (!streamPath) {
@@ -154,22 +124,12 @@ module.exports = function register(RED: NodeRedRuntime): void {
       routesProblem = 'still path = stream path';
       node.error(`still path and stream path are both ${streamPath}`);
     } else {
-      const userMw = RED.settings.httpNodeMiddleware;
-      const chain: RouteHandler[] = [
-        ...(typeof userMw === 'function' ? [userMw] : Array.isArray(userMw) ? userMw : []),
-      ];
-      const cors = corsHandler(RED.settings);
-      if (cors) chain.push(cors);
-      const route =
-        (serve: (req: IncomingMessage, res: ServerResponse) => void): RouteHandler =>
-        (req, res, next) =>
-          runChain(chain, req, res, next, () => serve(req, res));
-      table = tableFor(RED.httpNode);
+      table = routes.table;
       try {
-        table.claim(streamPath, node.id, route((req, res) => endpoint.serveStream(req, res)));
+        table.claim(streamPath, node.id, routes.route((req, res) => endpoint.serveStream(req, res)));
         claimed.push(streamPath);
         if (stillPath) {
-          table.claim(stillPath, node.id, route((req, res) => endpoint.serveStill(req, res)));
+          table.claim(stillPath, node.id, routes.route((req, res) => endpoint.serveStill(req, res)));
           claimed.push(stillPath);
         }
       } catch (err) {
