@@ -2,8 +2,9 @@
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const helper = require('./helpers/node-red').testHelper();
-const poolNode = require('../nodes/process-pool.js');
-const sourceNode = require('../nodes/ffmpeg-source.js');
+const { withCatalogs } = require('./helpers/i18n');
+// Statuses, warnings and errors in the English of nodes/locales, as users read them.
+const [poolNode, sourceNode] = withCatalogs([require('../nodes/process-pool.js'), require('../nodes/ffmpeg-source.js')]);
 const { isAlive, waitFor } = require('./helpers/procs');
 
 const FAKE = (mode) => path.join(__dirname, 'fixtures', 'fake-ffmpeg', `ffmpeg-${mode}`);

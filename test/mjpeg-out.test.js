@@ -4,7 +4,9 @@
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const helper = require('./helpers/node-red').testHelper();
-const mjpegOut = require('../nodes/mjpeg-out.js');
+const { withCatalogs } = require('./helpers/i18n');
+// Statuses and errors in the English of nodes/locales, as users read them.
+const [mjpegOut] = withCatalogs([require('../nodes/mjpeg-out.js')]);
 const { recordFrames } = require('./helpers/ffmpeg-frames');
 const { openStream, nextParts, fetchBuffer } = require('./helpers/mjpeg-client');
 const { TestSource } = require('./helpers/test-source');

@@ -3,7 +3,9 @@
 // the ffmpeg-source sends (gray path) and plain JPEGs (sharp path), from synthetic FFmpeg scenes.
 const assert = require('node:assert/strict');
 const helper = require('./helpers/node-red').testHelper();
-const motionNode = require('../nodes/motion-detect.js');
+const { withCatalogs } = require('./helpers/i18n');
+// Errors in the English of nodes/locales, as users read them.
+const [motionNode] = withCatalogs([require('../nodes/motion-detect.js')]);
 const synth = require('./lib/synth.js');
 
 const STREAM = 'porch';

@@ -79,6 +79,23 @@ describe('npm start (demo)', function () {
     const config = seen.find((m) => /^homeassistant\/binary_sensor\/.+\/config$/.test(m.topic));
     assert.ok(config, 'discovery config published');
     assert.equal(JSON.parse(config.payload).device_class, 'motion');
+    // The bridge availability every entity follows: the broker node's birth message, retained.
+    assert.ok(JSON.parse(config.payload).availability.some((a) => a.topic === 'glimpser/status'));
+    const retained = await new Promise((resolve, reject) => {
+      const probe = mqtt.connect(broker);
+      const timer = setTimeout(() => {
+        probe.end(true);
+        reject(new Error('nothing retained on glimpser/status'));
+      }, 10000);
+      probe.once('error', reject);
+      probe.once('connect', () => probe.subscribe('glimpser/status'));
+      probe.once('message', (topic, payload, packet) => {
+        clearTimeout(timer);
+        probe.end(true);
+        resolve({ payload: payload.toString(), retain: packet.retain });
+      });
+    });
+    assert.deepEqual(retained, { payload: 'online', retain: true });
 
     const redPid = childrenOf(child.pid, /node-red|red\.js/)[0];
     assert.ok(redPid, 'node-red runs as a child of the start script');
@@ -87,6 +104,8 @@ describe('npm start (demo)', function () {
     child.kill('SIGINT');
     const code = await new Promise((r) => child.once('exit', (c) => r(c)));
     assert.equal(code, 0, output.slice(-2000));
+    // Node-RED said goodbye through the broker node's close message before the broker went down.
+    assert.ok(seen.some((m) => m.topic === 'glimpser/status' && m.payload === 'offline'), JSON.stringify(seen.filter((m) => m.topic === 'glimpser/status')));
     assert.equal(isAlive(redPid), false);
     for (const p of ffmpegs) assert.equal(isAlive(p), false, 'FFmpeg stopped with Node-RED');
   });

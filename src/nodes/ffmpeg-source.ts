@@ -1,7 +1,8 @@
 import { detectKind, displaySource, type CaptureOptions } from '../core/ffmpeg-args';
 import type { AccelProvider, StateChange, StreamFrame } from '../core/stream';
 import type { Frame, StreamState } from '../core/types';
-import { clampNumber, trimmed } from './config';
+import { rangeMessage, readNumbers, trimmed } from './config';
+import { SOURCE_RULES } from './field-rules';
 import type { HwaccelConfigNode } from './hwaccel-config';
 import { lifecycleOf } from './lifecycle';
 import { poolHandleFor } from './pool-handle';
@@ -42,16 +43,14 @@ const STATUS_FILL: Record<StreamState, NodeStatus['fill']> = {
   failed: 'red',
 };
 
-/** The warning a source URL deserves for carrying a secret, if it does. */
-export function urlSecretWarning(source: string): string | undefined {
-  if (/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(source)) {
-    return `the source URL carries a password: move it to the node's password field, which Node-RED stores as a credential`;
-  }
+const MODES = ['auto', 'ffmpeg', 'passthrough'];
+
+/** The warning a source URL deserves for carrying a secret, if it does: its catalog key and substitutions. */
+export function urlSecretWarning(source: string): { key: string; subs: Record<string, string> } | undefined {
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(source)) return { key: 'ffmpeg-source.warnings.passwordInUrl', subs: {} };
   const m = QUERY_SECRET.exec(source);
-  if (m) {
-    return `the source URL carries a secret in its query string ("${m[1]}="): Node-RED stores the flow in clear text; ` +
-      `prefer a camera user with the password in the node's credential fields`;
-  }
+  // Only the parameter's name: its value is the secret.
+  if (m) return { key: 'ffmpeg-source.warnings.secretInQuery', subs: { param: m[1]! } };
   return undefined;
 }
 
@@ -75,33 +74,42 @@ module.exports = function register(RED: NodeRedRuntime): void {
     const handle = poolHandleFor(RED, trimmed(def.pool) || undefined);
     handle.register(node);
 
+    const { values, problems } = readNumbers(def, SOURCE_RULES);
     const capture: CaptureOptions = {
       source: trimmed(def.source),
       username: node.credentials?.username || undefined,
       password: node.credentials?.password || undefined,
-      fps: clampNumber(def.fps, 10, 0.1, 60),
-      width: Math.round(clampNumber(def.width, 0, 0, 7680)) || undefined,
-      quality: Math.round(clampNumber(def.quality, 5, 2, 31)),
+      fps: values.fps,
+      width: values.width || undefined,
+      quality: values.quality,
       loop: def.loop !== false,
     };
-    const lowFps = clampNumber(def.lowFps, 0.5, 0, 60);
+    const lowFps = values.lowFps;
     const detectSource = trimmed(def.detectSource);
-    const snapshotTimeoutMs = clampNumber(def.snapshotTimeout, 10, 1, 120) * 1000;
+    const snapshotTimeoutMs = values.snapshotTimeout * 1000;
     const flowConsumes = wiredTypes(RED, def).some((t) => !DEMAND_AWARE.has(t));
+    // From a flow file the field may hold anything, or be absent (flows saved before it existed).
+    const rawMode: unknown = def.mode;
+    const mode = typeof rawMode === 'string' && rawMode !== '' ? rawMode : 'auto';
 
-    let configError: string | undefined;
+    // Refused settings: the node reports each one and defines no stream.
+    const refused = problems.map((p) => rangeMessage(RED._, 'ffmpeg-source', p));
+    if (!MODES.includes(mode)) refused.push(RED._('ffmpeg-source.errors.mode', { mode: String(mode) }));
+    if (handle.configError) refused.push(RED._('ffmpeg-source.errors.pool', { message: handle.configError }));
+    let configError: string | undefined = refused.length > 0 ? refused.join('; ') : undefined;
     let detect: CaptureOptions | undefined;
-    try {
-      capture.kind = detectKind(capture.source);
-      const mode = def.mode ?? 'auto';
-      capture.passthrough = mode === 'passthrough' || (mode === 'auto' && capture.kind === 'mjpeg-http');
-      for (const url of [capture.source, detectSource]) {
-        const warning = url ? urlSecretWarning(url) : undefined;
-        if (warning) node.warn(warning);
+    for (const url of [capture.source, detectSource]) {
+      const warning = url ? urlSecretWarning(url) : undefined;
+      if (warning) node.warn(RED._(warning.key, warning.subs));
+    }
+    if (!configError) {
+      try {
+        capture.kind = detectKind(capture.source);
+        capture.passthrough = mode === 'passthrough' || (mode === 'auto' && capture.kind === 'mjpeg-http');
+        if (detectSource) detect = { ...capture, source: detectSource, kind: detectKind(detectSource), passthrough: false, width: undefined };
+      } catch (err) {
+        configError = RED._('ffmpeg-source.errors.source', { message: (err as Error).message });
       }
-      if (detectSource) detect = { ...capture, source: detectSource, kind: detectKind(detectSource), passthrough: false, width: undefined };
-    } catch (err) {
-      configError = (err as Error).message;
     }
 
     // Hardware decoding: the plan comes from probing the FFmpeg this pool runs, once (cached per binary).
@@ -111,7 +119,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
           key: `${hw.id}|${hw.mode}|${hw.device ?? ''}|${JSON.stringify(hw.fallbackOptions)}`,
           resolve: () =>
             handle.pool.ffmpeg().then((b) => hw.plan(b.path)).then((r) => {
-              if (r.note) node.warn(`${name}: ${r.note}`);
+              if (r.note) node.warn(RED._('ffmpeg-source.warnings.hwaccel', { stream: name, note: r.note }));
               return r;
             }),
           fallback: (plan) => hw.createFallback(plan),
@@ -123,7 +131,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       try {
         stream.define(node.id, { capture, lowFps, ...(detect ? { detect } : {}), ...(accel ? { accel } : {}) });
       } catch (err) {
-        configError = (err as Error).message;
+        configError = RED._('ffmpeg-source.errors.source', { message: (err as Error).message });
       }
     }
 
@@ -142,34 +150,35 @@ module.exports = function register(RED: NodeRedRuntime): void {
     const showStatus = (): void => {
       const { state, reason } = stream.stateInfo;
       if (state === 'idle') {
-        node.status({ fill: 'grey', shape: 'ring', text: def.startMode === 'demand' ? 'idle (on demand)' : 'idle' });
+        node.status({ fill: 'grey', shape: 'ring', text: RED._(def.startMode === 'demand' ? 'ffmpeg-source.status.idleOnDemand' : 'ffmpeg-source.status.idle') });
         return;
       }
-      let text: string = state;
-      if (state === 'healthy' || state === 'degraded') text += ` · ${stream.snapshot().fps.toFixed(1)} fps`;
-      if (state !== 'healthy' && reason) text += `: ${reason}`;
+      let text = RED._(`ffmpeg-source.status.${state}`);
+      if (state === 'healthy' || state === 'degraded') text = RED._('ffmpeg-source.status.withFps', { state: text, fps: stream.snapshot().fps.toFixed(1) });
+      if (state !== 'healthy' && reason) text = RED._('ffmpeg-source.status.withReason', { state: text, reason });
       if (text.length > 80) text = `${text.slice(0, 77)}…`;
       node.status({ fill: STATUS_FILL[state], shape: state === 'healthy' ? 'dot' : 'ring', text });
     };
     let lastDegraded: string | undefined;
     const onState = (change: StateChange): void => {
       showStatus();
-      if (change.state === 'failed' && change.reason) node.error(`${name}: ${change.reason}`);
-      else if (change.state === 'recovering' && change.reason) node.warn(`${name}: ${change.reason}`);
+      const about = { stream: name, reason: change.reason };
+      if (change.state === 'failed' && change.reason) node.error(RED._('ffmpeg-source.errors.failed', about));
+      else if (change.state === 'recovering' && change.reason) node.warn(RED._('ffmpeg-source.warnings.recovering', about));
       // Once per reason: a fallback to software stays degraded for a long time.
-      else if (change.state === 'degraded' && change.reason && change.reason !== lastDegraded) node.warn(`${name}: ${change.reason}`);
+      else if (change.state === 'degraded' && change.reason && change.reason !== lastDegraded) node.warn(RED._('ffmpeg-source.warnings.degraded', about));
       if (change.state === 'degraded') lastDegraded = change.reason;
       clearInterval(statusTimer);
       statusTimer = change.state === 'idle' ? undefined : setInterval(showStatus, STATUS_INTERVAL_MS);
     };
 
     if (configError) {
-      node.status({ fill: 'red', shape: 'ring', text: configError.slice(0, 80) });
-      node.error(configError);
+      node.status({ fill: 'red', shape: 'ring', text: configError.length > 80 ? `${configError.slice(0, 79)}…` : configError });
+      for (const message of refused.length > 0 ? refused : [configError]) node.error(message);
     } else {
       stream.on('frame', onFrame);
       stream.on('state', onState);
-      node.log(`source ${name}: ${displaySource(capture)}`);
+      node.log(RED._('ffmpeg-source.log.source', { stream: name, source: displaySource(capture) }));
       // Always on: run. Flows of other nodes consume frames: every frame as JPEG. Else our consumers say what they need.
       stream.use(node.id, { run: def.startMode !== 'demand', jpeg: flowConsumes ? 'full' : 'low' });
       onState(stream.stateInfo);
@@ -200,7 +209,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
         stream.off('frame', onSnapshot);
         stream.unuse(user, 'grace');
         if (frame) reply(frame);
-        else done(new Error(`${name}: no frame within ${snapshotTimeoutMs / 1000} s (state ${stream.state})`));
+        else done(new Error(RED._('ffmpeg-source.errors.snapshotTimeout', { stream: name, seconds: snapshotTimeoutMs / 1000, state: RED._(`ffmpeg-source.status.${stream.state}`) })));
       };
       const onSnapshot = (f: StreamFrame): void => {
         if (f.jpeg) finish({ data: f.jpeg, seq: f.seq, time: f.time });

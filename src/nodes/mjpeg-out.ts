@@ -1,7 +1,8 @@
 import { jpegView } from '../core/jpeg-info';
-import { DEFAULT_MAX_PIXELS, MjpegEndpoint } from '../core/mjpeg-endpoint';
-import { normalisePath, type RouteTable } from '../core/route-table';
-import { clampNumber, trimmed } from './config';
+import { MjpegEndpoint } from '../core/mjpeg-endpoint';
+import { normalisePath, PathInUseError, type RouteTable } from '../core/route-table';
+import { rangeMessage, readNumbers, trimmed } from './config';
+import { MJPEG_OUT_RULES } from './field-rules';
 import { nodeRoutes } from './http-routes';
 import { lifecycleOf, settingsHash } from './lifecycle';
 import { poolHandleFor } from './pool-handle';
@@ -32,16 +33,18 @@ module.exports = function register(RED: NodeRedRuntime): void {
     const lifecycle = lifecycleOf(RED);
     const streamPath = normalisePath(config.path);
     const stillPath = config.stillPath?.trim() ? normalisePath(config.stillPath) : undefined;
-    const maxViewers = Math.round(clampNumber(config.maxViewers, 100, 1, 10000));
+    const { values, problems } = readNumbers(config, MJPEG_OUT_RULES);
+    const refused = problems.map((p) => rangeMessage(RED._, 'mjpeg-out', p));
+    const maxViewers = values.maxViewers;
     const settings = {
       name: config.name || streamPath || 'mjpeg',
       streamPath,
       stillPath,
       maxViewers,
-      maxPerAddress: Math.round(clampNumber(config.maxPerAddress, Math.min(10, maxViewers), 1, maxViewers)),
-      maxPixels: Math.round(clampNumber(config.maxMegapixels, DEFAULT_MAX_PIXELS / 1e6, 0.01, 100) * 1e6),
-      stallTimeoutMs: clampNumber(config.stallTimeout, 5, 1, 3600) * 1000,
-      stillTimeoutMs: clampNumber(config.stillTimeout, 10, 0.1, 120) * 1000,
+      maxPerAddress: Math.min(values.maxPerAddress, maxViewers),
+      maxPixels: Math.round(values.maxMegapixels * 1e6),
+      stallTimeoutMs: values.stallTimeout * 1000,
+      stillTimeoutMs: values.stillTimeout * 1000,
     };
     const label = settings.name;
     const ref = findStream(RED, config, trimmed(config.stream));
@@ -62,7 +65,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
         maxPixels: settings.maxPixels,
         stallTimeoutMs: settings.stallTimeoutMs,
         stillTimeoutMs: settings.stillTimeoutMs,
-        onError: (err) => node.warn(`placeholder: ${err instanceof Error ? err.message : String(err)}`),
+        onError: (err) => node.warn(RED._('mjpeg-out.warnings.placeholder', { message: err instanceof Error ? err.message : String(err) })),
       });
     endpoint.setSource(stream);
 
@@ -87,11 +90,11 @@ module.exports = function register(RED: NodeRedRuntime): void {
       const fps = viewers > 0 && t > lastAt ? (written - lastWritten) / viewers / ((t - lastAt) / 1000) : 0;
       lastWritten = written;
       lastAt = t;
-      if (viewers === 0) return setStatus({ fill: 'green', shape: 'ring', text: '0 viewers' });
+      if (viewers === 0) return setStatus({ fill: 'green', shape: 'ring', text: RED._('mjpeg-out.status.noViewers') });
       setStatus({
         fill: endpoint.framesIn > 0 ? 'green' : 'yellow',
         shape: endpoint.framesIn > 0 ? 'dot' : 'ring',
-        text: `${viewers} viewer${viewers === 1 ? '' : 's'} · ${fps.toFixed(1)} fps`,
+        text: RED._(viewers === 1 ? 'mjpeg-out.status.oneViewer' : 'mjpeg-out.status.viewers', { viewers, fps: fps.toFixed(1) }),
       });
     };
 
@@ -111,18 +114,22 @@ module.exports = function register(RED: NodeRedRuntime): void {
     const claimed: string[] = [];
     let table: RouteTable | undefined;
     const routes = nodeRoutes(RED);
-    if (!routes) {
-      routesProblem = 'HTTP nodes disabled';
-      node.warn('httpNodeRoot is false: no HTTP endpoints are served');
+    if (refused.length > 0) {
+      // Refused settings: each is reported and nothing is served until they are fixed.
+      routesProblem = refused[0]!.length > 60 ? `${refused[0]!.slice(0, 59)}…` : refused[0];
+      for (const message of refused) node.error(message);
+    } else if (!routes) {
+      routesProblem = RED._('mjpeg-out.status.httpDisabled');
+      node.warn(RED._('mjpeg-out.warnings.httpDisabled'));
     } else if (!streamPath) {
-      routesProblem = 'invalid stream path';
-      node.error(`invalid stream path ${JSON.stringify(config.path ?? '')}: use a path such as /glimpser/front.mjpg`);
+      routesProblem = RED._('mjpeg-out.status.invalidPath');
+      node.error(RED._('mjpeg-out.errors.invalidPath', { path: JSON.stringify(config.path ?? '') }));
     } else if (config.stillPath?.trim() && !stillPath) {
-      routesProblem = 'invalid still path';
-      node.error(`invalid still path ${JSON.stringify(config.stillPath)}: use a path such as /glimpser/front.jpg`);
+      routesProblem = RED._('mjpeg-out.status.invalidStillPath');
+      node.error(RED._('mjpeg-out.errors.invalidStillPath', { path: JSON.stringify(config.stillPath) }));
     } else if (stillPath === streamPath) {
-      routesProblem = 'still path = stream path';
-      node.error(`still path and stream path are both ${streamPath}`);
+      routesProblem = RED._('mjpeg-out.status.samePaths');
+      node.error(RED._('mjpeg-out.errors.samePaths', { path: streamPath }));
     } else {
       table = routes.table;
       try {
@@ -134,8 +141,12 @@ module.exports = function register(RED: NodeRedRuntime): void {
         }
       } catch (err) {
         for (const p of claimed.splice(0)) table.release(p, node.id);
-        routesProblem = 'path in use';
-        node.error(`${err instanceof Error ? err.message : String(err)}; this node serves nothing until its path is changed`);
+        routesProblem = RED._('mjpeg-out.status.pathInUse');
+        node.error(
+          err instanceof PathInUseError
+            ? RED._('mjpeg-out.errors.pathInUse', { path: err.path, owner: err.owner })
+            : RED._('mjpeg-out.errors.routes', { message: err instanceof Error ? err.message : String(err) }),
+        );
       }
     }
     updateStatus();
@@ -148,7 +159,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       // One report per period: a misconfigured flow at 10 fps would otherwise flood the log.
       if (t - badReportedAt >= BAD_INPUT_REPORT_MS) {
         badReportedAt = t;
-        done(new Error(`${err.message} (${badInputs} dropped so far)`));
+        done(new Error(RED._('mjpeg-out.errors.dropped', { message: err.message, dropped: badInputs })));
         return;
       }
       done();
@@ -159,8 +170,8 @@ module.exports = function register(RED: NodeRedRuntime): void {
       if (f?.jpeg === false && msg.payload === undefined) return done();
       const jpeg = jpegView(msg.payload);
       if (!jpeg) {
-        const what = Buffer.isBuffer(msg.payload) ? `a ${msg.payload.length}-byte Buffer that is not a complete JPEG` : typeof msg.payload;
-        return report(done, new Error(`msg.payload must be a JPEG Buffer (FF D8 ... FF D9), got ${what}`));
+        const what = Buffer.isBuffer(msg.payload) ? RED._('mjpeg-out.errors.notJpegBuffer', { bytes: msg.payload.length }) : typeof msg.payload;
+        return report(done, new Error(RED._('mjpeg-out.errors.notJpeg', { what })));
       }
       const seq = f && typeof f.seq === 'number' ? f.seq : undefined;
       const time = f && typeof f.time === 'number' ? f.time : undefined;

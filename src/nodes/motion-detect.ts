@@ -16,7 +16,8 @@ import { decodeGray } from '../core/jpeg-gray';
 import { MotionDetector, GrayFrameError, type MotionResult } from '../core/motion-detector';
 import { MotionEvents, type MotionEvent } from '../core/motion-events';
 import { parseRegions, type Region } from '../core/roi';
-import { analysisBox, clampNumber, trimmed } from './config';
+import { rangeMessage, readNumbers, trimmed, type Translate } from './config';
+import { MOTION_RULES } from './field-rules';
 import { lifecycleOf, settingsHash } from './lifecycle';
 import { poolHandleFor } from './pool-handle';
 import type { Node, NodeDef, NodeMessage, NodeRedRuntime } from './red-types';
@@ -86,14 +87,15 @@ const PKG_VERSION: string = (() => {
 
 
 /** Keeps the valid regions and reports each invalid one, so one typo does not stop detection. */
-function parseRegionsLenient(text: unknown): { regions: Region[]; errors: string[] } {
+function parseRegionsLenient(text: unknown, _: Translate): { regions: Region[]; errors: string[] } {
   let list: unknown;
+  const wholeFrame = (problem: string): string => _('motion-detect.errors.regionsWholeFrame', { problem });
   try {
     list = typeof text === 'string' && text.trim() !== '' ? JSON.parse(text) : [];
   } catch (err) {
-    return { regions: [], errors: [`regions: not valid JSON (${(err as Error).message}); using the whole frame`] };
+    return { regions: [], errors: [wholeFrame(_('motion-detect.errors.regionsJson', { message: (err as Error).message }))] };
   }
-  if (!Array.isArray(list)) return { regions: [], errors: ['regions: expected an array of {name, type, points}; using the whole frame'] };
+  if (!Array.isArray(list)) return { regions: [], errors: [wholeFrame(_('motion-detect.errors.regionsArray'))] };
   const errors: string[] = [];
   const ok: unknown[] = [];
   list.forEach((r, i) => {
@@ -101,13 +103,13 @@ function parseRegionsLenient(text: unknown): { regions: Region[]; errors: string
       parseRegions([r]);
       ok.push(r && typeof r === 'object' && !(r as { name?: unknown }).name ? { ...(r as object), name: `region${i + 1}` } : r);
     } catch (err) {
-      errors.push(`${(err as Error).message.replace(/^regions\[0\]/, `regions[${i}]`)}; region ignored`);
+      errors.push(_('motion-detect.errors.regionIgnored', { problem: (err as Error).message.replace(/^regions\[0\]/, `regions[${i}]`) }));
     }
   });
   try {
     return { regions: parseRegions(ok), errors };
   } catch (err) {
-    return { regions: [], errors: [...errors, `${(err as Error).message}; using the whole frame`] };
+    return { regions: [], errors: [...errors, wholeFrame((err as Error).message)] };
   }
 }
 
@@ -116,16 +118,20 @@ module.exports = function register(RED: NodeRedRuntime): void {
     RED.nodes.createNode(this, config);
     const node = this;
     const lifecycle = lifecycleOf(RED);
-    const box = analysisBox(config);
+    const { values, problems } = readNumbers(config, MOTION_RULES);
+    // Refused settings: each is reported, and the node asks for no frames and sends nothing until they are fixed.
+    const refused = problems.map((p) => rangeMessage(RED._, 'motion-detect', p));
+    for (const message of refused) node.error(message);
+    const box = { width: values.analysisWidth, height: values.analysisHeight };
     const myGray = boxKey(box);
-    const { regions, errors: regionErrors } = parseRegionsLenient(config.regions);
+    const { regions, errors: regionErrors } = parseRegionsLenient(config.regions, RED._);
     for (const e of regionErrors) node.error(e);
     const topicPrefix = trimmed(config.topicPrefix) || 'glimpser';
     const discovery = config.discovery !== false;
     const discoveryPrefix = trimmed(config.discoveryPrefix) || 'homeassistant';
     const haStatusTopic = trimmed(config.haStatusTopic) || 'homeassistant/status';
     const bridgeTopic = bridgeStatusTopic(topicPrefix);
-    const discoveryDelayMs = clampNumber(config.discoveryDelay, 2, 0, 60) * 1000;
+    const discoveryDelayMs = values.discoveryDelay * 1000;
     const attachImage = config.attachImage === true;
     const cameraEntity = config.cameraEntity !== false;
     const configuredStream = trimmed(config.stream);
@@ -135,16 +141,16 @@ module.exports = function register(RED: NodeRedRuntime): void {
     const hash = settingsHash(Object.fromEntries(Object.entries(config).filter(([k]) => !LAYOUT_KEYS.has(k))));
     const s: Session = lifecycle.take<Session>(parkKey, hash) ?? {
       detector: new MotionDetector({
-        pixelThreshold: clampNumber(config.pixelThreshold, 0.08, 0.005, 0.9),
-        minArea: clampNumber(config.minArea, 80, 1, 1e6),
-        noiseFactor: clampNumber(config.noiseFactor, 3, 0, 20),
+        pixelThreshold: values.pixelThreshold,
+        minArea: values.minArea,
+        noiseFactor: values.noiseFactor,
         regions,
       }),
       events: new MotionEvents({
-        startFrames: clampNumber(config.startFrames, 3, 1, 100),
-        quietMs: clampNumber(config.quietSeconds, 5, 0, 3600) * 1000,
-        cooldownMs: clampNumber(config.cooldownSeconds, 1, 0, 3600) * 1000,
-        staleMs: clampNumber(config.staleSeconds, 10, 1, 3600) * 1000,
+        startFrames: values.startFrames,
+        quietMs: values.quietSeconds * 1000,
+        cooldownMs: values.cooldownSeconds * 1000,
+        staleMs: values.staleSeconds * 1000,
       }),
       stream: configuredStream,
       discoverySentFor: '',
@@ -166,14 +172,14 @@ module.exports = function register(RED: NodeRedRuntime): void {
     handle?.register(node);
     const owner = ref && handle ? handle.pool.stream(ref.name) : undefined;
     if (ref && !s.stream) s.stream = ref.name;
-    owner?.use(node.id, { gray: box }, () => ({ detectMs: s.detectMs }));
+    if (refused.length === 0) owner?.use(node.id, { gray: box }, () => ({ detectMs: s.detectMs }));
     owner?.reportMotion(node.id, events.isActive);
 
     let discoveryDue = false;
     let pendingSnapshot: { since: number; until: number } | undefined;
     let decoding = false;
     let lastStatusAt = 0;
-    let lastError = regionErrors.length > 0 ? 'bad regions' : '';
+    let lastError = refused[0] ?? (regionErrors.length > 0 ? RED._('motion-detect.status.badRegions') : '');
     let closed = false;
 
     function mqtt(m: MqttMessage, extra: Record<string, unknown>): NodeMessage {
@@ -186,7 +192,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
 
     /** Discovery, availability and the current state: what Home Assistant needs after it (or the broker) restarted. */
     function sendDiscovery(reason: string): void {
-      if (!discovery || !s.stream || closed) return;
+      if (!discovery || !s.stream || closed || refused.length > 0) return;
       const out: NodeMessage[] = [mqtt(discoveryMessage(discoveryInput()), { kind: 'discovery', reason, stream: s.stream })];
       if (cameraEntity) out.push(mqtt(cameraDiscoveryMessage(discoveryInput()), { kind: 'discovery', reason, stream: s.stream }));
       if (s.online) out.push(mqtt(availabilityMessage(topicPrefix, s.stream, true), { kind: 'availability', stream: s.stream }));
@@ -254,12 +260,12 @@ module.exports = function register(RED: NodeRedRuntime): void {
       if (!force && now - lastStatusAt < STATUS_INTERVAL_MS) return;
       lastStatusAt = now;
       if (lastError) {
-        node.status({ fill: 'red', shape: 'ring', text: lastError.slice(0, 60) });
+        node.status({ fill: 'red', shape: 'ring', text: lastError.length > 60 ? `${lastError.slice(0, 59)}…` : lastError });
         return;
       }
       const score = s.lastResult ? (s.lastResult.score * 100).toFixed(1) : '0.0';
-      const state = events.isActive ? 'motion' : s.lastResult?.learning ? 'learning' : 'no motion';
-      node.status({ fill: events.isActive ? 'blue' : 'green', shape: 'dot', text: `${state} ${score}% ${s.msPerFrame.toFixed(2)} ms/frame` });
+      const state = RED._(events.isActive ? 'motion-detect.status.motion' : s.lastResult?.learning ? 'motion-detect.status.learning' : 'motion-detect.status.noMotion');
+      node.status({ fill: events.isActive ? 'blue' : 'green', shape: 'dot', text: RED._('motion-detect.status.detecting', { state, score, ms: s.msPerFrame.toFixed(2) }) });
     }
 
     function analyse(data: Uint8Array, width: number, height: number, time: number): void {
@@ -283,7 +289,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       const frame = msg.frame as { stream?: unknown } | undefined;
       const name = typeof frame?.stream === 'string' && frame.stream !== '' ? frame.stream : typeof msg.topic === 'string' && msg.topic !== '' ? msg.topic : '';
       if (!name || name === s.stream) return;
-      if (s.stream) node.warn(`stream name changed from "${s.stream}" to "${name}": set a stream name in the node to pin it`);
+      if (s.stream) node.warn(RED._('motion-detect.warnings.streamChanged', { from: s.stream, to: name }));
       s.stream = name;
       if (discoveryDue && s.discoverySentFor !== s.stream) sendDiscovery('deploy');
     }
@@ -313,7 +319,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       if (ev) emitEvent(ev, null);
       if (s.online && s.lastFrameTime > 0 && now - s.lastFrameTime >= events.opts.staleMs) {
         setOnline(false);
-        node.status({ fill: 'yellow', shape: 'ring', text: 'no frames' });
+        node.status({ fill: 'yellow', shape: 'ring', text: RED._('motion-detect.status.noFrames') });
       }
     }, 1000);
 
@@ -326,6 +332,8 @@ module.exports = function register(RED: NodeRedRuntime): void {
         done();
         return;
       }
+      // Refused settings were reported at deploy and the status stays red; frames are dropped meanwhile.
+      if (refused.length > 0) return done();
       learnStream(msg);
       const frame = msg.frame as { gray?: unknown; time?: unknown } | undefined;
       const gray = grayOf(msg);
@@ -342,7 +350,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
           events.alive(time);
           lastError = (err as Error).message;
           showStatus(Date.now(), true);
-          done(err instanceof GrayFrameError ? err : new Error(`motion-detect: ${(err as Error).message}`));
+          done(new Error(RED._(err instanceof GrayFrameError ? 'motion-detect.errors.gray' : 'motion-detect.errors.detect', { message: (err as Error).message })));
         }
         return;
       }
@@ -376,14 +384,14 @@ module.exports = function register(RED: NodeRedRuntime): void {
           (err: Error) => {
             decoding = false;
             events.alive(time);
-            lastError = `JPEG did not decode: ${err.message}`;
+            lastError = RED._('motion-detect.status.notDecodable', { message: err.message });
             showStatus(Date.now(), true);
-            done(new Error(`motion-detect: msg.payload is not a decodable JPEG (${err.message})`));
+            done(new Error(RED._('motion-detect.errors.notDecodable', { message: err.message })));
           },
         );
         return;
       }
-      done(new Error('motion-detect: expected msg.gray (from glimpser-ffmpeg-source) or a JPEG Buffer in msg.payload'));
+      done(new Error(RED._('motion-detect.errors.noInput')));
     });
 
     node.on('close', (removed, done) => {

@@ -1,8 +1,11 @@
 import { ProcessPool, type PoolOptions } from '../core/pool';
-import { clampNumber } from './config';
+import { rangeMessage, readNumbers, type Translate } from './config';
+import { POOL_RULES } from './field-rules';
+import type { NodeRedRuntime } from './red-types';
 
 /** The process-pool editor fields (seconds, as strings or numbers). */
 export interface PoolConfigDef {
+  [key: string]: unknown;
   ffmpegPath?: string;
   idleGrace?: string | number;
   backoffBase?: string | number;
@@ -10,32 +13,66 @@ export interface PoolConfigDef {
   stallTimeout?: string | number;
 }
 
-/** Pool options from config values (seconds in the editor, milliseconds in the core), clamped once here. */
-export function poolOptions(def: PoolConfigDef): PoolOptions {
-  const baseMs = clampNumber(def.backoffBase, 1, 0.1, 60) * 1000;
+export interface PoolConfig {
+  options: PoolOptions;
+  /** Why the config is refused, one message per field, in the process-pool catalog; empty when it is valid. */
+  problems: string[];
+}
+
+/** Pool options from config values (seconds in the editor, milliseconds in the core), checked once here. */
+export function readPoolConfig(def: PoolConfigDef, _: Translate): PoolConfig {
+  const { values, problems } = readNumbers(def, POOL_RULES);
+  const messages = problems.map((p) => rangeMessage(_, 'process-pool', p));
+  const baseMs = values.backoffBase * 1000;
+  let capMs = values.backoffCap * 1000;
+  if (capMs < baseMs) {
+    messages.push(_('process-pool.errors.backoffCap', { cap: values.backoffCap, base: values.backoffBase }));
+    capMs = baseMs;
+  }
   return {
-    ffmpegPath: typeof def.ffmpegPath === 'string' && def.ffmpegPath.trim() !== '' ? def.ffmpegPath.trim() : undefined,
-    idleGraceMs: clampNumber(def.idleGrace, 10, 0, 3600) * 1000,
-    supervisor: {
-      backoff: { baseMs, capMs: Math.max(baseMs, clampNumber(def.backoffCap, 30, 1, 600) * 1000), jitter: 0.2 },
-      // Empty or 0: 10 frame intervals of each stream, at least 5 s (see stallLimitMs).
-      stallTimeoutMs: clampNumber(def.stallTimeout, 0, 0, 300) * 1000,
+    problems: messages,
+    options: {
+      ffmpegPath: typeof def.ffmpegPath === 'string' && def.ffmpegPath.trim() !== '' ? def.ffmpegPath.trim() : undefined,
+      idleGraceMs: values.idleGrace * 1000,
+      supervisor: {
+        backoff: { baseMs, capMs, jitter: 0.2 },
+        // Empty or 0: 10 frame intervals of each stream, at least 5 s (see stallLimitMs).
+        stallTimeoutMs: values.stallTimeout * 1000,
+      },
     },
   };
 }
 
-export function poolFromConfig(def: PoolConfigDef): ProcessPool {
-  return new ProcessPool(poolOptions(def));
+/** The default pool's options: every field empty. */
+export function defaultPoolOptions(): PoolOptions {
+  return readPoolConfig({}, (key) => key).options;
+}
+
+/**
+ * The process-pool catalog's translator. The default pool has no node of its own: its log lines use the catalog of
+ * the process-pool node type, which Node-RED registered before any node was built; the caller's own RED._ is the
+ * fallback (the test helper loads only the node types a test needs).
+ */
+const poolTranslators = new WeakMap<object, Translate>();
+
+export function registerPoolCatalog(RED: NodeRedRuntime): void {
+  poolTranslators.set(RED.events, RED._);
+}
+
+export function poolCatalog(RED: NodeRedRuntime): Translate {
+  return poolTranslators.get(RED.events) ?? RED._;
 }
 
 /** Logs the chosen binary once and reports a missing one as an error, not a crash. */
-export function reportBinary(pool: ProcessPool, log: (msg: string) => void, error: (msg: string) => void): () => void {
-  const onBinary = (b: { path: string; origin: string; version: string }): void => log(`FFmpeg: ${b.path} (${b.origin}) — ${b.version}`);
-  const onError = (err: Error): void => error(err.message);
-  pool.on('binary', onBinary);
-  pool.on('binaryError', onError);
+export function reportBinary(
+  pool: ProcessPool,
+  log: (b: { path: string; origin: string; version: string }) => void,
+  error: (err: Error) => void,
+): () => void {
+  pool.on('binary', log);
+  pool.on('binaryError', error);
   return () => {
-    pool.off('binary', onBinary);
-    pool.off('binaryError', onError);
+    pool.off('binary', log);
+    pool.off('binaryError', error);
   };
 }

@@ -1,6 +1,7 @@
-import type { ProcessPool } from '../core/pool';
+import { ProcessPool } from '../core/pool';
+import type { Translate } from './config';
 import { lifecycleOf, type Lifecycle } from './lifecycle';
-import { poolFromConfig, reportBinary } from './pool-config';
+import { defaultPoolOptions, poolCatalog, reportBinary } from './pool-config';
 import type { Node, NodeRedRuntime } from './red-types';
 
 /**
@@ -11,6 +12,8 @@ export interface PoolHandle {
   readonly pool: ProcessPool;
   /** Named `users` like mqtt-broker's: the runtime routes a config node's status and errors to its users' flows. */
   readonly users: Record<string, Node>;
+  /** Set when the pool's config is refused: its sources report this instead of starting. */
+  readonly configError?: string;
   register(node: Node): void;
   /** `done` runs once the node's share is given up (after the pool closed, when it was the last user removed). */
   deregister(node: Node, done: () => void, removed: boolean): void;
@@ -31,14 +34,19 @@ export class DefaultPool implements PoolHandle {
   constructor(
     private readonly lifecycle: Lifecycle,
     private readonly log: Pick<NodeRedRuntime['log'], 'info' | 'error'>,
+    private readonly _: Translate,
   ) {}
 
   get pool(): ProcessPool {
     if (!this.current) {
-      const pool = this.lifecycle.take<ProcessPool>(DEFAULT_KEY, '') ?? poolFromConfig({});
+      const pool = this.lifecycle.take<ProcessPool>(DEFAULT_KEY, '') ?? new ProcessPool(defaultPoolOptions());
       this.current = pool;
       this.lifecycle.addPool(pool);
-      this.unreport = reportBinary(pool, (m) => this.log.info(`[glimpser default pool] ${m}`), (m) => this.log.error(`[glimpser default pool] ${m}`));
+      this.unreport = reportBinary(
+        pool,
+        (b) => this.log.info(this._('process-pool.log.defaultBinary', { path: b.path, origin: b.origin, version: b.version })),
+        (err) => this.log.error(this._('process-pool.errors.defaultBinary', { message: err.message })),
+      );
     }
     return this.current;
   }
@@ -73,7 +81,7 @@ export function poolHandleFor(RED: NodeRedRuntime, poolId: string | undefined): 
   const lc = lifecycleOf(RED);
   let d = defaults.get(lc);
   if (!d) {
-    d = new DefaultPool(lc, RED.log);
+    d = new DefaultPool(lc, RED.log, poolCatalog(RED));
     defaults.set(lc, d);
   }
   return d;

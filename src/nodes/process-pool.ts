@@ -1,6 +1,6 @@
-import type { ProcessPool } from '../core/pool';
+import { ProcessPool } from '../core/pool';
 import { lifecycleOf, settingsHash } from './lifecycle';
-import { poolFromConfig, poolOptions, reportBinary, type PoolConfigDef } from './pool-config';
+import { readPoolConfig, registerPoolCatalog, reportBinary, type PoolConfigDef } from './pool-config';
 import type { PoolHandle } from './pool-handle';
 import type { Node, NodeDef, NodeRedRuntime } from './red-types';
 
@@ -9,23 +9,31 @@ type ProcessPoolDef = NodeDef & PoolConfigDef;
 export interface ProcessPoolNode extends Node, PoolHandle {
   pool: ProcessPool;
   users: Record<string, Node>;
+  configError?: string;
 }
 
 module.exports = function register(RED: NodeRedRuntime): void {
   function ProcessPoolConfig(this: ProcessPoolNode, def: ProcessPoolDef): void {
     RED.nodes.createNode(this, def);
     const lifecycle = lifecycleOf(RED);
-    const options = poolOptions(def);
+    const { options, problems } = readPoolConfig(def, RED._);
+    // Refused: every problem is reported, and the sources of this pool refuse to start (they say why).
+    for (const p of problems) this.error(p);
+    if (problems.length > 0) this.configError = problems.join('; ');
     // A redeploy with the same FFmpeg keeps the running processes (other settings apply to new processes).
     const key = `pool:${this.id}`;
     const hash = settingsHash({ ffmpegPath: options.ffmpegPath ?? '' });
     const adopted = lifecycle.take<ProcessPool>(key, hash);
-    const pool = adopted ?? poolFromConfig(def);
+    const pool = adopted ?? new ProcessPool(options);
     if (adopted) pool.configure(options);
     this.pool = pool;
     this.users = {};
     lifecycle.addPool(pool);
-    const unreport = reportBinary(pool, (m) => this.log(m), (m) => this.error(m));
+    const unreport = reportBinary(
+      pool,
+      (b) => this.log(RED._('process-pool.log.binary', { path: b.path, origin: b.origin, version: b.version })),
+      (err) => this.error(RED._('process-pool.errors.binary', { message: err.message })),
+    );
     this.register = (node) => {
       this.users[node.id] = node;
     };
@@ -38,7 +46,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       lifecycle.removePool(pool);
       if (removed || lifecycle.stopping) {
         pool.close().then(done, (err: Error) => {
-          this.error(err.message);
+          this.error(RED._('process-pool.errors.close', { message: err.message }));
           done();
         });
         return;
@@ -47,5 +55,6 @@ module.exports = function register(RED: NodeRedRuntime): void {
       done();
     });
   }
+  registerPoolCatalog(RED);
   RED.nodes.registerType('glimpser-process-pool', ProcessPoolConfig);
 };
