@@ -8,10 +8,11 @@ const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const helper = require('./helpers/node-red').testHelper();
-const poolNode = require('../nodes/process-pool.js');
-const sourceNode = require('../nodes/ffmpeg-source.js');
-const mjpegOut = require('../nodes/mjpeg-out.js');
-const hwNode = require('../nodes/hwaccel-config.js');
+const { withCatalogs } = require('./helpers/i18n');
+
+const [poolNode, sourceNode, mjpegOut, hwNode] = withCatalogs([
+  require('../nodes/process-pool.js'), require('../nodes/ffmpeg-source.js'), require('../nodes/mjpeg-out.js'), require('../nodes/hwaccel-config.js'),
+]);
 const { clearProbeCache } = require('../dist/core/hwaccel-probe');
 const { openStream, nextParts } = require('./helpers/mjpeg-client');
 const { until } = require('./helpers/procs');

@@ -70,14 +70,14 @@ describe('refused settings (real Node-RED runtime)', function () {
     assert.equal(streams.stream('back').definition, undefined);
   });
 
-  it('camera: empty fields take the defaults (10 fps, as the source, quality 5, idle rate 1)', async function () {
+  it('camera: empty fields take the defaults (10 fps, as the source, quality 5, idle rate 0.5)', async function () {
     await helper.load([poolNode, sourceNode], [pool(), source({ fps: '', width: '', quality: ' ', lowFps: '', snapshotTimeout: '', mode: '' })]);
     assert.deepEqual(errorsOf(helper.getNode('src')), []);
     const def = helper.getNode('pool').pool.stream('front').definition;
     assert.equal(def.capture.fps, 10);
     assert.equal(def.capture.width, undefined);
     assert.equal(def.capture.quality, 5);
-    assert.equal(def.lowFps, 1);
+    assert.equal(def.lowFps, 0.5);
     assert.equal(def.capture.passthrough, false);
   });
 
