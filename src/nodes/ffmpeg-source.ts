@@ -114,6 +114,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
 
     // Hardware decoding: the plan comes from probing the FFmpeg this pool runs, once (cached per binary).
     const hw = trimmed(def.hwaccel) ? (RED.nodes.getNode(trimmed(def.hwaccel)) as HwaccelConfigNode | null) : null;
+    if (trimmed(def.hwaccel) && !hw) node.warn(RED._('ffmpeg-source.warnings.hwaccelMissing', { stream: name, id: trimmed(def.hwaccel) }));
     const accel: AccelProvider | undefined = hw && !capture.passthrough
       ? {
           key: `${hw.id}|${hw.mode}|${hw.device ?? ''}|${JSON.stringify(hw.fallbackOptions)}`,
