@@ -404,6 +404,28 @@ describe('viewer page and adaptive rate (core)', function () {
       }
     });
 
+    it('takes a subscription whose body a JSON parser read before it (Node-RED\'s admin app, mounted at /, does)', async function () {
+      await start(1);
+      feed();
+      const { json } = require('./helpers/node-red').requireFromNodeRed('express');
+      const parse = json();
+      const parsed = await listen((req, res) =>
+        parse(req, res, () => {
+          assert.equal(req._body, true, 'the parser read the body');
+          vs.handle(req.url.slice(3).split('?')[0], req, res, () => res.writeHead(404).end());
+        }),
+      );
+      const m = await openMux(base + 'api/frames');
+      try {
+        const r = await postJson(`http://127.0.0.1:${parsed.address().port}/v/api/subscribe`, { conn: m.reader.conn, tiles: [{ id: 'id0' }] });
+        assert.equal(r.status, 204);
+        await until(() => m.reader.count('id0') >= 2, 'frames');
+      } finally {
+        m.close();
+        await closeServer(parsed);
+      }
+    });
+
     it('refuses bad subscriptions with clear answers', async function () {
       await start(1);
       const m = await openMux(base + 'api/frames');

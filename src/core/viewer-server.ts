@@ -281,9 +281,25 @@ export class ViewerServer {
     mux.once('close', () => this.muxes.delete(mux.id));
   }
 
-  private serveSubscribe(req: IncomingMessage, res: ServerResponse): void {
+  private serveSubscribe(req: IncomingMessage & { body?: unknown; _body?: boolean }, res: ServerResponse): void {
     const type = req.headers['content-type'] ?? '';
     if (!/^application\/json\b/i.test(type)) return this.json(res, 415, { error: 'send application/json' }, false);
+    const apply = (body: unknown): void => {
+      const sub = parseSubscription(body);
+      if (!sub) return this.json(res, 400, { error: 'expected {conn, tiles: [{id, width?, idleFps?, maxFps?}]}' }, false);
+      const mux = this.muxes.get(sub.conn);
+      // The picture connection is gone (the server restarted, or it was closed): the page opens a new one.
+      if (!mux) return this.json(res, 404, { error: 'no such connection' }, false);
+      mux.set(sub.tiles);
+      res.writeHead(204, { 'Cache-Control': 'no-store' });
+      res.end();
+    };
+    // A JSON body parser ran before us (Node-RED's admin app, mounted at '/', parses every JSON request that
+    // passes through it; an httpNodeMiddleware may too): the body is read already.
+    if (req._body) {
+      if (JSON.stringify(req.body ?? null).length > MAX_BODY) return this.json(res, 413, { error: 'subscription too large' }, false);
+      return apply(req.body);
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     let tooBig = false;
@@ -301,14 +317,7 @@ export class ViewerServer {
       } catch {
         return this.json(res, 400, { error: 'not JSON' }, false);
       }
-      const sub = parseSubscription(body);
-      if (!sub) return this.json(res, 400, { error: 'expected {conn, tiles: [{id, width?, idleFps?, maxFps?}]}' }, false);
-      const mux = this.muxes.get(sub.conn);
-      // The picture connection is gone (the server restarted, or it was closed): the page opens a new one.
-      if (!mux) return this.json(res, 404, { error: 'no such connection' }, false);
-      mux.set(sub.tiles);
-      res.writeHead(204, { 'Cache-Control': 'no-store' });
-      res.end();
+      apply(body);
     });
   }
 

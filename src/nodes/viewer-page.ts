@@ -51,7 +51,7 @@ export function viewerPathOf(value: unknown): string | undefined {
   return normalisePath(value);
 }
 
-module.exports = function register(RED: NodeRedRuntime): void {
+function register(RED: NodeRedRuntime): void {
   if (RED.settings.httpNodeRoot === false || !RED.httpNode || mounted.has(RED.httpNode)) return;
   const settings = (RED.settings.glimpser ?? {}) as GlimpserSettings;
   if (settings.viewerPath === false) {
@@ -104,4 +104,9 @@ module.exports = function register(RED: NodeRedRuntime): void {
   });
   const root = typeof RED.settings.httpNodeRoot === 'string' ? RED.settings.httpNodeRoot.replace(/\/$/, '') : '';
   RED.log.info(RED._('viewer-page.log.serving', { path: `${root}${viewerPath}/` }));
-};
+}
+
+/** The page served on an httpNode app, for tests and diagnostics. */
+register.serverFor = (httpNode: object): ViewerServer | undefined => mounted.get(httpNode);
+
+module.exports = register;
