@@ -62,11 +62,11 @@ describe('viewer page and adaptive rate (core)', function () {
       assert.equal(feeder(r)(0, 10000, 10, 0), Infinity);
     });
 
-    it('a slow viewer is asked for a little less than it took; one that keeps up again is offered more, up to every frame', function () {
+    it('a slow viewer is asked for what it took; one that keeps up again is offered more, up to every frame', function () {
       const r = new TakeRate({ windowMs: 2000, probeMs: 4000 });
       const feed = feeder(r);
       const need = feed(0, 2000, 3, 7);
-      assert.ok(need > 2.6 && need < 2.8, `need ${need} ≈ 0.9 × 3 fps taken`);
+      assert.ok(Math.abs(need - 3) < 0.1, `need ${need} ≈ the 3 fps taken`);
       // At the lower rate it drops nothing and nothing waits: after the probe period it gets half as much again.
       assert.equal(feed(2250, 5750, need, 0), need, 'no probe before 4 s');
       const after = feed(6000, 6000, need, 0);
@@ -78,7 +78,7 @@ describe('viewer page and adaptive rate (core)', function () {
       const r = new TakeRate({ windowMs: 1000, probeMs: 2000 });
       const feed = feeder(r);
       const low = feed(0, 1000, 4, 6);
-      assert.ok(low < 4);
+      assert.ok(Math.abs(low - 4) < 0.01, `need ${low}`);
       const probed = feed(1250, 3000, low, 0);
       assert.ok(probed > low, 'probed after 2 s');
       // Offered more than it can take: slow again, back down.
@@ -89,10 +89,19 @@ describe('viewer page and adaptive rate (core)', function () {
       assert.ok(feed(8000, 8000, lowered, 0) > lowered, 'probed again after it');
     });
 
+    it('a viewer behind but taking clearly more than it is asked for (draining a backlog) is asked for that much', function () {
+      const r = new TakeRate({ windowMs: 1000 });
+      const feed = feeder(r);
+      const low = feed(0, 1000, 3, 7);
+      assert.ok(Math.abs(low - 3) < 0.01, `need ${low}`);
+      const more = feed(1250, 2250, 5, 0, true);
+      assert.ok(Math.abs(more - 5) < 0.2, `asked for ${more} after taking 5 fps from its backlog`);
+    });
+
     it('a viewer with frames always waiting is slow even without drops (its connection buffers them)', function () {
       const r = new TakeRate({ windowMs: 1000 });
       const need = feeder(r)(0, 1500, 2, 0, true);
-      assert.ok(need < 2, `need ${need}`);
+      assert.ok(Math.abs(need - 2) < 0.01, `need ${need}: what it took, not every frame`);
     });
   });
 
@@ -169,6 +178,25 @@ describe('viewer page and adaptive rate (core)', function () {
       await until(() => typeof src.users.get('out1').jpeg === 'number', 'back to the capped rate');
       capped.close();
       await until(() => src.users.get('out1') && Object.keys(src.users.get('out1')).length === 0, 'no viewer: no demand');
+    });
+
+    it('rounds a capped viewer up to the stream\'s next step and a slow viewer down to the step it can take', async function () {
+      await start();
+      ep.frame(frames[0]);
+      const c = await openStream(`${url}?fps=3`);
+      await until(() => ep.viewers === 1, 'viewer');
+      const every = () => {
+        const d = ep.demand();
+        return d.jpeg === 'full' ? 1 : Math.floor(10 / d.jpeg);
+      };
+      assert.equal(every(), 3, 'capped at 3 fps: every 3rd frame of 10 (3.3 fps)');
+      const [viewer] = [...ep.hub];
+      const rate = ep['rates'].get(viewer);
+      rate.need = 2.4; // as measured for a viewer that takes 2.4 fps of the 3 it is allowed
+      assert.equal(every(), 5, 'slow at 2.4 fps: every 5th (2 fps), not every 4th (2.5 fps, more than it takes)');
+      rate.need = 2.5;
+      assert.equal(every(), 4);
+      c.close();
     });
 
     it('motion-aware viewers get the idle rate while nothing moves and every frame the moment motion starts', async function () {

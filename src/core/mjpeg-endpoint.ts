@@ -396,16 +396,21 @@ export class MjpegEndpoint extends EventEmitter {
   demand(): Demand {
     if (this.hub.size === 0) return {};
     if (!this.opts.adaptive) return { run: true, jpeg: 'full' };
-    let rate = 0;
-    for (const v of this.hub) {
-      rate = Math.max(rate, Math.min(v.capFps, this.rates.get(v)?.need ?? Infinity));
-      if (rate === Infinity) break;
-    }
     const fps = this.source?.definition?.capture.fps;
-    if (!fps || rate >= fps) return { run: true, jpeg: 'full' };
-    // The stream makes every n-th frame: ask for a rate between two of its steps, so that float rounding cannot
-    // pick the wrong one and changes within a step do not touch the stream.
-    const every = Math.max(1, Math.floor(fps / rate));
+    if (!fps) return { run: true, jpeg: 'full' };
+    // The stream makes every n-th frame. Per viewer: a capped viewer needs the step at or above its cap; a slow one
+    // the step at or below what it takes (the step above would be more than it can take). The stream makes the
+    // smallest n any viewer needs.
+    let every = Infinity;
+    for (const v of this.hub) {
+      const cap = v.capFps;
+      const take = this.rates.get(v)?.need ?? Infinity;
+      const n = take < cap ? Math.ceil(fps / take - 1e-9) : Math.floor(fps / cap + 1e-9);
+      every = Math.min(every, Math.max(1, n));
+      if (every === 1) break;
+    }
+    if (every <= 1) return { run: true, jpeg: 'full' };
+    // A rate between two steps, so that float rounding in the stream cannot pick the wrong one.
     return { run: true, jpeg: fps / (every + 0.5) };
   }
 

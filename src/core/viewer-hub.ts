@@ -191,9 +191,13 @@ export class Viewer {
   /** What the client has taken (TakeSample), from its acknowledgements where the kernel tells them. */
   progress(): TakeSample {
     if (this.progressOf) return this.progressOf();
+    // The kernel's queue as of now (read at most every 200 ms for all viewers), not as of the last sweep: a
+    // loopback client's queue moves by a frame or more between sweeps.
+    if (this.tcpKey !== undefined && this.hub.tcpKnown) this.unacked = tcpSendQueues()?.get(this.tcpKey) ?? 0;
     const backlog = this.out.writableLength + this.unacked;
-    const per = Math.max(1, this.lastPartBytes);
-    return { delivered: Math.max(0, this.sent - Math.round(backlog / per)), dropped: this.skippedBehind, behind: backlog > 2 * per };
+    // Parts vary in size: the average converts bytes to parts with less noise than the last part would.
+    const per = this.sent > 0 ? Math.max(1, this.bytesOut / this.sent) : 1;
+    return { delivered: Math.max(0, this.sent - backlog / per), dropped: this.skippedBehind, behind: backlog > 2 * per };
   }
 
   /** How long the viewer has not taken a whole part while something was waiting for it (0 when nothing waits). */

@@ -9,7 +9,7 @@ export interface TakeRateOptions {
   maxProbeMs?: number;
   /** Lowest rate a slow viewer is asked for. */
   minFps?: number;
-  /** Share of the measured take rate asked for, so a backlog can drain. */
+  /** Share of the measured take rate asked for (the endpoint rounds down to the stream's steps anyway). */
   headroom?: number;
 }
 
@@ -22,8 +22,10 @@ interface Sample extends TakeSample {
  * slow, the stream encodes only what the fastest of them takes, instead of frames that nobody gets.
  *
  * A viewer is slow when, over the window, it dropped at least a fifth of its frames because its connection was
- * still busy, or had more than two frames waiting at every sample; it is then asked for a little less than what it
- * took. A viewer that keeps up is offered half as much again after `probeMs`, and every frame once that reaches the
+ * still busy, or had more than two frames waiting at every sample; it is then asked for what it took (more than
+ * before, when it took clearly more than it was asked for: it was draining a backlog), and the endpoint rounds that
+ * down to a rate the stream can make. Only a change of a tenth or more counts: every change may switch the stream.
+ * A viewer that keeps up is offered half as much again after `probeMs`, and every frame once that reaches the
  * stream's rate; a probe that makes it slow again doubles the wait before the next one (so a viewer whose capacity
  * lies between two of the stream's rates does not make the stream switch back and forth). No clock is read here:
  * times come with the samples.
@@ -42,11 +44,11 @@ export class TakeRate {
   private lastRaiseAt = -Infinity;
 
   constructor(opts: TakeRateOptions = {}) {
-    this.windowMs = opts.windowMs ?? 2000;
+    this.windowMs = opts.windowMs ?? 4000;
     this.baseProbeMs = opts.probeMs ?? 4000;
     this.maxProbeMs = opts.maxProbeMs ?? 60_000;
     this.minFps = opts.minFps ?? 0.5;
-    this.headroom = opts.headroom ?? 0.9;
+    this.headroom = opts.headroom ?? 1;
     this.probeMs = this.baseProbeMs;
   }
 
@@ -67,10 +69,15 @@ export class TakeRate {
     if (slow) {
       const took = (delivered * 1000) / span;
       const need = Math.max(this.minFps, took * this.headroom);
-      if (need < this.need) {
+      // Only a clear change: the measured rate wobbles by a frame or so, and every change may switch the stream.
+      if (need < this.need * 0.9) {
         // Slow again soon after being offered more: that probe failed, wait longer before the next.
         if (t - this.lastRaiseAt < this.probeMs + 2 * this.windowMs) this.probeMs = Math.min(this.maxProbeMs, this.probeMs * 2);
         this.set(t, need);
+      } else if (need > this.need * 1.25) {
+        // Behind, but taking clearly more than it is asked for: it is draining a backlog (its connection buffered
+        // frames from a faster time), so it can take that much.
+        this.set(t, need >= fullFps ? Infinity : need);
       }
       return this.need;
     }
