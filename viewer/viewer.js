@@ -135,8 +135,11 @@
     fps.className = 'fps';
     const note = document.createElement('div');
     note.className = 'note';
-    cap.append(name, motion, badge, fps);
-    el.append(canvas, cap, note);
+    const flags = document.createElement('div');
+    flags.className = 'flags';
+    flags.append(motion, badge);
+    cap.append(name, fps);
+    el.append(canvas, flags, cap, note);
     const t = { el, canvas, name, badge, fps, note, info, renderer: null };
     if (offscreen) {
       const off = canvas.transferControlToOffscreen();
