@@ -383,6 +383,7 @@ describe('viewer page and adaptive rate (core)', function () {
         m.close();
       }
       await until(() => eps.every((e) => e.viewers === 0) && vs.connections().length === 0, 'a closed connection leaves no viewer');
+      assert.equal(vs.timersRunning, false, 'no page connected: no timers');
     });
 
     it('a connection that takes nothing holds one frame per tile and never slows another connection', async function () {

@@ -90,7 +90,8 @@ describe('viewer page in Chromium (real Node-RED runtime)', function () {
     let k = 0;
     feeder = setInterval(() => {
       k++;
-      ids.forEach((id, i) => helper.getNode(id).receive({ payload: frames[(k + i * 3) % frames.length], frame: { seq: k, time: Date.now() } }));
+      // A node a deploy removed gets nothing.
+      ids.forEach((id, i) => helper.getNode(id)?.receive({ payload: frames[(k + i * 3) % frames.length], frame: { seq: k, time: Date.now() } }));
     }, 1000 / fps);
   }
 
@@ -197,6 +198,33 @@ describe('viewer page in Chromium (real Node-RED runtime)', function () {
     assert.equal(await page.evaluate(() => window.notReloaded), true, 'the same page, not reloaded');
     assert.deepEqual(await unchangedTiles(page, ids, 2000), []);
     assert.deepEqual(viewersOf(ids), [1, 1, 1, 1], 'no viewer left over from the old connection');
+  });
+
+  it('a full deploy: an unchanged node keeps its tile\'s viewer, a changed one brings its new name, a removed one its tile goes', async function () {
+    const flow = recordedFlow(3);
+    const ids = flow.map((n) => n.id);
+    const url = await load(flow);
+    const frames = await recordFrames({ count: 20, size: '160x120', rate: 5 });
+    feed(ids, frames);
+    browser = await launch({ viewport: { width: 1280, height: 800 } });
+    const { page } = browser;
+    await page.goto(url);
+    await page.evaluate(() => (window.notReloaded = true));
+    await until(async () => (await stats(page)).tiles?.rec02?.frames > 2, 'frames', 30000);
+    const kept = helper.getNode('rec00').endpoint;
+    const changedBefore = helper.getNode('rec01').endpoint;
+    const next = [{ ...flow[0] }, { ...flow[1], name: 'Renamed', maxViewers: 50 }];
+    await helper.setFlows(next, 'full');
+    await until(async () => {
+      const names = await page.evaluate(() => window.glimpserViewer.tiles().map((t) => t.name).sort().join());
+      return names === 'Recorded 01,Renamed';
+    }, 'the new tile list', 10000);
+    assert.equal(helper.getNode('rec00').endpoint, kept, 'the unchanged node took its endpoint over');
+    assert.notEqual(helper.getNode('rec01').endpoint, changedBefore, 'the changed node has a new endpoint');
+    await until(() => helper.getNode('rec01').endpoint.viewers === 1 && kept.viewers === 1, 'both tiles are viewers again', 10000);
+    assert.equal(changedBefore.viewers, 0, 'nothing left on the old endpoint');
+    assert.deepEqual(await unchangedTiles(page, ['rec00', 'rec01'], 2000), []);
+    assert.equal(await page.evaluate(() => window.notReloaded), true);
   });
 
   it('a hidden page receives no frames (the server stops sending them); visible again, it resumes', async function () {

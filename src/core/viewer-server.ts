@@ -106,8 +106,9 @@ export class ViewerServer {
   private tiles = new Map<string, TileInfo>();
   /** Endpoints whose state and motion events we listen to, with the listener. */
   private readonly watched = new Map<DirectoryEntry['endpoint'], () => void>();
-  private readonly checkTimer: NodeJS.Timeout;
-  private readonly keepTimer: NodeJS.Timeout;
+  /** Timers that run only while a page is connected. */
+  private checkTimer: NodeJS.Timeout | undefined;
+  private keepTimer: NodeJS.Timeout | undefined;
   private listChanged: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -123,10 +124,26 @@ export class ViewerServer {
     opts.directory.on('change', this.onDirectory);
     this.watchEndpoints();
     this.tiles = new Map(opts.directory.list().map((e) => [e.id, tileInfo(e)]));
-    this.checkTimer = setInterval(this.checkStates, opts.stateCheckMs ?? 1000);
-    this.checkTimer.unref?.();
-    this.keepTimer = setInterval(() => this.broadcast(': keepalive\n\n'), opts.keepaliveMs ?? 15_000);
-    this.keepTimer.unref?.();
+  }
+
+  /** Runs the state check and keepalive while any page is connected, and nothing otherwise. */
+  private armTimers(): void {
+    const busy = !this.closed && (this.events.size > 0 || this.muxes.size > 0);
+    if (busy && !this.checkTimer) {
+      this.checkTimer = setInterval(this.checkStates, this.opts.stateCheckMs ?? 1000);
+      this.checkTimer.unref?.();
+      this.keepTimer = setInterval(() => this.broadcast(': keepalive\n\n'), this.opts.keepaliveMs ?? 15_000);
+      this.keepTimer.unref?.();
+    } else if (!busy && this.checkTimer) {
+      clearInterval(this.checkTimer);
+      clearInterval(this.keepTimer);
+      this.checkTimer = this.keepTimer = undefined;
+    }
+  }
+
+  /** Whether timers run (for leak checks). */
+  get timersRunning(): boolean {
+    return this.checkTimer !== undefined;
   }
 
   /** Open picture connections, by connection id (tests and diagnostics). */
@@ -158,8 +175,7 @@ export class ViewerServer {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.checkTimer);
-    clearInterval(this.keepTimer);
+    this.armTimers();
     clearTimeout(this.listChanged);
     this.opts.directory.off('change', this.onDirectory);
     for (const [endpoint, fn] of this.watched) {
@@ -192,8 +208,10 @@ export class ViewerServer {
     res.socket?.setNoDelay(true);
     res.write(`retry: 2000\n\n${this.event('tiles', this.tileList())}`);
     this.events.add(res);
+    this.armTimers();
     const drop = (): void => {
       this.events.delete(res);
+      this.armTimers();
     };
     res.on('close', drop);
     res.on('error', drop);
@@ -278,7 +296,11 @@ export class ViewerServer {
       ...(ports ? { ports } : {}),
     });
     this.muxes.set(mux.id, mux);
-    mux.once('close', () => this.muxes.delete(mux.id));
+    this.armTimers();
+    mux.once('close', () => {
+      this.muxes.delete(mux.id);
+      this.armTimers();
+    });
   }
 
   private serveSubscribe(req: IncomingMessage & { body?: unknown; _body?: boolean }, res: ServerResponse): void {
