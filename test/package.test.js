@@ -7,8 +7,18 @@ const pkg = require('../package.json');
 
 describe('package layout', function () {
   it('registers every node with a .js entry that exports a function and an .html editor file beside it', function () {
-    const nodes = Object.entries(pkg['node-red'].nodes);
-    assert.deepEqual(nodes.map(([name]) => name).sort(), ['glimpser-ffmpeg-source', 'glimpser-hwaccel-config', 'glimpser-metrics', 'glimpser-mjpeg-out', 'glimpser-motion-detect', 'glimpser-process-pool', 'glimpser-stream-health']);
+    // The viewer page is a set with no node type (it serves a page for the whole runtime): no editor file.
+    const RUNTIME_ONLY = ['glimpser-viewer-page'];
+    const all = Object.entries(pkg['node-red'].nodes);
+    assert.deepEqual(all.map(([name]) => name).sort(), ['glimpser-ffmpeg-source', 'glimpser-hwaccel-config', 'glimpser-metrics', 'glimpser-mjpeg-out',
+      'glimpser-motion-detect', 'glimpser-process-pool', 'glimpser-stream-health', 'glimpser-viewer-page']);
+    for (const name of RUNTIME_ONLY) {
+      const entry = path.join(__dirname, '..', pkg['node-red'].nodes[name]);
+      assert.equal(typeof require(entry), 'function', `${name} exports a register function`);
+      assert.ok(!fs.existsSync(entry.replace(/\.js$/, '.html')), `${name}: no editor file (Node-RED would look for node types in it)`);
+      assert.ok(fs.existsSync(entry.replace(/([^/]+)\.js$/, 'locales/en-US/$1.json')), `${name}: its messages`);
+    }
+    const nodes = all.filter(([name]) => !RUNTIME_ONLY.includes(name));
     for (const [name, file] of nodes) {
       const entry = path.join(__dirname, '..', file);
       assert.equal(typeof require(entry), 'function', `${name}: ${file} exports a register function`);
@@ -54,8 +64,11 @@ describe('package layout', function () {
     assert.deepEqual([...loaded].sort(), declared.sort());
   });
 
-  it('ships what Node-RED needs: dist (with the motion kernel), nodes, examples', function () {
-    assert.deepEqual(pkg.files.sort(), ['README.md', 'dist/', 'examples/', 'grafana/', 'nodes/']);
+  it('ships what Node-RED needs: dist (with the motion kernel), nodes, examples, the Grafana dashboard, the viewer page', function () {
+    assert.deepEqual(pkg.files.sort(), ['README.md', 'dist/', 'examples/', 'grafana/', 'nodes/', 'viewer/']);
+    for (const f of ['index.html', 'viewer.js', 'worker.js', 'render.js', 'viewer.css', 'icon.svg']) {
+      assert.ok(fs.existsSync(path.join(__dirname, '..', 'viewer', f)), `viewer/${f}`);
+    }
     assert.ok(fs.existsSync(path.join(__dirname, '..', 'dist', 'core', 'motion-kernel.wasm')), 'npm run build compiles the kernel');
     for (const f of fs.readdirSync(path.join(__dirname, '..', 'examples'))) {
       const flow = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'examples', f), 'utf8'));

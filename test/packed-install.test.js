@@ -10,6 +10,8 @@ const os = require('node:os');
 const path = require('node:path');
 const mqtt = require('mqtt');
 const pkg = require('../package.json');
+/** Node sets with no node type and so no editor file: the viewer page. */
+const RUNTIME_ONLY = ['glimpser-viewer-page'];
 const { nodeRedVersion } = require('./helpers/node-red');
 const { startNodeRed, request } = require('./helpers/node-red-process');
 const { openStream, nextParts, fetchBuffer, isCompleteJpeg } = require('./helpers/mjpeg-client');
@@ -102,10 +104,11 @@ describe(`the packed tarball, installed as the palette manager does (Node-RED ${
 
   it('holds the build, the node files, the examples and the licence, and no tests, benches, sources or maps', function () {
     const files = tarFiles.map((f) => f.replace(/^package\//, ''));
-    for (const file of Object.values(pkg['node-red'].nodes)) {
+    for (const [name, file] of Object.entries(pkg['node-red'].nodes)) {
       assert.ok(files.includes(file), `${file} packed`);
-      assert.ok(files.includes(file.replace(/\.js$/, '.html')), `${file}: its editor file packed`);
+      if (!RUNTIME_ONLY.includes(name)) assert.ok(files.includes(file.replace(/\.js$/, '.html')), `${file}: its editor file packed`);
     }
+    for (const f of ['index.html', 'viewer.js', 'worker.js', 'render.js', 'viewer.css']) assert.ok(files.includes(`viewer/${f}`), `viewer/${f} packed`);
     for (const f of ['package.json', 'README.md', 'LICENSE', pkg.main, 'dist/core/motion-kernel.wasm', 'examples/demo.json']) assert.ok(files.includes(f), `${f} packed`);
     const stray = files.filter((f) => /^(test|bench|src|scripts|docs|\.ci)\//.test(f) || /\.map$/.test(f) || /\.test\.js$/.test(f));
     assert.deepEqual(stray, []);
@@ -139,7 +142,8 @@ describe(`the packed tarball, installed as the palette manager does (Node-RED ${
     const list = await request(nr.port, 'GET', '/nodes', undefined, { Accept: 'application/json' });
     assert.equal(list.status, 200, list.body);
     const ours = JSON.parse(list.body).filter((set) => set.module === pkg.name);
-    assert.deepEqual(ours.flatMap((set) => set.types).sort(), Object.keys(pkg['node-red'].nodes).sort(), nr.output());
+    assert.deepEqual(ours.flatMap((set) => set.types).sort(), Object.keys(pkg['node-red'].nodes).filter((n) => !RUNTIME_ONLY.includes(n)).sort(), nr.output());
+    assert.deepEqual(ours.map((set) => set.name).sort(), Object.keys(pkg['node-red'].nodes).sort(), 'every set loaded, the viewer page with no node type');
     for (const set of ours) {
       assert.equal(set.err, undefined, `${set.id}: ${JSON.stringify(set.err)}`);
       assert.equal(set.enabled, true, set.id);
@@ -158,6 +162,8 @@ describe(`the packed tarball, installed as the palette manager does (Node-RED ${
     });
 
     const base = `http://127.0.0.1:${nr.port}`;
+    // The viewer page and its worker come from the installed copy's viewer/ folder.
+    for (const f of ['', 'worker.js']) assert.equal((await fetchBuffer(`${base}/glimpser/${f}`)).status, 200, `/glimpser/${f}`);
     const stream = await openStream(`${base}/glimpser/demo.mjpg`);
     try {
       // Placeholders come while FFmpeg starts; real frames follow on the same connection.

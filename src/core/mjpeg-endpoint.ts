@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { OutgoingMessage, type IncomingMessage, type ServerResponse } from 'node:http';
-import { jpegSize, type JpegSize } from './jpeg-info';
+import { jpegSize, jpegView, type JpegSize } from './jpeg-info';
 import { MultipartWriter, type Part } from './multipart-writer';
 import { DEFAULT_PLACEHOLDER_SIZE, PlaceholderCache, fitPixels } from './placeholder';
 import type { Demand, ReleaseMode, StateChange, UserCounters } from './stream';
+import { thumbWidthFor } from './thumb-widths';
 import type { Frame, StreamState } from './types';
-import { ViewerHub, type HubCounts, type Viewer } from './viewer-hub';
+import { ViewerHub, type HubCounts, type Refusal, type Viewer, type ViewerOptions, type ViewerSink } from './viewer-hub';
+import { TakeRate, type TakeRateOptions } from './viewer-rate';
 
 /** The stream an endpoint serves, as the endpoint needs it: state for placeholders, demand for its viewers. */
 export interface EndpointSource {
@@ -14,8 +16,24 @@ export interface EndpointSource {
   latest(): Frame | undefined;
   use(userId: string, demand: Demand, counters?: () => UserCounters): void;
   unuse(userId: string, mode: ReleaseMode): void;
+  /** The stream's definition: a demand at its frame rate or above is every frame. */
+  readonly definition?: { readonly capture: { readonly fps: number } } | undefined;
+  /** Whether the stream's motion-detect sees motion now; undefined when nothing watches it for motion. */
+  readonly motion?: boolean | undefined;
   on(event: 'state', listener: (change: StateChange) => void): unknown;
+  on(event: 'motion', listener: (active: boolean) => void): unknown;
   off(event: 'state', listener: (change: StateChange) => void): unknown;
+  off(event: 'motion', listener: (active: boolean) => void): unknown;
+}
+
+/** What one viewer asks for in its request: `?fps=`, `?width=`, `?idlefps=`. */
+export interface ViewerRequest {
+  /** Cap on frames per second. */
+  maxFps?: number;
+  /** Wanted picture width: served from a thumbnail output of about that width (thumb-widths.ts). */
+  width?: number;
+  /** Motion-aware: this many frames per second while the stream's motion-detect sees nothing move. */
+  idleFps?: number;
 }
 
 export interface MjpegEndpointOptions {
@@ -39,6 +57,14 @@ export interface MjpegEndpointOptions {
   boundary?: string;
   /** Reports failures that must not end the stream (a placeholder that could not be drawn). */
   onError?: (err: unknown) => void;
+  /**
+   * Demand the rate viewers really take (default): when every viewer is slow, capped or motion-aware while nothing
+   * moves, the stream encodes fewer JPEGs. Off: every frame while anyone watches.
+   */
+  adaptive?: boolean;
+  /** How often viewers' take rates are sampled for the adaptive demand. */
+  sampleMs?: number;
+  rate?: TakeRateOptions;
 }
 
 /** 4K UHD: the default cap on a frame's pixels. */
@@ -64,14 +90,31 @@ function now(): number {
   return performance.now();
 }
 
+function positiveParam(params: URLSearchParams, name: string): number | undefined {
+  const raw = params.get(name);
+  if (raw === null) return undefined;
+  const n = Number(raw);
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
 /** The `fps` query parameter of a request URL, or undefined when absent or not a positive number. */
 export function fpsFromUrl(url: string | undefined): number | undefined {
+  return viewerRequestFromUrl(url).maxFps;
+}
+
+/** A viewer's `fps`, `width` and `idlefps` query parameters; absent or not positive numbers are left out. */
+export function viewerRequestFromUrl(url: string | undefined): ViewerRequest {
   const q = url?.indexOf('?') ?? -1;
-  if (!url || q < 0) return undefined;
-  const raw = new URLSearchParams(url.slice(q + 1)).get('fps');
-  if (raw === null) return undefined;
-  const fps = Number(raw);
-  return Number.isFinite(fps) && fps > 0 ? fps : undefined;
+  if (!url || q < 0) return {};
+  const params = new URLSearchParams(url.slice(q + 1));
+  const out: ViewerRequest = {};
+  const maxFps = positiveParam(params, 'fps');
+  const width = positiveParam(params, 'width');
+  const idleFps = positiveParam(params, 'idlefps');
+  if (maxFps !== undefined) out.maxFps = maxFps;
+  if (width !== undefined) out.width = Math.round(width);
+  if (idleFps !== undefined) out.idleFps = idleFps;
+  return out;
 }
 
 /**
@@ -87,8 +130,8 @@ export class MjpegEndpoint extends EventEmitter {
   framesIn = 0;
   placeholdersSent = 0;
   refusedFrames = 0;
-  private readonly opts: Required<Omit<MjpegEndpointOptions, 'onError' | 'boundary' | 'maxPerAddress'>> &
-    Pick<MjpegEndpointOptions, 'onError' | 'maxPerAddress'>;
+  private readonly opts: Required<Omit<MjpegEndpointOptions, 'onError' | 'boundary' | 'maxPerAddress' | 'rate'>> &
+    Pick<MjpegEndpointOptions, 'onError' | 'maxPerAddress' | 'rate'>;
   private source: EndpointSource | undefined;
   private last: LastFrame | undefined;
   private lastRealPart: Part | undefined;
@@ -101,6 +144,14 @@ export class MjpegEndpoint extends EventEmitter {
   private stateChangedAt = -Infinity;
   private readonly stillWaiters = new Set<(jpeg: Buffer | undefined) => void>();
   private closed = false;
+  /** Viewers per thumbnail width: a width is asked of the stream while it has viewers. */
+  private readonly variantCount = new Map<number, number>();
+  /** The thumbnail parts of the last frame, by width. */
+  private lastVariants: Map<number, Part> | undefined;
+  private readonly rates = new Map<Viewer, TakeRate>();
+  private sampleTimer: NodeJS.Timeout | undefined;
+  /** The demand last told to the source, so an unchanged one is not told again (that would restart its grace). */
+  private toldDemand: string | undefined;
 
   constructor(opts: MjpegEndpointOptions) {
     super();
@@ -109,6 +160,8 @@ export class MjpegEndpoint extends EventEmitter {
       placeholderMs: 1000,
       staleMs: 10000,
       maxPixels: DEFAULT_MAX_PIXELS,
+      adaptive: true,
+      sampleMs: 1000,
       ...opts,
     };
     this.writer = new MultipartWriter(opts.boundary);
@@ -121,10 +174,41 @@ export class MjpegEndpoint extends EventEmitter {
       if (n === 0) {
         this.clearKeep();
         this.lastRealPart = undefined;
+        this.lastVariants = undefined;
       }
+      this.armSampling(n);
       this.tellDemand();
       this.emit('viewers', n);
     });
+    this.hub.on('removed', (viewer: Viewer) => {
+      this.rates.delete(viewer);
+      if (viewer.variant) this.releaseVariant(viewer.variant);
+    });
+  }
+
+  /** The name shown on placeholders and the viewer page. */
+  get name(): string {
+    return this.opts.name;
+  }
+
+  /** The served stream's state and its reason (undefined without a stream: frames come from other nodes). */
+  get stateInfo(): { state: StreamState | undefined; reason: string | undefined } {
+    return { state: this.source?.state, reason: this.source?.lastError };
+  }
+
+  /** Whether the stream's motion-detect sees motion (undefined when none watches it). */
+  get motion(): boolean | undefined {
+    return this.source?.motion;
+  }
+
+  /** A frame arrived within the stale period (the endpoint shows pictures, not placeholders, if the state allows). */
+  get fresh(): boolean {
+    return this.last !== undefined && now() - this.last.at < this.opts.staleMs;
+  }
+
+  /** Thumbnail widths in use by viewers now. */
+  thumbWidths(): number[] {
+    return [...this.variantCount.keys()];
   }
 
   get viewers(): number {
@@ -159,23 +243,28 @@ export class MjpegEndpoint extends EventEmitter {
     }
     if (this.source) {
       this.source.off('state', this.onState);
+      this.source.off('motion', this.onMotion);
       this.source.unuse(this.opts.consumerId, mode);
       this.source.unuse(this.stillId, mode);
+      for (const w of this.variantCount.keys()) this.source.unuse(this.thumbId(w), mode);
     }
     this.source = source;
+    this.toldDemand = undefined;
     if (source) {
       source.on('state', this.onState);
+      source.on('motion', this.onMotion);
       if (NOT_PRODUCING.has(source.state)) this.stateChangedAt = now();
-      this.tellDemand();
+      for (const w of this.variantCount.keys()) source.use(this.thumbId(w), { thumb: w });
+      this.followMotion();
       if (this.stillWaiters.size > 0) source.use(this.stillId, { run: true });
     }
   }
 
   /**
-   * A JPEG arrived (validated with jpegView). Returns an error, and serves nothing of it, when its header declares
-   * more pixels than the cap.
+   * A JPEG arrived (validated with jpegView), with the stream's thumbnails of the same frame by width when it made
+   * any. Returns an error, and serves nothing of it, when its header declares more pixels than the cap.
    */
-  frame(jpeg: Buffer, seq = this.framesIn + 1, time = Date.now()): FrameTooLargeError | undefined {
+  frame(jpeg: Buffer, seq = this.framesIn + 1, time = Date.now(), thumbs?: Readonly<Record<string, Buffer>>): FrameTooLargeError | undefined {
     if (this.closed) return undefined;
     const size = jpegSize(jpeg);
     if (size && size.width * size.height > this.opts.maxPixels) {
@@ -188,12 +277,35 @@ export class MjpegEndpoint extends EventEmitter {
     if (this.stillWaiters.size > 0) for (const waiter of [...this.stillWaiters]) waiter(jpeg);
     if (this.hub.size === 0) {
       this.lastRealPart = undefined;
+      this.lastVariants = undefined;
       return undefined;
     }
     const part = this.writer.part(jpeg, seq, time);
     this.lastRealPart = part;
-    this.push(part, true);
+    let variants: Map<number, Part> | undefined;
+    if (thumbs && this.variantCount.size > 0) {
+      for (const w of this.variantCount.keys()) {
+        // From other nodes a "thumbnail" may be anything: only a JPEG no larger than the cap is served.
+        const t = jpegView(thumbs[String(w)]);
+        const ts = t && jpegSize(t);
+        if (t && ts && ts.width * ts.height <= this.opts.maxPixels) (variants ??= new Map()).set(w, this.writer.part(t, seq, time));
+      }
+    }
+    this.lastVariants = variants;
+    this.push(part, true, variants);
     return undefined;
+  }
+
+  /**
+   * Adds a viewer that is not an HTTP response of this endpoint (the viewer page's multiplexed connection): it
+   * counts as a viewer (demand, limits, status) and gets every part as the endpoint's own viewers do. Returns why
+   * it was refused instead, when it was.
+   */
+  attach(sink: ViewerSink, req: ViewerRequest, opts: Omit<ViewerOptions, 'variant' | 'maxFps' | 'idleFps'> = {}): Viewer | Refusal | 'closed' {
+    if (this.closed) return 'closed';
+    const refusal = this.hub.admit(opts.address ?? '');
+    if (refusal) return refusal;
+    return this.addViewer(sink, req, opts) ?? 'full';
   }
 
   serveStream(req: IncomingMessage, res: ServerResponse): void {
@@ -224,10 +336,8 @@ export class MjpegEndpoint extends EventEmitter {
       !res.chunkedEncoding &&
       res.write === OutgoingMessage.prototype.write &&
       res.writableLength === socket.writableLength;
-    const maxFps = fpsFromUrl(req.url);
     const ports = socket.localPort !== undefined && socket.remotePort !== undefined ? { local: socket.localPort, remote: socket.remotePort } : undefined;
-    const viewer = this.hub.add(res, { ...(maxFps ? { maxFps } : {}), ...(direct ? { socket } : {}), address, ...(ports ? { ports } : {}) });
-    if (viewer) this.firstPart(viewer);
+    this.addViewer(res, viewerRequestFromUrl(req.url), { ...(direct ? { socket } : {}), address, ...(ports ? { ports } : {}) });
   }
 
   serveStill(req: IncomingMessage, res: ServerResponse): void {
@@ -271,20 +381,115 @@ export class MjpegEndpoint extends EventEmitter {
     this.hub.closeAll();
     this.setSource(undefined, mode);
     this.clearKeep();
+    this.armSampling(0);
   }
 
   private get stillId(): string {
     return `${this.opts.consumerId}:still`;
   }
 
-  private tellDemand(): void {
-    this.source?.use(this.opts.consumerId, this.hub.size > 0 ? { run: true, jpeg: 'full' } : {}, this.counters);
+  private thumbId(width: number): string {
+    return `${this.opts.consumerId}:thumb${width}`;
   }
+
+  /** What the viewers need now: nothing, or the JPEG at the highest rate any of them takes (see MjpegEndpointOptions.adaptive). */
+  demand(): Demand {
+    if (this.hub.size === 0) return {};
+    if (!this.opts.adaptive) return { run: true, jpeg: 'full' };
+    const fps = this.source?.definition?.capture.fps;
+    if (!fps) return { run: true, jpeg: 'full' };
+    // The stream makes every n-th frame. Per viewer: a capped viewer needs the step at or above its cap; a slow one
+    // the step at or below what it takes (the step above would be more than it can take). The stream makes the
+    // smallest n any viewer needs.
+    let every = Infinity;
+    for (const v of this.hub) {
+      const cap = v.capFps;
+      const take = this.rates.get(v)?.need ?? Infinity;
+      const n = take < cap ? Math.ceil(fps / take - 1e-9) : Math.floor(fps / cap + 1e-9);
+      every = Math.min(every, Math.max(1, n));
+      if (every === 1) break;
+    }
+    if (every <= 1) return { run: true, jpeg: 'full' };
+    // A rate between two steps, so that float rounding in the stream cannot pick the wrong one.
+    return { run: true, jpeg: fps / (every + 0.5) };
+  }
+
+  private tellDemand(): void {
+    if (!this.source) return;
+    const demand = this.demand();
+    const key = JSON.stringify(demand);
+    if (key === this.toldDemand) return;
+    this.toldDemand = key;
+    this.source.use(this.opts.consumerId, demand, this.counters);
+  }
+
+  private addViewer(sink: ViewerSink, req: ViewerRequest, opts: Omit<ViewerOptions, 'variant' | 'maxFps' | 'idleFps'>): Viewer | undefined {
+    const variant = thumbWidthFor(req.width, this.size?.width, this.variantCount.keys());
+    const viewer = this.hub.add(sink, {
+      ...opts,
+      ...(req.maxFps ? { maxFps: req.maxFps } : {}),
+      ...(req.idleFps ? { idleFps: req.idleFps } : {}),
+      ...(variant ? { variant } : {}),
+    });
+    if (!viewer) return undefined;
+    if (variant) {
+      const n = (this.variantCount.get(variant) ?? 0) + 1;
+      this.variantCount.set(variant, n);
+      if (n === 1) this.source?.use(this.thumbId(variant), { thumb: variant });
+    }
+    this.rates.set(viewer, new TakeRate(this.opts.rate));
+    viewer.setStill(this.source?.motion === false);
+    this.tellDemand();
+    this.firstPart(viewer);
+    return viewer;
+  }
+
+  private releaseVariant(width: number): void {
+    const n = (this.variantCount.get(width) ?? 1) - 1;
+    if (n > 0) {
+      this.variantCount.set(width, n);
+      return;
+    }
+    this.variantCount.delete(width);
+    this.lastVariants?.delete(width);
+    this.source?.unuse(this.thumbId(width), 'grace');
+  }
+
+  private armSampling(viewers: number): void {
+    if (viewers > 0 && this.opts.adaptive && !this.closed) {
+      if (!this.sampleTimer) {
+        this.sampleTimer = setInterval(this.sampleRates, this.opts.sampleMs);
+        this.sampleTimer.unref?.();
+      }
+      return;
+    }
+    clearInterval(this.sampleTimer);
+    this.sampleTimer = undefined;
+  }
+
+  private readonly sampleRates = (): void => {
+    const t = now();
+    const fps = this.source?.definition?.capture.fps || Infinity;
+    for (const [viewer, rate] of this.rates) rate.sample(t, viewer.progress(), fps);
+    this.tellDemand();
+  };
+
+  /** Motion-aware viewers go to their idle rate while nothing moves and are back to full rate at once, and the demand with them. */
+  private followMotion(): void {
+    const still = this.source?.motion === false;
+    for (const v of this.hub) v.setStill(still);
+    this.tellDemand();
+  }
+
+  private readonly onMotion = (active: boolean): void => {
+    this.followMotion();
+    this.emit('motion', active);
+  };
 
   // --- frames to viewers -------------------------------------------------------------------------
 
-  private push(part: Part, live = false): void {
-    this.hub.push(part, live);
+  private push(part: Part, live = false, variants?: ReadonlyMap<number, Part>): void {
+    this.hub.push(part, live, variants);
     this.lastPushWasPlaceholder = part.placeholder;
     if (part.placeholder) this.placeholdersSent++;
     this.armKeep();
@@ -293,7 +498,7 @@ export class MjpegEndpoint extends EventEmitter {
   private firstPart(viewer: Viewer): void {
     if (!this.keepTimer) this.armKeep();
     if (!this.needsPlaceholder()) {
-      const part = this.realPart();
+      const part = (viewer.variant && this.lastVariants?.get(viewer.variant)) || this.realPart();
       if (part) viewer.offer(part, this.hub.now());
       return;
     }
@@ -346,7 +551,7 @@ export class MjpegEndpoint extends EventEmitter {
       return;
     }
     const part = this.realPart();
-    if (part) this.push(part);
+    if (part) this.push(part, false, this.lastVariants);
   };
 
   private sendPlaceholder(): void {
@@ -386,7 +591,8 @@ export class MjpegEndpoint extends EventEmitter {
       );
   }
 
-  private readonly onState = (): void => {
+  private readonly onState = (change: StateChange): void => {
+    this.emit('state', change);
     this.stateChangedAt = now();
     // Switch to placeholders at once rather than after the repeat period.
     if (this.needsPlaceholder() && !this.lastPushWasPlaceholder && this.hub.size > 0) {

@@ -47,6 +47,27 @@ export interface ViewerOptions {
   address?: string;
   /** The connection's ports: with them the hub reads what the client has acknowledged (Linux), not only what Node sent. */
   ports?: { local: number; remote: number };
+  /** The thumbnail width this viewer is served (see ViewerHub.push); 0 or undefined: the main JPEG. */
+  variant?: number;
+  /** Motion-aware: at most this many parts per second while the stream sees no motion (setStill). */
+  idleFps?: number;
+  /**
+   * Parts go to this instead of out.write(part.bytes): a viewer that carries the JPEG in its own framing (the
+   * viewer page's multiplexed connection). It takes every part it is handed (never blocks the viewer).
+   */
+  partSink?: (part: Part) => void;
+  /** What the client really took, when the part sink knows better than the viewer (see Viewer.progress). */
+  progress?: () => TakeSample;
+}
+
+/** What a viewer has taken so far: the adaptive rate (viewer-rate.ts) compares these over time. */
+export interface TakeSample {
+  /** Parts the client has taken (acknowledged, or handed to its connection). */
+  readonly delivered: number;
+  /** Parts that went unsent because the client was still busy with an earlier one. */
+  readonly dropped: number;
+  /** More than two parts wait for the client now. */
+  readonly behind: boolean;
 }
 
 export interface HubCounts {
@@ -64,6 +85,10 @@ export type Refusal = 'full' | 'address';
 /** Lowest accepted cap: a capped viewer still gets a part well within 5 s. */
 export const MIN_FPS_CAP = 0.25;
 export const MAX_FPS_CAP = 60;
+
+function intervalOf(fps: number | undefined): number {
+  return fps && fps > 0 ? 1000 / Math.min(MAX_FPS_CAP, Math.max(MIN_FPS_CAP, fps)) : 0;
+}
 /** A viewer this far behind (no whole part taken) may give its slot to a newcomer when the stream is full. */
 const EVICTABLE_MS = 1000;
 const SWEEP_MS = 500;
@@ -78,12 +103,22 @@ export class Viewer {
   sent = 0;
   /** Parts replaced before they could be written. */
   skipped = 0;
+  /** Of those, parts replaced while the connection was still busy (not held back by the fps cap). */
+  skippedBehind = 0;
   /** Parts go straight to the response's socket (see ViewerOptions.socket). */
   readonly direct: boolean;
   readonly address: string;
   /** "localPort/remotePort" of the connection, for the kernel's send queue. */
   readonly tcpKey: string | undefined;
+  /** Thumbnail width served (0: the main JPEG). */
+  readonly variant: number;
+  /** The viewer's own cap (?fps=), and its cap while nothing moves (?idlefps=); undefined: none. */
+  readonly userFps: number | undefined;
+  readonly idleFps: number | undefined;
+  private still = false;
   private readonly out: PartOut;
+  private readonly partSink: ((part: Part) => void) | undefined;
+  private readonly progressOf: (() => TakeSample) | undefined;
   private pending: Part | undefined;
   /** The pending part is a fresh frame (not a repeat or a first picture): its delivery latency counts. */
   private pendingLive = false;
@@ -97,7 +132,7 @@ export class Viewer {
   private lastPartBytes = 0;
   /** Unacknowledged bytes in the kernel at the last sweep (0 where unknown). */
   private unacked = 0;
-  private readonly minIntervalMs: number;
+  private minIntervalMs: number;
   private capTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly onDrain = (): void => this.drained();
@@ -109,8 +144,12 @@ export class Viewer {
     opts: ViewerOptions,
     private readonly now: () => number,
   ) {
-    const fps = opts.maxFps;
-    this.minIntervalMs = fps && fps > 0 ? 1000 / Math.min(MAX_FPS_CAP, Math.max(MIN_FPS_CAP, fps)) : 0;
+    this.userFps = opts.maxFps && opts.maxFps > 0 ? opts.maxFps : undefined;
+    this.idleFps = opts.idleFps && opts.idleFps > 0 ? opts.idleFps : undefined;
+    this.minIntervalMs = intervalOf(this.userFps);
+    this.variant = opts.variant ?? 0;
+    this.partSink = opts.partSink;
+    this.progressOf = opts.progress;
     this.direct = opts.socket !== undefined;
     this.address = opts.address ?? '';
     this.tcpKey = opts.ports ? `${opts.ports.local}/${opts.ports.remote}` : undefined;
@@ -126,6 +165,39 @@ export class Viewer {
   }
   get hasCapTimer(): boolean {
     return this.capTimer !== undefined;
+  }
+
+  /** The rate this viewer takes at most now (its cap, lowered while still for a motion-aware viewer); Infinity: every frame. */
+  get capFps(): number {
+    return this.minIntervalMs > 0 ? 1000 / this.minIntervalMs : Infinity;
+  }
+
+  /**
+   * The stream sees motion (false) or none (true). A motion-aware viewer drops to its idle rate while still and is
+   * back to its own rate at once on motion: a part held back by the idle cap goes out now.
+   */
+  setStill(still: boolean): void {
+    if (this.idleFps === undefined || still === this.still || this.closed) return;
+    this.still = still;
+    const fps = still ? Math.min(this.idleFps, this.userFps ?? Infinity) : this.userFps;
+    this.minIntervalMs = intervalOf(fps);
+    if (!still && this.capTimer !== undefined) {
+      clearTimeout(this.capTimer);
+      this.capTimer = undefined;
+      this.flush(this.now());
+    }
+  }
+
+  /** What the client has taken (TakeSample), from its acknowledgements where the kernel tells them. */
+  progress(): TakeSample {
+    if (this.progressOf) return this.progressOf();
+    // The kernel's queue as of now (read at most every 200 ms for all viewers), not as of the last sweep: a
+    // loopback client's queue moves by a frame or more between sweeps.
+    if (this.tcpKey !== undefined && this.hub.tcpKnown) this.unacked = tcpSendQueues()?.get(this.tcpKey) ?? 0;
+    const backlog = this.out.writableLength + this.unacked;
+    // Parts vary in size: the average converts bytes to parts with less noise than the last part would.
+    const per = this.sent > 0 ? Math.max(1, this.bytesOut / this.sent) : 1;
+    return { delivered: Math.max(0, this.sent - backlog / per), dropped: this.skippedBehind, behind: backlog > 2 * per };
   }
 
   /** How long the viewer has not taken a whole part while something was waiting for it (0 when nothing waits). */
@@ -153,6 +225,7 @@ export class Viewer {
     if (this.closed) return;
     if (this.pending !== undefined) {
       this.skipped++;
+      if (this.capTimer === undefined) this.skippedBehind++;
       this.hub.droppedParts++;
     }
     this.pending = part;
@@ -175,6 +248,11 @@ export class Viewer {
     this.sent++;
     this.hub.partsWritten++;
     if (this.pendingLive) this.hub.latency.observe(t - part.readyAt);
+    if (this.partSink) {
+      this.partSink(part);
+      this.progressAt = t;
+      return;
+    }
     this.bytesOut += part.bytes.length;
     this.lastPartBytes = part.bytes.length;
     // write() answers false for any part over the socket's 16 KiB high-water mark, even when the kernel took
@@ -279,10 +357,21 @@ export class ViewerHub extends EventEmitter {
     return viewer;
   }
 
-  /** Offers a part to every viewer; `live` marks a fresh frame (its delivery latency is measured). */
-  push(part: Part, live = false): void {
+  /**
+   * Offers a part to every viewer; `live` marks a fresh frame (its delivery latency is measured). A viewer of a
+   * thumbnail width gets that width's part from `variants` when there is one, else `part`.
+   */
+  push(part: Part, live = false, variants?: ReadonlyMap<number, Part>): void {
     const t = this.now();
-    for (const viewer of this.viewers) viewer.offer(part, t, live);
+    if (!variants || variants.size === 0) {
+      for (const viewer of this.viewers) viewer.offer(part, t, live);
+      return;
+    }
+    for (const viewer of this.viewers) viewer.offer((viewer.variant && variants.get(viewer.variant)) || part, t, live);
+  }
+
+  [Symbol.iterator](): IterableIterator<Viewer> {
+    return this.viewers.values();
   }
 
   remove(viewer: Viewer, reason: RemoveReason): void {

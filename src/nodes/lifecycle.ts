@@ -1,3 +1,4 @@
+import { EndpointDirectory } from '../core/endpoint-directory';
 import type { ProcessPool } from '../core/pool';
 import type { NodeRedRuntime } from './red-types';
 
@@ -18,6 +19,8 @@ const SETTLE_TIMEOUT_MS = 30_000;
  * back. When the runtime stops for good, nothing is parked: nodes stop what they own at once.
  */
 export class Lifecycle {
+  /** Every mjpeg-out endpoint of the runtime, for the viewer page (a parked endpoint stays listed). */
+  readonly endpoints = new EndpointDirectory();
   private readonly parked = new Map<string, Parked>();
   private readonly livePools = new Set<ProcessPool>();
   private lastStarted: unknown;

@@ -68,6 +68,8 @@ module.exports = function register(RED: NodeRedRuntime): void {
         onError: (err) => node.warn(RED._('mjpeg-out.warnings.placeholder', { message: err instanceof Error ? err.message : String(err) })),
       });
     endpoint.setSource(stream);
+    // The viewer page lists every endpoint of the runtime (src/nodes/viewer-page.ts).
+    lifecycle.endpoints.add({ id: node.id, name: label, endpoint, path: streamPath });
 
     let routesProblem: string | undefined;
     let statusTimer: NodeJS.Timeout | undefined;
@@ -175,7 +177,8 @@ module.exports = function register(RED: NodeRedRuntime): void {
       }
       const seq = f && typeof f.seq === 'number' ? f.seq : undefined;
       const time = f && typeof f.time === 'number' ? f.time : undefined;
-      const refused = endpoint.frame(jpeg, seq, time);
+      const thumbs = msg.thumbs && typeof msg.thumbs === 'object' ? (msg.thumbs as Record<string, Buffer>) : undefined;
+      const refused = endpoint.frame(jpeg, seq, time, thumbs);
       if (refused) return report(done, refused);
       done();
     });
@@ -189,12 +192,14 @@ module.exports = function register(RED: NodeRedRuntime): void {
       };
       if (removed || lifecycle.stopping || routesProblem) {
         release();
+        lifecycle.endpoints.remove(node.id, endpoint);
         endpoint.close('now');
       } else {
         // The routes stay claimed under this node id, so requests meanwhile still reach the endpoint.
         endpoint.setSource(stream, 'handover');
         lifecycle.park(parkKey, hash, endpoint, () => {
           release();
+          lifecycle.endpoints.remove(node.id, endpoint);
           endpoint.close('grace');
         });
       }

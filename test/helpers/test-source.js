@@ -10,7 +10,16 @@ class TestSource extends EventEmitter {
     this._state = state;
     this._error = undefined;
     this._latest = undefined;
+    this._motion = undefined;
     this.users = new Map();
+    /** Set `definition = { capture: { fps } }` to give endpoints the stream's rate. */
+    this.definition = undefined;
+  }
+  /** Whether a motion user sees motion; undefined: none watches. */
+  get motion() { return this._motion; }
+  setMotion(active) {
+    this._motion = active;
+    this.emit('motion', active === true);
   }
   get state() { return this._state; }
   get lastError() { return this._state === 'recovering' || this._state === 'failed' ? this._error : undefined; }
