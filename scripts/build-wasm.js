@@ -13,7 +13,9 @@ const path = require('node:path');
   const { buffer } = mod.toBinary({});
   mod.destroy();
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, buffer);
+  // Unchanged output is left alone, so a build beside a running test suite rewrites nothing.
+  const prior = fs.existsSync(out) ? fs.readFileSync(out) : undefined;
+  if (!prior || !prior.equals(Buffer.from(buffer))) fs.writeFileSync(out, buffer);
 })().catch((err) => {
   process.stderr.write(`build-wasm: ${err && err.message ? err.message : err}\n`);
   process.exit(1);

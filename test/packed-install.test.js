@@ -110,7 +110,7 @@ describe(`the packed tarball, installed as the palette manager does (Node-RED ${
     }
     for (const f of ['index.html', 'viewer.js', 'worker.js', 'render.js', 'viewer.css']) assert.ok(files.includes(`viewer/${f}`), `viewer/${f} packed`);
     for (const f of ['package.json', 'README.md', 'LICENSE', pkg.main, 'dist/core/motion-kernel.wasm', 'examples/demo.json']) assert.ok(files.includes(f), `${f} packed`);
-    const stray = files.filter((f) => /^(test|bench|src|scripts|docs|\.ci)\//.test(f) || /\.map$/.test(f) || /\.test\.js$/.test(f));
+    const stray = files.filter((f) => /^(test|bench|src|scripts|docs|\.ci)\//.test(f) || /\.map$/.test(f) || /\.test\.js$/.test(f) || /\.tsbuildinfo$/.test(f));
     assert.deepEqual(stray, []);
     for (const f of files.filter((x) => x.endsWith('.js'))) {
       const text = fs.readFileSync(path.join(userDir, 'node_modules', pkg.name, f), 'utf8');
