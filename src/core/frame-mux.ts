@@ -279,7 +279,8 @@ export class FrameMux extends EventEmitter<{ close: [] }> {
   private room(): boolean {
     if (this.out.writableLength >= this.hwm) return false;
     if (this.tcpKey === undefined) return true;
-    const unacked = tcpSendQueues()?.get(this.tcpKey);
+    // At most one read of the kernel's tables a second for every page (each costs the kernel milliseconds).
+    const unacked = tcpSendQueues(1000)?.get(this.tcpKey);
     return unacked === undefined || unacked < this.kernelLimit;
   }
 

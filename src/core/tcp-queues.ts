@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
 
 const FILES = ['/proc/net/tcp', '/proc/net/tcp6'];
-/** Every hub sweeps on its own timer; one read of the tables serves all sweeps within this window. */
-const CACHE_MS = 200;
 
 let cache: { at: number; queues: Map<string, number> | undefined } | undefined;
 
@@ -12,9 +10,12 @@ let cache: { at: number; queues: Map<string, number> | undefined } | undefined;
  * once the kernel's buffers are full, which for a client that never reads can take megabytes; the peer's
  * acknowledgements stop as soon as its own receive buffer is full. Undefined where /proc/net is not readable
  * (other systems): callers fall back to Node's view.
+ *
+ * Reading the tables costs the kernel about 5 ms each however few sockets there are (it walks its whole connection
+ * hash), so every caller says how old an answer may be, and one read serves them all.
  */
-export function tcpSendQueues(now = performance.now()): Map<string, number> | undefined {
-  if (cache && now - cache.at < CACHE_MS) return cache.queues;
+export function tcpSendQueues(maxAgeMs: number, now = performance.now()): Map<string, number> | undefined {
+  if (cache && now - cache.at < maxAgeMs) return cache.queues;
   cache = { at: now, queues: readQueues() };
   return cache.queues;
 }

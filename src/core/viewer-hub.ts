@@ -92,6 +92,11 @@ function intervalOf(fps: number | undefined): number {
 /** A viewer this far behind (no whole part taken) may give its slot to a newcomer when the stream is full. */
 const EVICTABLE_MS = 1000;
 const SWEEP_MS = 500;
+/** How old the kernel's send queues may be for the stall sweep, and for the adaptive rate's progress. */
+const SWEEP_TCP_AGE_MS = 1000;
+const PROGRESS_TCP_AGE_MS = 5000;
+/** A stream or an address this close to its limit has its viewers' progress read from the kernel. */
+const NEAR_FULL = 0.75;
 
 /**
  * One viewer: at most one pending part (newer replaces older), written when the socket drains and
@@ -191,9 +196,12 @@ export class Viewer {
   /** What the client has taken (TakeSample), from its acknowledgements where the kernel tells them. */
   progress(): TakeSample {
     if (this.progressOf) return this.progressOf();
-    // The kernel's queue as of now (read at most every 200 ms for all viewers), not as of the last sweep: a
-    // loopback client's queue moves by a frame or more between sweeps.
-    if (this.tcpKey !== undefined && this.hub.tcpKnown) this.unacked = tcpSendQueues()?.get(this.tcpKey) ?? 0;
+    // The kernel's queue as of a few seconds at most (one read serves every viewer of every stream; the rate it
+    // feeds changes only after seconds anyway).
+    if (this.tcpKey !== undefined) {
+      const queues = tcpSendQueues(PROGRESS_TCP_AGE_MS);
+      if (queues) this.unacked = queues.get(this.tcpKey) ?? 0;
+    }
     const backlog = this.out.writableLength + this.unacked;
     // Parts vary in size: the average converts bytes to parts with less noise than the last part would.
     const per = this.sent > 0 ? Math.max(1, this.bytesOut / this.sent) : 1;
@@ -407,7 +415,9 @@ export class ViewerHub extends EventEmitter {
 
   private readonly sweep = (): void => {
     const t = this.now();
-    const queues = tcpSendQueues();
+    // The client's acknowledgements are read only where Node's own view is not enough: a capped viewer, whose few
+    // frames the kernel absorbs for minutes, or a stream near its limits, where a lagging viewer's slot may be wanted.
+    const queues = this.needsAcks() ? tcpSendQueues(SWEEP_TCP_AGE_MS) : undefined;
     this.tcpKnown = queues !== undefined;
     for (const v of [...this.viewers]) {
       // A connection missing from the table has just closed: its 'close' removes it.
@@ -415,6 +425,13 @@ export class ViewerHub extends EventEmitter {
       if (v.behindFor(t) >= this.stallTimeoutMs) this.remove(v, 'stalled');
     }
   };
+
+  private needsAcks(): boolean {
+    if (this.viewers.size >= this.maxViewers * NEAR_FULL) return true;
+    for (const n of this.perAddress.values()) if (n >= this.maxPerAddress * NEAR_FULL) return true;
+    for (const v of this.viewers) if (v.capFps !== Infinity) return true;
+    return false;
+  }
 
   private evictStalest(match: (v: Viewer) => boolean): boolean {
     const t = this.now();
