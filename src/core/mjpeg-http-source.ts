@@ -20,6 +20,7 @@ import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff';
 import { redact, SourceConfigError } from './ffmpeg-args';
 import { basicAuthorization, chooseAuth, digestAuthorization, parseChallenges, type AuthChoice } from './http-auth';
 import { MultipartJpegSplitter, boundaryFromContentType, type PartErrorKind, type QuirkKind } from './multipart-splitter';
+import { healthChange, RATE_TICK_MS, RateHealth } from './rate-health';
 import { LineRing } from './ring-buffer';
 import type { StreamState } from './types';
 
@@ -94,9 +95,6 @@ export interface MjpegHttpSourceStats {
   quirks: Partial<Record<QuirkKind, number>>;
 }
 
-const TICK_MS = 1000;
-const FPS_WINDOW_S = 5;
-const DEGRADED_RATIO = 0.7;
 const MAX_REDIRECTS = 5;
 const RECENT_ERRORS = 20;
 const USER_AGENT = 'node-red-contrib-glimpser';
@@ -144,9 +142,7 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
   private connectTimer: NodeJS.Timeout | undefined;
   private frameTimer: NodeJS.Timeout | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
-  private readonly perSecond: number[] = [];
-  private framesThisSecond = 0;
-  private sinceHealth = 0;
+  private readonly rate: RateHealth;
   /** Requests not yet closed (a 401 answered leaves one closing while the next starts); stop() waits for them. */
   private readonly open = new Set<Promise<void>>();
   private readonly recent = new LineRing(RECENT_ERRORS);
@@ -183,6 +179,7 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
       }
     }
     this.o = { ...o, url: url.href };
+    this.rate = new RateHealth(this.o.expectedFps, this.o.healthIntervalMs);
     this.origin = { url, display: redact(url.href, this.secrets) };
     this.username = username;
     this.password = password;
@@ -233,8 +230,7 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
     this.attempt = attempt;
     this.stats.upSince = undefined;
     this.lastFrameAt = 0;
-    this.perSecond.length = 0;
-    this.framesThisSecond = 0;
+    this.rate.reset();
     this.request(attempt);
   }
 
@@ -413,7 +409,7 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
     const now = Date.now();
     this.stats.frames += 1;
     this.stats.bytes += jpeg.length;
-    this.framesThisSecond += 1;
+    this.rate.count();
     if (this.lastFrameAt === 0) {
       this.stats.upSince = now;
       this.armFrameTimer(attempt, this.o.stallTimeoutMs, 'frame');
@@ -487,8 +483,7 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
 
   private startTicking(): void {
     this.stopTicking();
-    this.sinceHealth = 0;
-    this.tickTimer = setInterval(() => this.tick(), TICK_MS);
+    this.tickTimer = setInterval(() => this.tick(), RATE_TICK_MS);
   }
 
   private stopTicking(): void {
@@ -498,22 +493,10 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
   }
 
   private tick(): void {
-    this.perSecond.push(this.framesThisSecond);
-    this.framesThisSecond = 0;
-    if (this.perSecond.length > FPS_WINDOW_S) this.perSecond.shift();
-    this.stats.fps = this.perSecond.reduce((a, b) => a + b, 0) / this.perSecond.length;
-    this.sinceHealth += TICK_MS;
-    if (this.sinceHealth >= this.o.healthIntervalMs && this.perSecond.length >= FPS_WINDOW_S) {
-      this.sinceHealth = 0;
-      this.assessHealth();
-    }
-  }
-
-  private assessHealth(): void {
-    if (this.currentState !== 'healthy' && this.currentState !== 'degraded') return;
-    const slow = this.o.expectedFps > 0 && this.stats.fps < this.o.expectedFps * DEGRADED_RATIO;
-    if (slow) this.setState('degraded', `${this.stats.fps.toFixed(1)} fps, expected ${this.o.expectedFps}`);
-    else if (this.currentState === 'degraded') this.setState('healthy');
+    const verdict = this.rate.tick();
+    this.stats.fps = this.rate.fps;
+    const change = healthChange(this.currentState, verdict);
+    if (change) this.setState(change.state, change.reason);
   }
 }
 

@@ -5,6 +5,7 @@ import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff';
 import { classifyExit, type ExitVerdict } from './exit-classifier';
 import { LineRing } from './ring-buffer';
 import { redact } from './ffmpeg-args';
+import { healthChange, RATE_TICK_MS, RateHealth } from './rate-health';
 import type { StreamState } from './types';
 
 export interface SupervisorOptions {
@@ -50,9 +51,6 @@ export const DEFAULT_SUPERVISOR: Omit<SupervisorOptions, 'command' | 'args' | 'e
   healthyRunMs: 5000,
 };
 
-const TICK_MS = 1000;
-const FPS_WINDOW_S = 5;
-const DEGRADED_RATIO = 0.7;
 const MIN_STALL_MS = 5000;
 const STALL_INTERVALS = 10;
 
@@ -98,9 +96,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private failures = 0;
   private spawnedAt = 0;
   private lastFrameAt = 0;
-  private readonly perSecond: number[] = [];
-  private framesThisSecond = 0;
-  private sinceHealth = 0;
+  private readonly rate: RateHealth;
   private spawnSeq = 0;
 
   readonly stats = { frames: 0, bytes: 0, fps: 0, restarts: 0, lastError: undefined as string | undefined, upSince: undefined as number | undefined, pid: undefined as number | undefined };
@@ -109,6 +105,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     super();
     this.o = options;
     this.stallMs = stallLimitMs(options.expectedFps, options.stallTimeoutMs);
+    this.rate = new RateHealth(options.expectedFps, options.healthIntervalMs);
   }
 
   /** Consecutive failures since the last healthy run (the retry count). */
@@ -138,7 +135,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   noteFrame(bytes: number): void {
     this.stats.frames++;
     this.stats.bytes += bytes;
-    this.framesThisSecond++;
+    this.rate.count();
     this.lastFrameAt = Date.now();
     if (this.stats.upSince === undefined) {
       this.stats.upSince = this.lastFrameAt;
@@ -193,8 +190,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.stats.upSince = undefined;
     this.lastFrameAt = 0;
     this.spawnedAt = Date.now();
-    this.perSecond.length = 0;
-    this.framesThisSecond = 0;
+    this.rate.reset();
     const stdio = ['ignore', 'pipe', 'pipe', ...Array.from({ length: this.o.extraPipes }, () => 'pipe')];
     const subprocess = execa(this.o.command, this.o.args, {
       stdio: stdio as ['ignore', 'pipe', 'pipe'],
@@ -263,8 +259,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   private startTicking(): void {
     this.stopTicking();
-    this.sinceHealth = 0;
-    this.tickTimer = setInterval(() => this.tick(), TICK_MS);
+    this.tickTimer = setInterval(() => this.tick(), RATE_TICK_MS);
   }
 
   private stopTicking(): void {
@@ -290,24 +285,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   };
 
   private tick(): void {
-    this.perSecond.push(this.framesThisSecond);
-    this.framesThisSecond = 0;
-    if (this.perSecond.length > FPS_WINDOW_S) this.perSecond.shift();
-    this.stats.fps = this.perSecond.reduce((a, b) => a + b, 0) / this.perSecond.length;
-
-    if (!this.child) return;
-    this.sinceHealth += TICK_MS;
-    if (this.sinceHealth >= this.o.healthIntervalMs && this.perSecond.length >= FPS_WINDOW_S) {
-      this.sinceHealth = 0;
-      this.assessHealth();
-    }
-  }
-
-  private assessHealth(): void {
-    if (this.currentState !== 'healthy' && this.currentState !== 'degraded') return;
-    const slow = this.o.expectedFps > 0 && this.stats.fps < this.o.expectedFps * DEGRADED_RATIO;
-    if (slow) this.setState('degraded', `${this.stats.fps.toFixed(1)} fps, expected ${this.o.expectedFps}`);
-    else if (this.currentState === 'degraded') this.setState('healthy');
+    const verdict = this.rate.tick();
+    this.stats.fps = this.rate.fps;
+    const change = healthChange(this.currentState, verdict);
+    if (change) this.setState(change.state, change.reason);
   }
 }
 
