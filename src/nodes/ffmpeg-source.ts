@@ -1,12 +1,13 @@
 import { detectKind, displaySource, type CaptureOptions } from '../core/ffmpeg-args';
 import type { AccelProvider, StateChange, StreamFrame } from '../core/stream';
-import type { Frame, StreamState } from '../core/types';
+import type { Frame } from '../core/types';
 import { rangeMessage, readNumbers, trimmed } from './config';
 import { SOURCE_RULES } from './field-rules';
 import type { HwaccelConfigNode } from './hwaccel-config';
 import { lifecycleOf } from './lifecycle';
 import { poolHandleFor } from './pool-handle';
-import type { DoneFn, Node, NodeDef, NodeMessage, NodeRedRuntime, NodeStatus, SendFn } from './red-types';
+import type { DoneFn, Node, NodeDef, NodeMessage, NodeRedRuntime, SendFn } from './red-types';
+import { STATE_FILL } from './state-fill';
 import { streamNameOf } from './stream-ref';
 
 export interface FfmpegSourceDef extends NodeDef {
@@ -34,14 +35,6 @@ const STATUS_INTERVAL_MS = 2000;
 /** Query parameters that carry secrets in camera URLs. */
 const QUERY_SECRET = /[?&;](password|passwd|pass|pwd|token|access_token|auth|key|api_?key|secret)=[^&#]+/i;
 
-const STATUS_FILL: Record<StreamState, NodeStatus['fill']> = {
-  idle: 'grey',
-  starting: 'yellow',
-  healthy: 'green',
-  degraded: 'yellow',
-  recovering: 'yellow',
-  failed: 'red',
-};
 
 const MODES = ['auto', 'ffmpeg', 'passthrough'];
 
@@ -158,7 +151,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       if (state === 'healthy' || state === 'degraded') text = RED._('ffmpeg-source.status.withFps', { state: text, fps: stream.snapshot().fps.toFixed(1) });
       if (state !== 'healthy' && reason) text = RED._('ffmpeg-source.status.withReason', { state: text, reason });
       if (text.length > 80) text = `${text.slice(0, 77)}…`;
-      node.status({ fill: STATUS_FILL[state], shape: state === 'healthy' ? 'dot' : 'ring', text });
+      node.status({ fill: STATE_FILL[state], shape: state === 'healthy' ? 'dot' : 'ring', text });
     };
     let lastDegraded: string | undefined;
     const onState = (change: StateChange): void => {

@@ -6,19 +6,12 @@ import { HEALTH_TYPE, healthSettings, type HealthSettings, type StreamHealthDef 
 import { lifecycleOf } from './lifecycle';
 import { poolHandleFor, type PoolHandle } from './pool-handle';
 import { POOL_TYPE, poolLabel } from './pool-labels';
-import type { DoneFn, Node, NodeMessage, NodeRedRuntime, NodeStatus, SendFn } from './red-types';
+import type { DoneFn, Node, NodeMessage, NodeRedRuntime, SendFn } from './red-types';
+import { STATE_FILL } from './state-fill';
 import { findStream } from './stream-ref';
 
 const STATUS_TEXT_MAX = 80;
 
-const FILL: Record<StreamState, NodeStatus['fill']> = {
-  idle: 'grey',
-  starting: 'yellow',
-  healthy: 'green',
-  degraded: 'yellow',
-  recovering: 'yellow',
-  failed: 'red',
-};
 /** Worst first: the pool status takes its colour from the worst stream. */
 const SEVERITY: readonly StreamState[] = ['failed', 'recovering', 'degraded', 'starting', 'healthy', 'idle'];
 
@@ -81,7 +74,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
         const fps = latest?.[0]?.snapshot.fps;
         if ((state === 'healthy' || state === 'degraded') && fps !== undefined) text += ` · ${fps.toFixed(1)} fps`;
         if (state !== 'healthy' && reason) text += `: ${reason}`;
-        node.status({ fill: FILL[state], shape: state === 'healthy' ? 'dot' : 'ring', text: clip(`${single.name}: ${text}`) });
+        node.status({ fill: STATE_FILL[state], shape: state === 'healthy' ? 'dot' : 'ring', text: clip(`${single.name}: ${text}`) });
         return;
       }
       const counts = new Map<StreamState, number>();
@@ -92,7 +85,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       }
       const worst = SEVERITY.find((s) => counts.has(s)) ?? 'idle';
       const parts = SEVERITY.filter((s) => counts.has(s)).map((s) => `${counts.get(s)} ${s}`);
-      node.status({ fill: FILL[worst], shape: worst === 'healthy' ? 'dot' : 'ring', text: clip(parts.join(', ')) });
+      node.status({ fill: STATE_FILL[worst], shape: worst === 'healthy' ? 'dot' : 'ring', text: clip(parts.join(', ')) });
     };
 
     const watch = (stream: Stream): void => {
