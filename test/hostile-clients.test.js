@@ -12,6 +12,7 @@ const mjpegOut = require('../nodes/mjpeg-out.js');
 const { openStream, nextParts } = require('./helpers/mjpeg-client');
 const { recordFrames } = require('./helpers/ffmpeg-frames');
 const { delay, isAlive, until } = require('./helpers/procs');
+const { useHttpRuntime } = require('./helpers/red-http');
 
 function flow({ source = {}, out = {}, pool = {} } = {}) {
   return [
@@ -47,33 +48,17 @@ function connectAndReset(port, path) {
 
 describe('hostile clients (real FFmpeg, real Node-RED runtime, sockets on 127.0.0.0/8)', function () {
   this.timeout(120000);
-  let server;
-  let httpNode;
   let port;
   let sockets = [];
-  const captureHttp = (RED) => {
-    httpNode = RED.httpNode;
-  };
-  beforeEach(function (done) {
-    helper.startServer(done);
-  });
-  afterEach(async function () {
+  afterEach(function () {
     for (const s of sockets) s.destroy();
     sockets = [];
-    await helper.unload();
-    if (server) {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      server = undefined;
-    }
-    await new Promise((r) => helper.stopServer(r));
   });
+  const rt = useHttpRuntime(helper);
 
   async function load(f) {
-    await helper.load([poolNode, sourceNode, mjpegOut, captureHttp], f);
-    server = http.createServer(httpNode);
-    await new Promise((r) => server.listen(0, '127.0.0.1', r));
-    port = server.address().port;
+    await rt.load([poolNode, sourceNode, mjpegOut], f);
+    port = rt.port;
     return helper.getNode('out');
   }
 

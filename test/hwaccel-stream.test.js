@@ -4,7 +4,6 @@
 // viewers; and with the real FFmpeg here (no GPU) the same settings simply run in software.
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const helper = require('./helpers/node-red').testHelper();
@@ -16,6 +15,7 @@ const [poolNode, sourceNode, mjpegOut, hwNode] = withCatalogs([
 const { clearProbeCache } = require('../dist/core/hwaccel-probe');
 const { openStream, nextParts } = require('./helpers/mjpeg-client');
 const { until } = require('./helpers/procs');
+const { useHttpRuntime } = require('./helpers/red-http');
 
 const FAKE = path.join(__dirname, 'fixtures', 'fake-ffmpeg', 'ffmpeg-hw-probe-then-runtime-error');
 
@@ -30,34 +30,20 @@ function flow(ffmpegPath, mode, source) {
 
 describe('hardware decoding through the nodes', function () {
   this.timeout(60000);
-  let server;
-  let httpNode;
   let dir;
-  const captureHttp = (RED) => {
-    httpNode = RED.httpNode;
-  };
-  beforeEach(function (done) {
+  beforeEach(function () {
     clearProbeCache();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-hw-'));
-    helper.startServer(done);
   });
-  afterEach(async function () {
+  afterEach(function () {
     delete process.env.FAKE_FFMPEG_HWLOG;
-    await helper.unload();
-    if (server) {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      server = undefined;
-    }
     fs.rmSync(dir, { recursive: true, force: true });
-    await new Promise((r) => helper.stopServer(r));
   });
+  const rt = useHttpRuntime(helper);
 
   async function load(f) {
-    await helper.load([poolNode, hwNode, sourceNode, mjpegOut, captureHttp], f);
-    server = http.createServer(httpNode);
-    await new Promise((r) => server.listen(0, '127.0.0.1', r));
-    return `http://127.0.0.1:${server.address().port}`;
+    await rt.load([poolNode, hwNode, sourceNode, mjpegOut], f);
+    return rt.base;
   }
 
   it('probe passes vaapi, the camera fails in hardware: software at once, degraded with the reason, the viewer stays', async function () {

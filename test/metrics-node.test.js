@@ -6,6 +6,7 @@ const assert = require('node:assert/strict');
 const http = require('node:http');
 const { spawnSync } = require('node:child_process');
 const helper = require('./helpers/node-red').testHelper();
+const { useHttpRuntime } = require('./helpers/red-http');
 const poolNode = require('../nodes/process-pool.js');
 const sourceNode = require('../nodes/ffmpeg-source.js');
 const healthNode = require('../nodes/stream-health.js');
@@ -42,32 +43,12 @@ function callsOf(node, method) {
 
 describe('metrics node: /glimpser/metrics and /glimpser/health (real FFmpeg, real Node-RED)', function () {
   this.timeout(120000);
-  let server;
-  let httpNode;
   let base;
-  const captureHttp = (RED) => {
-    httpNode = RED.httpNode;
-  };
-  beforeEach(function (done) {
-    helper.startServer(done);
-  });
-  afterEach(async function () {
-    await helper.unload();
-    if (server) {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      server = undefined;
-    }
-    helper.settings({});
-    await new Promise((r) => helper.stopServer(r));
-  });
+  const rt = useHttpRuntime(helper);
 
   async function load(f, { settings, credentials } = {}) {
-    if (settings) helper.settings(settings);
-    await helper.load([poolNode, sourceNode, healthNode, metricsNode, mjpegOut, captureHttp], f, credentials);
-    server = http.createServer(httpNode);
-    await new Promise((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${server.address().port}`;
+    await rt.load([poolNode, sourceNode, healthNode, metricsNode, mjpegOut], f, { settings, credentials });
+    base = rt.base;
   }
 
   const get = async (path, method = 'GET') => {

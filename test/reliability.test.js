@@ -2,7 +2,6 @@
 // Failures from outside, in a real Node-RED runtime: an FFmpeg that freezes (SIGSTOP), an MQTT broker that goes away
 // and comes back empty, two motion nodes of different sizes on one camera, a camera read without FFmpeg.
 const assert = require('node:assert/strict');
-const http = require('node:http');
 const mqtt = require('mqtt');
 const helper = require('./helpers/node-red').testHelper();
 const { requireFromNodeRed } = require('./helpers/node-red');
@@ -16,39 +15,23 @@ const { startCamera, serveFrames } = require('./helpers/mjpeg-camera');
 const { recordFrames } = require('./helpers/ffmpeg-frames');
 const { openStream, nextParts } = require('./helpers/mjpeg-client');
 const { isAlive, until, delay } = require('./helpers/procs');
+const { useHttpRuntime } = require('./helpers/red-http');
 
 const MOVING = "smptehdbars=size=320x240:rate=10,drawbox=x='mod(t*120,240)':y=80:w=60:h=60:color=white:t=fill:enable='gte(t,2)'";
 
 describe('reliability (real FFmpeg, real Node-RED runtime)', function () {
   this.timeout(90000);
-  let server;
-  let httpNode;
   let base;
   const cleanups = [];
-  const captureHttp = (RED) => {
-    httpNode = RED.httpNode;
-  };
-  beforeEach(function (done) {
-    helper.startServer(done);
-  });
+  const rt = useHttpRuntime(helper);
+  // After the runtime's own afterEach: brokers and cameras outlive the flows that used them.
   afterEach(async function () {
-    await helper.unload();
     for (const c of cleanups.splice(0).reverse()) await c();
-    if (server) {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      server = undefined;
-    }
-    helper.settings({});
-    await new Promise((r) => helper.stopServer(r));
   });
 
   async function load(nodes, f, settings) {
-    if (settings) helper.settings(settings);
-    await helper.load([...nodes, captureHttp], f);
-    server = http.createServer(httpNode);
-    await new Promise((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${server.address().port}`;
+    await rt.load(nodes, f, { settings });
+    base = rt.base;
   }
 
   it('an FFmpeg frozen with SIGSTOP is caught within 5 s at 10 fps and the viewer gets real frames again', async function () {

@@ -3,9 +3,9 @@
 // by real HTTP clients. What the viewers ask for becomes the stream's outputs: a thumbnail output while a ?width
 // viewer exists, a thinner JPEG rate while every viewer is capped or motion-aware with nothing moving.
 const assert = require('node:assert/strict');
-const http = require('node:http');
 const sharp = require('sharp');
 const helper = require('./helpers/node-red').testHelper();
+const { useHttpRuntime } = require('./helpers/red-http');
 const poolNode = require('../nodes/process-pool.js');
 const sourceNode = require('../nodes/ffmpeg-source.js');
 const mjpegOut = require('../nodes/mjpeg-out.js');
@@ -22,27 +22,12 @@ function flow() {
 
 describe('adaptive viewer rates (real FFmpeg, real Node-RED, real clients)', function () {
   this.timeout(60000);
-  let server;
-  let httpNode;
   let base;
-  beforeEach(function (done) {
-    helper.startServer(done);
-  });
-  afterEach(async function () {
-    await helper.unload();
-    if (server) {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      server = undefined;
-    }
-    await new Promise((r) => helper.stopServer(r));
-  });
+  const rt = useHttpRuntime(helper);
 
   async function load() {
-    await helper.load([poolNode, sourceNode, mjpegOut, (RED) => (httpNode = RED.httpNode)], flow());
-    server = http.createServer((req, res) => httpNode(req, res));
-    await new Promise((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${server.address().port}/glimpser/yard.mjpg`;
+    await rt.load([poolNode, sourceNode, mjpegOut], flow());
+    base = `${rt.base}/glimpser/yard.mjpg`;
     return helper.getNode('pool').pool.stream('yard');
   }
   // The stream's running process (its thumbnail widths are not in the snapshot).
