@@ -18,22 +18,15 @@ const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { ProcessPool } = require('../dist/core/pool.js');
 const { MotionDetector } = require('../dist/core/motion-detector.js');
+const { pidCpuMs } = require('./lib/measure.js');
+
+/** A process that has gone counts nothing more. */
+const cpuOf = (pid) => pidCpuMs(pid) ?? 0;
 
 const SECONDS = Number(process.argv[2]) || 10;
 const ROUNDS = 3;
 const WARMUP_MS = 2500;
-const TICK = 100; // USER_HZ
 const BOX = { width: 240, height: 180 };
-
-function procCpuMs(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
-  } catch {
-    return 0;
-  }
-}
 
 function makeClip(dir, size, name) {
   const file = path.join(dir, `${name}.mp4`);
@@ -61,11 +54,11 @@ async function measure(label, setup, poolOptions = {}) {
   setup(stream);
   await delay(WARMUP_MS);
   const pids = pool.captures().map((c) => c.stats().pid).filter(Boolean);
-  const f0 = pids.map(procCpuMs);
+  const f0 = pids.map(cpuOf);
   const c0 = process.cpuUsage();
   const g0 = grays;
   await delay(SECONDS * 1000);
-  const ffmpeg = pids.map(procCpuMs).reduce((a, v, i) => a + v - f0[i], 0);
+  const ffmpeg = pids.map(cpuOf).reduce((a, v, i) => a + v - f0[i], 0);
   const u = process.cpuUsage(c0);
   const node = (u.user + u.system) / 1000;
   await pool.close();
@@ -77,9 +70,9 @@ async function floor(file) {
   const { spawn } = require('node:child_process');
   const child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', file, '-f', 'null', '-'], { stdio: 'ignore' });
   await delay(WARMUP_MS);
-  const f0 = procCpuMs(child.pid);
+  const f0 = cpuOf(child.pid);
   await delay(SECONDS * 1000);
-  const ms = procCpuMs(child.pid) - f0;
+  const ms = cpuOf(child.pid) - f0;
   await new Promise((r) => {
     child.once('close', r);
     child.kill('SIGTERM');

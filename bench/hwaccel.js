@@ -14,23 +14,12 @@ const { planFor, softwarePlan } = require('../dist/core/hwaccel-args.js');
 const { findOnPath } = require('../dist/core/ffmpeg-binary.js');
 const { MultipartJpegSplitter, FFMPEG_BOUNDARY } = require('../dist/core/multipart-splitter.js');
 const { PgmSplitter } = require('../dist/core/pgm-splitter.js');
+const { median, waitedChildrenCpuMs } = require('./lib/measure.js');
 
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const ROUNDS = 3;
 const SECONDS = 10;
 const FPS = 10;
 const GRAY = { width: 240, height: 180 };
-
-function waitedChildrenCpuMs() {
-  const st = fs.readFileSync('/proc/self/stat', 'utf8');
-  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK; // cutime + cstime
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** One pass over the file through the capture's graph for this plan; resolves with CPU ms and frame counts. */
 function runPipeline(ffmpeg, plan, file) {

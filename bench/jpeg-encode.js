@@ -22,8 +22,8 @@ const { findOnPath } = require('../dist/core/ffmpeg-binary.js');
 const { MultipartJpegSplitter, FFMPEG_BOUNDARY } = require('../dist/core/multipart-splitter.js');
 const { RawFrameSplitter } = require('../dist/core/raw-frame-splitter.js');
 const { JpegEncoder, encodeRaw, sharpQuality } = require('../dist/core/jpeg-encoder.js');
+const { median, ownCpuMs, waitedChildrenCpuMs } = require('./lib/measure.js');
 
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const FPS = 10;
 const Q = 5;
 const ROUNDS = 7;
@@ -36,22 +36,6 @@ const SEARCH_EVERY = 3;
 const QUIET = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error'];
 
 let ffmpegPath;
-
-function waitedChildrenCpuMs() {
-  const st = fs.readFileSync('/proc/self/stat', 'utf8');
-  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK; // cutime + cstime
-}
-
-function ourCpuMs(since) {
-  const u = process.cpuUsage(since);
-  return (u.user + u.system) / 1000;
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /**
  * Runs FFmpeg on `clip` with `outputArgs`, feeding its stdout to `onChunk(chunk, child)`; `finish()` (optional,
@@ -75,7 +59,7 @@ function run(clip, outputArgs, onChunk, finish) {
       } catch (err) {
         return reject(err);
       }
-      resolve({ ffmpegMs, nodeMs: ourCpuMs(ourBefore) });
+      resolve({ ffmpegMs, nodeMs: ownCpuMs(ourBefore) });
     });
   });
 }

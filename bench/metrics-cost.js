@@ -21,6 +21,7 @@
 const { fork } = require('node:child_process');
 const http = require('node:http');
 const path = require('node:path');
+const { median } = require('./lib/measure.js');
 
 const CAMERAS = 10;
 const WARMUP_MS = 4000;
@@ -192,11 +193,6 @@ async function runOne(mode) {
   if (failures) throw new Error(`${failures} scrapes failed`);
   return result;
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** The defaults a deployment runs with: Prometheus' scrape interval, stream-health's interval, Docker's health check. */
 const DEFAULT_PERIODS_S = { metrics: 15, report: 10, health: 30 };

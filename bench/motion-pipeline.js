@@ -9,25 +9,18 @@
 // Motion-attributable CPU per frame, against split-only:
 //   ours = (FFmpeg(ours) - FFmpeg(JPEG only)) + (Node(ours) - Node(split-only));  baseline = Node(baseline) - Node(split-only).
 // Usage: node bench/motion-pipeline.js [secondsPerRun]   (needs `npm run build` first; rounds interleave ours/baseline)
-const fs = require('node:fs');
 const { spawn } = require('node:child_process');
 const sharp = require('sharp');
 const { buildArgs } = require('../dist/core/ffmpeg-args.js');
 const { MultipartJpegSplitter } = require('../dist/core/multipart-splitter.js');
 const { PgmSplitter } = require('../dist/core/pgm-splitter.js');
 const { MotionDetector } = require('../dist/core/motion-detector.js');
+const { pidCpuMs } = require('./lib/measure.js');
 
 const SECONDS = Number(process.argv[2]) || 10;
 const ROUNDS = 2;
 const CAMERA = 'testsrc2=size=1280x720:rate=10';
 const BOX = { width: 240, height: 180 };
-const TICK = 100; // USER_HZ on Linux
-
-function procCpuMs(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
-}
 
 function run(mode) {
   const gray = mode === 'gray';
@@ -47,7 +40,7 @@ function run(mode) {
       // Measure from the first frame on: process start-up is not per-frame cost.
       started = true;
       c0 = process.cpuUsage();
-      f0 = procCpuMs(child.pid);
+      f0 = pidCpuMs(child.pid);
       t0 = Date.now();
       setTimeout(finish, SECONDS * 1000);
     };
@@ -83,7 +76,7 @@ function run(mode) {
     child.stderr.on('data', (c) => { err += c; });
     child.on('error', reject);
     function finish() {
-      const ffmpeg = procCpuMs(child.pid) - f0;
+      const ffmpeg = pidCpuMs(child.pid) - f0;
       const u = process.cpuUsage(c0);
       const node = (u.user + u.system) / 1000;
       const wall = Date.now() - t0;

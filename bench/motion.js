@@ -14,6 +14,7 @@ const { PgmSplitter } = require('../dist/core/pgm-splitter.js');
 const P2P = require('pipe2pam');
 const PamDiff = require('pam-diff');
 const PC = require('pixel-change');
+const { median } = require('./lib/measure.js');
 
 const ROUNDS = Number(process.argv[2]) || 7;
 // Each timed run plays the clip this many times through one detector: a camera runs for hours, and a run of a few
@@ -39,11 +40,6 @@ function ffmpeg(args) {
 function cpuMs(start) {
   const u = process.cpuUsage(start);
   return (u.user + u.system) / 1000;
-}
-
-function median(a) {
-  const s = [...a].sort((x, y) => x - y);
-  return s[s.length >> 1];
 }
 
 // Ours reads FFmpeg's PGM output through our PgmSplitter, as pam-diff reads PAM through pipe2pam: both pay their

@@ -19,8 +19,8 @@ const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
+const { median, ownCpuMs, pidCpuMs } = require('./lib/measure.js');
 
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const FPS = 10;
 const CLIP_FRAMES = 50;
 const ROUNDS = 3;
@@ -54,18 +54,6 @@ function camera(dir) {
     res.on('close', () => clearInterval(t));
   });
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
-}
-
-function cpuMsOfPid(pid) {
-  const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = st.slice(st.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15; index 0 here is field 3.
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
-
-function ownCpuMs() {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
 }
 
 const delay = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -118,19 +106,13 @@ async function viaFfmpeg(url, lib, extraInputArgs) {
   });
   const exited = new Promise((r) => child.on('close', r));
   try {
-    const r = await measure(counter, () => cpuMsOfPid(child.pid));
+    const r = await measure(counter, () => pidCpuMs(child.pid));
     if (r.frames === 0) throw new Error(`FFmpeg produced no frame: ${stderr.trim()}`);
     return r;
   } finally {
     child.kill('SIGTERM');
     await exited;
   }
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 async function main() {

@@ -14,33 +14,14 @@ const path = require('node:path');
 const { JpegSplitter } = require('../dist/core/jpeg-splitter.js');
 const { MultipartJpegSplitter } = require('../dist/core/multipart-splitter.js');
 const { buildArgs } = require('../dist/core/ffmpeg-args.js');
+const { ownCpuMs, pidCpuMs, USER_HZ, waitedChildrenCpuMs } = require('./lib/measure.js');
 
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const ROUNDS = 2;
 const SPAWNS_PER_ROUND = 8;
 const WARMUP_FRAMES = 5;
 const FRAMES_PER_ROUND = 30;
 const CLIP_SECONDS = 10;
 const QUALITY = 5;
-
-/** Fields after "(comm)" in /proc/<pid>/stat; index 0 is field 3 (state). */
-function statFields(pid) {
-  const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return st.slice(st.lastIndexOf(')') + 2).split(' ');
-}
-const ticksToMs = (t) => (t * 1000) / CLK_TCK;
-function waitedChildrenCpuMs() {
-  const f = statFields('self');
-  return ticksToMs(Number(f[13]) + Number(f[14])); // cutime + cstime
-}
-function pidCpuMs(pid) {
-  const f = statFields(pid);
-  return ticksToMs(Number(f[11]) + Number(f[12])); // utime + stime
-}
-function ownCpuMs() {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
 
 function spawnOneFrame(args) {
   return new Promise((resolve, reject) => {
@@ -159,7 +140,7 @@ async function main() {
       '-pix_fmt', 'yuv420p', clip]);
     const quiet = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
     const lavfi = 'testsrc2=size=1280x720:rate=10';
-    console.log(`Per-frame cost, old way vs persistent; 1280x720 -q:v ${QUALITY}; ${ROUNDS} alternating rounds of ${SPAWNS_PER_ROUND} spawns / ${FRAMES_PER_ROUND} persistent frames; CPU clock ${CLK_TCK} Hz`);
+    console.log(`Per-frame cost, old way vs persistent; 1280x720 -q:v ${QUALITY}; ${ROUNDS} alternating rounds of ${SPAWNS_PER_ROUND} spawns / ${FRAMES_PER_ROUND} persistent frames; CPU clock ${USER_HZ} Hz`);
     await compare(
       'lavfi testsrc2 1280x720 (spawn: ffmpeg -f lavfi -i testsrc2=... -frames:v 1 -f mjpeg pipe:1)',
       () => [...quiet, '-f', 'lavfi', '-i', lavfi, '-frames:v', '1', '-q:v', String(QUALITY), '-f', 'mjpeg', 'pipe:1'],

@@ -16,6 +16,7 @@ const path = require('node:path');
 const P2J = require('pipe2jpeg');
 const { JpegSplitter } = require('../dist/core/jpeg-splitter.js');
 const { MultipartJpegSplitter } = require('../dist/core/multipart-splitter.js');
+const { median } = require('./lib/measure.js');
 
 const FRAMES = 150;
 const CHUNK_KIB = [16, 64, 256];
@@ -89,12 +90,6 @@ function collect(contender, chunks) {
   // Copies, since a view may be of a chunk that a later pass reuses (not here, but keep the check honest).
   contender.feed(chunks, (f) => out.push(Buffer.from(f)));
   return out;
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function main() {

@@ -21,9 +21,9 @@ const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
+const { median, ownCpuMs, pidCpuMs } = require('./lib/measure.js');
 
 const QUICK = process.argv.includes('--quick');
-const TICK = 100; // USER_HZ on Linux
 
 if (process.argv[2] === '--clients') {
   runClients();
@@ -34,24 +34,7 @@ if (process.argv[2] === '--clients') {
   });
 }
 
-function procCpuMs(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
-  } catch {
-    return undefined;
-  }
-}
-const selfCpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 const delay = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** A loopback viewer counting bytes and parts (boundary lines), reading at most `bytesPerSec` when given. */
 function viewer(url, bytesPerSec) {
@@ -206,19 +189,19 @@ async function cpuRun(clip, adaptive) {
     let switches = 0;
     for (let w = 0; w < windows; w++) {
       const pids = p.pids();
-      const f0 = pids.map(procCpuMs);
-      const s0 = selfCpuMs();
+      const f0 = pids.map(pidCpuMs);
+      const s0 = ownCpuMs();
       const r0 = await report();
       const t0 = performance.now();
       await delay(windowMs);
       const secs = (performance.now() - t0) / 1000;
-      const f1 = pids.map(procCpuMs);
+      const f1 = pids.map(pidCpuMs);
       if (f1.some((x) => x === undefined) || p.pids().join() !== pids.join()) {
         switches++; // the process changed inside the window: its CPU is not comparable
         continue;
       }
       const ff = f1.reduce((s, x, i) => s + x - f0[i], 0);
-      cpu.push((ff + selfCpuMs() - s0) / secs);
+      cpu.push((ff + ownCpuMs() - s0) / secs);
       const r1 = await report();
       fps.push(median(r1.map((x, i) => (x.parts - r0[i].parts) / secs)));
       if (process.env.BENCH_DEBUG) console.log('window', w, 'every', p.stream.snapshot().outputs.jpegEvery, 'demand', JSON.stringify(p.endpoint.demand()), [...p.endpoint.hub].map((v) => JSON.stringify(v.progress())).join(' '), 'cpu', cpu[cpu.length - 1].toFixed(0), 'fps', fps[fps.length - 1].toFixed(2));
