@@ -107,10 +107,10 @@ describe('hostile clients (real FFmpeg, real Node-RED runtime, sockets on 127.0.
     });
   }
 
-  // From many addresses the per-address limit does not help: the stream fills, and a newcomer gets the slot of a
-  // viewer that has not taken a whole frame for a second. A never-reading client at 0.25 fps is found out once its
-  // receive buffer (128 KiB here) is full: two 67 KB frames, 4 s apart.
-  it('150 never-reading ?fps=0.25 clients from 15 addresses fill the stream; real viewers get their slots', async function () {
+  // From many addresses the per-address limit does not help: the stream fills. A never-reading client at 0.25 fps
+  // looks alive until its receive buffer (128 KiB here) is full: two 67 KB frames, 4 s apart. Meanwhile a newcomer
+  // from an address with fewer slots takes one from the address that holds the most.
+  it('150 never-reading ?fps=0.25 clients from 15 addresses fill the stream; real viewers get 200 within 5 s', async function () {
     const out = await load(flow({ source: { startMode: 'always' } }));
     for (let i = 0; i < 150; i++) {
       const s = await neverReader(port, '/glimpser/front.mjpg?fps=0.25', `127.0.2.${(i % 15) + 1}`).catch(() => undefined);
@@ -121,14 +121,14 @@ describe('hostile clients (real FFmpeg, real Node-RED runtime, sockets on 127.0.
     for (let n = 0; n < 3; n++) {
       let real;
       // A browser retries after Retry-After; here a refusal is retried until the deadline.
-      while (!real && Date.now() - t0 < 15000) {
+      while (!real && Date.now() - t0 < 5000) {
         real = await openStream(`http://127.0.0.1:${port}/glimpser/front.mjpg`, { localAddress: '127.0.0.2' }).catch(() => delay(100));
       }
-      assert.ok(real, `real viewer ${n + 1} got 200 within 15 s`);
+      assert.ok(real, `real viewer ${n + 1} got 200 within 5 s`);
       await nextParts(real, 1);
       sockets.push(real.req.socket);
     }
-    assert.ok(out.endpoint.hub.evicted >= 3, `${out.endpoint.hub.evicted} lagging viewers gave their slots`);
+    assert.ok(out.endpoint.hub.evicted >= 3, `${out.endpoint.hub.evicted} viewers gave their slots`);
     console.log(`      (3 real viewers admitted ${((Date.now() - t0) / 1000).toFixed(1)} s after the stream was full)`);
   });
 

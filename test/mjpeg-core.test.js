@@ -171,6 +171,41 @@ describe('mjpeg core', function () {
       b.close();
     });
 
+    it('a full stream with no lagging viewer gives a newcomer a slot of the address holding the most, until slots even out', async function () {
+      hub = new ViewerHub({ maxViewers: 6, maxPerAddress: 6, stallTimeoutMs: 30000 });
+      server = await listen((req, res) => {
+        const address = req.headers['x-addr'];
+        if (hub.admit(address)) {
+          res.writeHead(503);
+          return res.end();
+        }
+        res.writeHead(200, writer.responseHeaders());
+        res.flushHeaders();
+        hub.add(res, { address });
+      });
+      const url = `http://127.0.0.1:${server.address().port}/`;
+      const open = (addr) => openStream(url, { headers: { 'x-addr': addr } });
+      const clients = [];
+      for (let i = 0; i < 6; i++) clients.push(await open('A'));
+      const perAddress = () => {
+        const n = {};
+        for (const v of hub) n[v.address] = (n[v.address] ?? 0) + 1;
+        return n;
+      };
+      // Every A viewer reads along: none lags, so only fair share can make room.
+      clients.push(await open('B'), await open('B'), await open('B'));
+      await until(() => perAddress().B === 3, 'three B viewers');
+      assert.deepEqual(perAddress(), { A: 3, B: 3 });
+      assert.equal(hub.evicted, 3);
+      // Even now: a fourth from B would only flip a slot back and forth, so it is refused.
+      await assert.rejects(open('B'), (err) => err.status === 503);
+      // A third address still gets a slot, from A or B, whichever holds more (a tie: the first listed).
+      clients.push(await open('C'));
+      assert.equal(hub.size, 6);
+      assert.equal(perAddress().C, 1);
+      for (const c of clients) c.close();
+    });
+
     it('a stalled viewer holds at most the part in flight plus one pending, then is dropped', async function () {
       const url = await start({ maxViewers: 10, stallTimeoutMs: 400 });
       const big = writer.part(Buffer.concat([frames[0].subarray(0, -2), Buffer.alloc(2_000_000), Buffer.from([0xff, 0xd9])]), 1, 0);

@@ -303,7 +303,8 @@ export class Viewer {
  * The set of viewers of one stream. push() offers a part to every viewer; each decides alone whether
  * it can write now, so a slow or stalled viewer never delays the others. One sweep timer (only while there are
  * viewers) drops viewers that have not taken a whole part for the stall timeout; a full stream (or a client address
- * at its limit) gives the slot of its stalest lagging viewer to a newcomer before refusing one.
+ * at its limit) gives the slot of its stalest lagging viewer to a newcomer before refusing one, and failing that a
+ * full stream gives a newcomer a slot of the address that holds the most.
  * Events: 'count' (viewers: number), 'removed' (viewer, reason).
  */
 export class ViewerHub extends EventEmitter {
@@ -349,7 +350,7 @@ export class ViewerHub extends EventEmitter {
    * Call right before add(); a refusal says which limit was hit.
    */
   admit(address = ''): Refusal | undefined {
-    if (this.full && !this.evictStalest(() => true)) return 'full';
+    if (this.full && !this.evictStalest(() => true) && !this.evictForFairShare(address)) return 'full';
     if ((this.perAddress.get(address) ?? 0) >= this.maxPerAddress && !this.evictStalest((v) => v.address === address)) return 'address';
     return undefined;
   }
@@ -431,6 +432,32 @@ export class ViewerHub extends EventEmitter {
     for (const n of this.perAddress.values()) if (n >= this.maxPerAddress * NEAR_FULL) return true;
     for (const v of this.viewers) if (v.capFps !== Infinity) return true;
     return false;
+  }
+
+  /**
+   * A full stream with no lagging viewer: a newcomer from an address holding fewer slots than the busiest address by
+   * two or more takes a slot from that address (its viewer furthest behind). Clients from a few addresses that fill
+   * the stream and read just enough to look alive (a never-reader at a low ?fps is found out only when its receive
+   * buffer is full) cannot keep every other address out; the slots even out across addresses and never flip back
+   * and forth between two of them.
+   */
+  private evictForFairShare(address: string): boolean {
+    const mine = this.perAddress.get(address) ?? 0;
+    let busiest: string | undefined;
+    let most = mine + 1;
+    for (const [a, n] of this.perAddress) {
+      if (n > most) {
+        most = n;
+        busiest = a;
+      }
+    }
+    if (busiest === undefined) return false;
+    const t = this.now();
+    let worst: Viewer | undefined;
+    for (const v of this.viewers) if (v.address === busiest && (!worst || v.behindFor(t) > worst.behindFor(t))) worst = v;
+    if (!worst) return false;
+    this.remove(worst, 'evicted');
+    return true;
   }
 
   private evictStalest(match: (v: Viewer) => boolean): boolean {
