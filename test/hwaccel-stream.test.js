@@ -9,9 +9,11 @@ const path = require('node:path');
 const helper = require('./helpers/node-red').testHelper();
 const { withCatalogs } = require('./helpers/i18n');
 
-const [poolNode, sourceNode, mjpegOut, hwNode] = withCatalogs([
+const [poolNode, sourceNode, mjpegOut, hwNode, healthNode, metricsNode] = withCatalogs([
   require('../nodes/process-pool.js'), require('../nodes/ffmpeg-source.js'), require('../nodes/mjpeg-out.js'), require('../nodes/hwaccel-config.js'),
+  require('../nodes/stream-health.js'), require('../nodes/metrics.js'),
 ]);
+const { fetchBuffer } = require('./helpers/mjpeg-client');
 const { clearProbeCache } = require('../dist/core/hwaccel-probe');
 const { openStream, nextParts } = require('./helpers/mjpeg-client');
 const { until } = require('./helpers/procs');
@@ -22,9 +24,13 @@ const FAKE = path.join(__dirname, 'fixtures', 'fake-ffmpeg', 'ffmpeg-hw-probe-th
 function flow(ffmpegPath, mode, source) {
   return [
     { id: 'pool', type: 'glimpser-process-pool', idleGrace: 10, ...(ffmpegPath ? { ffmpegPath } : {}) },
-    { id: 'hw', type: 'glimpser-hwaccel-config', mode, device: '', retry: 600 },
+    { id: 'hw', type: 'glimpser-hwaccel-config', mode, device: '', retryInterval: 600 },
     { id: 'src', type: 'glimpser-ffmpeg-source', name: 'cam', pool: 'pool', hwaccel: 'hw', source, fps: 10, quality: 5, startMode: 'always', wires: [['out']] },
     { id: 'out', type: 'glimpser-mjpeg-out', path: '/cam.mjpg', maxPerAddress: 10, wires: [] },
+    { id: 'health', type: 'glimpser-stream-health', scope: 'stream', stream: 'cam', interval: 1, wires: [['states'], ['figures']] },
+    { id: 'states', type: 'helper' },
+    { id: 'figures', type: 'helper' },
+    { id: 'metrics', type: 'glimpser-metrics', name: '', path: '/glimpser/metrics', healthPath: '/glimpser/health', processMetrics: false },
   ];
 }
 
@@ -42,7 +48,7 @@ describe('hardware decoding through the nodes', function () {
   const rt = useHttpRuntime(helper);
 
   async function load(f) {
-    await rt.load([poolNode, hwNode, sourceNode, mjpegOut], f);
+    await rt.load([poolNode, hwNode, sourceNode, mjpegOut, healthNode, metricsNode], f);
     return rt.base;
   }
 
@@ -50,6 +56,8 @@ describe('hardware decoding through the nodes', function () {
     const log = path.join(dir, 'starts');
     process.env.FAKE_FFMPEG_HWLOG = log;
     const base = await load(flow(FAKE, 'vaapi', 'testsrc'));
+    const figures = [];
+    helper.getNode('figures').on('input', (msg) => figures.push(msg.payload));
     const viewer = await openStream(`${base}/cam.mjpg`);
     const stream = helper.getNode('pool').pool.stream('cam');
     await until(() => stream.state === 'degraded', 'degraded after the fallback', 30000);
@@ -67,6 +75,14 @@ describe('hardware decoding through the nodes', function () {
     const src = helper.getNode('src');
     const warned = src.warn.getCalls().map((c) => String(c.args[0])).filter((t) => /vaapi failed/.test(t));
     assert.equal(warned.length, 1, 'the fallback is logged once');
+    // stream-health's figures and the metrics say which decoding runs, and that it is a fallback.
+    await until(() => figures.some((f) => f.fallbackReason), 'a figures report with the fallback', 10000);
+    const report = figures.find((f) => f.fallbackReason);
+    assert.equal(report.acceleration, 'software');
+    assert.match(report.fallbackReason, /vaapi failed/);
+    const text = (await fetchBuffer(`${base}/glimpser/metrics`)).body.toString();
+    assert.match(text, /^glimpser_camera_acceleration_fallback\{stream="cam",pool="[^"]*"\} 1$/m);
+    assert.match(text, /^glimpser_ffmpeg_info\{[^}]*acceleration="software"[^}]*\} 1$/m);
     viewer.close();
   });
 

@@ -271,6 +271,12 @@ describe('Stream: one owner per stream (real FFmpeg)', function () {
       const starts = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ')[1]);
       assert.equal(starts[0], 'hw:vaapi', 'tried in hardware first');
       assert.ok(starts.slice(1).every((s) => s === 'sw'), `then software only: ${starts.join(', ')}`);
+      // A deploy of the unchanged source (the same provider key) tries the hardware again at once, and falls back again.
+      const before = starts.length;
+      stream.define('src', { capture: { source: 'testsrc', fps: 10, quality: 5 }, lowFps: 0, accel });
+      await until(() => fs.readFileSync(log, 'utf8').trim().split('\n').slice(before).some((l) => l.split(' ')[1] === 'hw:vaapi'), 'hardware tried on redeploy', 20000);
+      await until(() => stream.state === 'degraded' && stream.snapshot().acceleration === 'software', 'software again', 20000);
+      await collect(stream, (f) => f.filter((x) => x.jpeg).length >= 3);
     } finally {
       delete process.env.FAKE_FFMPEG_HWLOG;
       fs.rmSync(dir, { recursive: true, force: true });

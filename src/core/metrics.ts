@@ -135,7 +135,7 @@ export function processMetricsRegistry(): Registry {
  */
 export class StreamMetrics {
   readonly registry = new Registry();
-  private readonly gauges: Record<'fps' | 'targetFps' | 'retries' | 'viewers' | 'lastFrame' | 'memory' | 'state' | 'info', SeriesMetric>;
+  private readonly gauges: Record<'fps' | 'targetFps' | 'retries' | 'viewers' | 'lastFrame' | 'memory' | 'state' | 'info' | 'fallback', SeriesMetric>;
   private readonly counters: Record<'frames' | 'bytes' | 'restarts' | 'dropped' | 'cpu', SeriesMetric>;
   private readonly latency: BucketHistogram;
   private readonly detect: BucketHistogram;
@@ -154,6 +154,7 @@ export class StreamMetrics {
       memory: gauge('glimpser_ffmpeg_resident_memory_bytes', 'Resident memory of the stream\'s FFmpeg processes.'),
       state: gauge('glimpser_camera_state', 'The stream\'s health state: 1 for the current one (idle, starting, healthy, degraded, recovering, failed), 0 for the others.'),
       info: gauge('glimpser_ffmpeg_info', 'Which FFmpeg release and which decoding acceleration the stream uses (always 1).'),
+      fallback: gauge('glimpser_camera_acceleration_fallback', 'The stream decodes in software although hardware decoding is configured, after a hardware failure (1), or as configured (0); stream-health and /health say why.'),
     };
     this.counters = {
       frames: counter('glimpser_camera_frames_total', 'Frames the stream delivered (each decoded frame once, whatever its outputs).'),
@@ -189,6 +190,7 @@ export class StreamMetrics {
       if (s.lastFrameAt !== undefined) g.lastFrame.set(labels, s.lastFrameAt / 1000);
       for (let i = 0; i < STATES.length; i++) g.state.set(labels, STATES[i] === s.state ? 1 : 0, STATE_LABELS[i]);
       if (s.ffmpeg) g.info.set(labels, 1, { version: versionName(s.ffmpeg.version), acceleration: s.acceleration });
+      g.fallback.set(labels, s.fallbackReason ? 1 : 0);
       c.frames.set(labels, s.frames);
       c.bytes.set(labels, s.bytes);
       c.restarts.set(labels, s.restarts);

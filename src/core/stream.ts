@@ -388,7 +388,17 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
 
   private setupAccel(provider: AccelProvider | undefined): void {
     if (this.accel?.provider.key === provider?.key) {
-      if (this.accel && provider) this.accel.provider = provider;
+      if (!this.accel || !provider) return;
+      this.accel.provider = provider;
+      // A deploy is the user's way to say "try again": acceleration that fell back is tried now, not at its next
+      // retry. The hardware process starts beside the software one, which goes only once the new one delivers.
+      const fallback = this.accel.fallback;
+      if (fallback && !fallback.accelerated && fallback.method !== 'software') {
+        clearTimeout(this.retryTimer);
+        this.retryTimer = undefined;
+        this.accel.stable = false;
+        fallback.startRetry();
+      }
       return;
     }
     clearTimeout(this.retryTimer);
