@@ -5,15 +5,15 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const helper = require('node-red-node-test-helper');
 const poolNode = require('../nodes/process-pool.js');
 const hwNode = require('../nodes/hwaccel-config.js');
 const { clearProbeCache } = require('../dist/core/hwaccel-probe');
 const { findOnPath } = require('../dist/core/ffmpeg-binary');
 const { startNodeRed, request } = require('./helpers/node-red-process');
 const { tempDir } = require('./helpers/fixtures');
+const { testHelper } = require('./helpers/node-red');
 
-helper.init(require.resolve('node-red'));
+const helper = testHelper();
 
 const FAKE = path.join(__dirname, 'fixtures', 'fake-ffmpeg', 'ffmpeg-hwaccel-probe');
 const ROUTE = '/glimpser-hwaccel-config/probe';

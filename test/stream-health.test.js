@@ -4,9 +4,12 @@
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const helper = require('./helpers/node-red').testHelper();
-const poolNode = require('../nodes/process-pool.js');
-const sourceNode = require('../nodes/ffmpeg-source.js');
-const healthNode = require('../nodes/stream-health.js');
+const { withCatalogs } = require('./helpers/i18n');
+const [poolNode, sourceNode, healthNode] = withCatalogs([
+  require('../nodes/process-pool.js'),
+  require('../nodes/ffmpeg-source.js'),
+  require('../nodes/stream-health.js'),
+]);
 const { until, delay, isAlive } = require('./helpers/procs');
 
 const TESTSRC = 'testsrc2=size=160x120:rate=10';
@@ -219,10 +222,14 @@ describe('stream-health node (real FFmpeg, real Node-RED)', function () {
       { id: 'states', type: 'helper' },
       { id: 'figures', type: 'helper' },
     ]);
-    const expect = { h1: 'stream-health.errors.interval', h2: 'stream-health.errors.pool', h3: 'stream-health.errors.noStream' };
-    for (const [id, key] of Object.entries(expect)) {
+    const expect = {
+      h1: /^Interval must be 0 \(off\) or 1 to 86400 seconds, got "often"$/,
+      h2: /^No deployed process-pool node with id "nope"/,
+      h3: /^No stream to watch: name one in the Stream field/,
+    };
+    for (const [id, text] of Object.entries(expect)) {
       const n = helper.getNode(id);
-      assert.equal(callsOf(n, 'error')[0].args[0], key, id);
+      assert.match(callsOf(n, 'error')[0].args[0], text, id);
       assert.equal(lastStatus(n).fill, 'red', id);
     }
   });

@@ -70,11 +70,12 @@ module.exports = function register(RED: NodeRedRuntime): void {
     const showStatus = (latest?: readonly StreamSample[]): void => {
       if (single) {
         const { state, reason } = single.stateInfo;
-        let text: string = state;
+        let text = RED._(`stream-health.status.${state}`);
         const fps = latest?.[0]?.snapshot.fps;
-        if ((state === 'healthy' || state === 'degraded') && fps !== undefined) text += ` · ${fps.toFixed(1)} fps`;
-        if (state !== 'healthy' && reason) text += `: ${reason}`;
-        node.status({ fill: STATE_FILL[state], shape: state === 'healthy' ? 'dot' : 'ring', text: clip(`${single.name}: ${text}`) });
+        if ((state === 'healthy' || state === 'degraded') && fps !== undefined) text = RED._('stream-health.status.withFps', { state: text, fps: fps.toFixed(1) });
+        if (state !== 'healthy' && reason) text = RED._('stream-health.status.withReason', { state: text, reason });
+        text = RED._('stream-health.status.named', { stream: single.name, text });
+        node.status({ fill: STATE_FILL[state], shape: state === 'healthy' ? 'dot' : 'ring', text: clip(text) });
         return;
       }
       const counts = new Map<StreamState, number>();
@@ -84,7 +85,9 @@ module.exports = function register(RED: NodeRedRuntime): void {
         return;
       }
       const worst = SEVERITY.find((s) => counts.has(s)) ?? 'idle';
-      const parts = SEVERITY.filter((s) => counts.has(s)).map((s) => `${counts.get(s)} ${s}`);
+      const parts = SEVERITY.filter((s) => counts.has(s)).map((s) =>
+        RED._('stream-health.status.count', { count: counts.get(s), state: RED._(`stream-health.status.${s}`) }),
+      );
       node.status({ fill: STATE_FILL[worst], shape: worst === 'healthy' ? 'dot' : 'ring', text: clip(parts.join(', ')) });
     };
 
