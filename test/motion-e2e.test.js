@@ -11,6 +11,7 @@ const sourceNode = require('../nodes/ffmpeg-source.js');
 const motionNode = require('../nodes/motion-detect.js');
 const mqttNode = require('./helpers/node-red').requireFromNodeRed('@node-red/nodes/core/network/10-mqtt.js');
 const { startBroker } = require('./helpers/broker');
+const synth = require('./lib/synth.js');
 
 const CAMERA = "color=c=0x808080:s=320x240:r=10,drawbox=x=100:y=90:w=50:h=50:color=black:t=fill:enable='between(t,3,5)',noise=alls=6:allf=t";
 
@@ -103,6 +104,55 @@ describe(`motion end to end: ffmpeg-source -> motion-detect -> mqtt out -> ${pro
       }
     } finally {
       await late.endAsync(true);
+    }
+  });
+  // An event under way when its node is deleted or changed: Home Assistant must not keep the sensor ON. Fed gray
+  // frames as an ffmpeg-source sends them (a box from frame 30), so ON comes at a known point.
+  describe('an event cut by a deploy ends with OFF at the broker', function () {
+    let boxGray;
+    before(async function () {
+      boxGray = await synth.grayFrames({ box: { n0: 30, n1: 99 } }, 60);
+    });
+    const grayMsg = (stream, data, n, base) => ({
+      topic: stream,
+      payload: Buffer.from([0xff, 0xd8, 0xff, 0xd9]),
+      frame: { stream, seq: n + 1, time: base + n * 100, size: 4, jpeg: true, gray: ['240x180'] },
+      gray: { '240x180': { data, width: 240, height: 180, seq: n + 1, time: base + n * 100 } },
+    });
+
+    for (const [what, type] of [['deleted, "Modified nodes" deploy', 'nodes'], ['deleted, full deploy', 'full'], ['changed, full deploy', 'full']]) {
+      it(`${what}: OFF${what.startsWith('deleted') ? ' and offline' : ''}`, async function () {
+        const stream = `cut_${crypto.randomBytes(3).toString('hex')}`;
+        client = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
+        const got = [];
+        client.on('message', (topic, payload) => got.push({ topic, payload: payload.toString() }));
+        await client.subscribeAsync(`glimpser/${stream}/#`, { qos: 1 });
+        const broker1 = { id: 'b1', type: 'mqtt-broker', broker: broker.host, port: String(broker.port), clientid: '', autoConnect: true, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true };
+        const out = { id: 'mo', type: 'mqtt out', broker: 'b1', topic: '', qos: '1', retain: '' };
+        const md = { id: 'md', type: 'glimpser-motion-detect', stream, quietSeconds: 30, staleSeconds: 60, startFrames: 3, discoveryDelay: 1, topicPrefix: 'glimpser', wires: [['mo']] };
+        await helper.load([motionNode, mqttNode], [md, out, broker1]);
+        const last = (suffix) => got.filter((m) => m.topic === `glimpser/${stream}/${suffix}`).map((m) => m.payload).at(-1);
+        const wait = async (pred, label) => {
+          const end = Date.now() + 10000;
+          while (!pred()) {
+            if (Date.now() > end) throw new Error(`timed out: ${label}; got ${JSON.stringify(got)}`);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        };
+        await wait(() => last('motion') === 'OFF', 'the state at deploy');
+        const node = helper.getNode('md');
+        const base = Date.now() - 6000;
+        boxGray.forEach((f, n) => node.receive(grayMsg(stream, f, n, base)));
+        await wait(() => last('motion') === 'ON' && last('availability') === 'online', 'ON');
+        const next = what.startsWith('deleted') ? [out, broker1] : [{ ...md, quietSeconds: 20 }, out, broker1];
+        await helper.setFlows(next, type);
+        await wait(() => last('motion') === 'OFF', 'OFF after the deploy');
+        if (what.startsWith('deleted')) await wait(() => last('availability') === 'offline', 'offline after the deploy');
+        else assert.equal(last('availability'), 'online', 'a changed node stays available');
+        for (const t of ['availability', 'motion', 'motion/attributes', 'snapshot']) await client.publishAsync(`glimpser/${stream}/${t}`, '', { retain: true, qos: 1 });
+        await client.publishAsync(`homeassistant/binary_sensor/glimpser_${stream}_motion_md/config`, '', { retain: true, qos: 1 });
+        await client.publishAsync(`homeassistant/camera/glimpser_${stream}_motion_snapshot_md/config`, '', { retain: true, qos: 1 });
+      });
     }
   });
 });

@@ -26,12 +26,16 @@ export class Lifecycle {
   private lastStarted: unknown;
   private stoppingForGood = false;
   private settleTimer: NodeJS.Timeout | undefined;
+  private startedTasks: (() => void)[] = [];
 
   constructor(events: NodeRedRuntime['events']) {
     events.on('flows:started', (ev: { config?: unknown }) => {
       this.lastStarted = ev?.config;
       this.stoppingForGood = false;
       this.settle();
+      const tasks = this.startedTasks;
+      this.startedTasks = [];
+      for (const task of tasks) task();
     });
     events.on('flows:stopping', (ev: { config?: unknown }) => {
       // A deploy stops the old flows with the new configuration already in place (a new object); a shutdown, or the
@@ -43,6 +47,11 @@ export class Lifecycle {
   /** True while the runtime stops with no new flows to follow: close everything, park nothing. */
   get stopping(): boolean {
     return this.stoppingForGood;
+  }
+
+  /** Runs `task` once the flows being deployed have started (every node of them built); never when stopping for good. */
+  afterStart(task: () => void): void {
+    if (!this.stoppingForGood) this.startedTasks.push(task);
   }
 
   /** Every pool of the runtime (config nodes and the default pool), for health and metrics. */

@@ -399,10 +399,28 @@ module.exports = function register(RED: NodeRedRuntime): void {
       clearTimeout(discoveryTimer);
       clearInterval(tickTimer);
       if (removed) {
-        // Deleted: the sensor goes offline (and OFF) while the mqtt out node downstream may still be there to send it.
+        // Deleted: the sensor goes OFF and offline. A partial deploy leaves the mqtt out node downstream running, and
+        // it sends them now; a full deploy stops it together with this node, so its successor gets them once the
+        // flows have started and its broker has had the discovery delay to connect, as discovery has at a deploy (an
+        // mqtt out drops what it gets while disconnected). A node that did not restart has them already.
+        const last: NodeMessage[] = [];
         const end = events.reset(Date.now());
-        if (end) for (const m of eventMessages(end, null)) node.send(m);
-        if (discovery && s.stream) node.send(mqtt(availabilityMessage(topicPrefix, s.stream, false), { kind: 'availability', stream: s.stream }));
+        if (end) last.push(...eventMessages(end, null));
+        if (discovery && s.stream) last.push(mqtt(availabilityMessage(topicPrefix, s.stream, false), { kind: 'availability', stream: s.stream }));
+        for (const m of last) node.send(m);
+        const targets = [...new Set((config.wires ?? []).flat())];
+        const before = new Map(targets.map((id) => [id, RED.nodes.getNode(id)]));
+        if (last.length > 0 && !lifecycle.stopping) {
+          lifecycle.afterStart(() => {
+            const deliver = (): void => {
+              for (const id of targets) {
+                const successor = RED.nodes.getNode(id);
+                if (successor && successor !== before.get(id)) for (const m of last) successor.receive({ ...m });
+              }
+            };
+            setTimeout(deliver, discoveryDelayMs).unref?.();
+          });
+        }
       }
       const mode = removed || lifecycle.stopping ? 'now' : 'handover';
       if (mode === 'handover') lifecycle.park(parkKey, hash, s, () => undefined);

@@ -41,6 +41,8 @@ export interface Node<Creds = Record<string, string | undefined>> extends EventE
   warn(msg: unknown): void;
   error(msg: unknown, srcMsg?: NodeMessage): void;
   debug(msg: unknown): void;
+  /** Hands `msg` to this node's input, as a wire would. */
+  receive(msg: NodeMessage): void;
   on(event: 'input', handler: (msg: NodeMessage, send: SendFn, done: DoneFn) => void): this;
   on(event: 'close', handler: (removed: boolean, done: () => void) => void): this;
   on(event: string, handler: (...args: any[]) => void): this;
