@@ -9,6 +9,7 @@ const { useHttpRuntime } = require('./helpers/red-http');
 const poolNode = require('../nodes/process-pool.js');
 const sourceNode = require('../nodes/ffmpeg-source.js');
 const mjpegOut = require('../nodes/mjpeg-out.js');
+const motionNode = require('../nodes/motion-detect.js');
 const { openStream, nextParts } = require('./helpers/mjpeg-client');
 const { delay, until } = require('./helpers/procs');
 
@@ -107,6 +108,32 @@ describe('adaptive viewer rates (real FFmpeg, real Node-RED, real clients)', fun
     } finally {
       c.close();
       stream.unuse('motion-test', 'now');
+    }
+  });
+  it('with a real motion-detect wired to the source: still scene, motion-aware viewers thin the stream; a box appears, full rate', async function () {
+    const f = flow();
+    // A flat scene; a box shows for 4 s of every 8 (by each process's own clock, so every restart sees it too).
+    const scene = "color=c=0x808080:s=320x240:r=10,drawbox=x=100:y=80:w=80:h=80:color=black:t=fill:enable='gte(mod(t,8),4)'";
+    f[1] = { ...f[1], source: scene, startMode: 'always', wires: [['out', 'md']] };
+    f.push({ id: 'md', type: 'glimpser-motion-detect', quietSeconds: 1, startFrames: 3, discoveryDelay: 0, wires: [] });
+    await rt.load([poolNode, sourceNode, mjpegOut, motionNode], f);
+    base = `${rt.base}/glimpser/yard.mjpg`;
+    const stream = helper.getNode('pool').pool.stream('yard');
+    const c = await openStream(`${base}?idlefps=2`);
+    try {
+      await realParts(c, 1);
+      // What the detector said, as the stream's outputs followed it: still (every 5th frame), then motion (every frame).
+      const seen = [];
+      const end = Date.now() + 30000;
+      while (Date.now() < end && !(seen.includes('still:5') && seen.at(-1) === 'motion:1')) {
+        const o = `${stream.motion ? 'motion' : 'still'}:${stream.snapshot().outputs.jpegEvery}`;
+        if (seen.at(-1) !== o) seen.push(o);
+        await delay(50);
+      }
+      assert.ok(seen.includes('still:5'), `a thin stream while nothing moved: ${seen.join(' ')}`);
+      assert.equal(seen.at(-1), 'motion:1', `every frame once the box moved in: ${seen.join(' ')}`);
+    } finally {
+      c.close();
     }
   });
 });

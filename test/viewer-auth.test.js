@@ -80,4 +80,30 @@ describe('viewer page behind httpNodeAuth in a real node-red (httpNodeRoot /api,
     assert.deepEqual(await page.$$eval('.badge', (els) => els.map((e) => e.textContent)), ['live', 'live']);
     assert.deepEqual(browser.errors, []);
   });
+  it('settings.js with glimpser.idleFps out of range and a bad viewerPath: a warning that says why, and what happens instead', async function () {
+    const first = await startNodeRed([], { settings: `glimpser: { idleFps: 99 }` });
+    try {
+      await until(() => /glimpser\.idleFps in settings\.js must be a number from 0\.25 to 60, got 99: the page uses 2/.test(first.output()), 'the idleFps warning', 10000);
+      const page = await new Promise((resolve, reject) => http.get(`http://127.0.0.1:${first.port}/glimpser/`, (res) => {
+        let body = '';
+        res.on('data', (c) => { body += c; });
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      }).on('error', reject));
+      assert.equal(page.status, 200, 'the page is still served');
+      assert.match(page.body, /"idleFps":2[,}]/, 'with the default idle rate');
+    } finally {
+      first.child.kill('SIGTERM');
+      await first.exited;
+      first.cleanup();
+    }
+    const second = await startNodeRed([], { settings: `glimpser: { viewerPath: 'not a path' }` });
+    try {
+      await until(() => /glimpser\.viewerPath in settings\.js is "not a path", not a path such as \/glimpser: the viewer page is not served/.test(second.output()), 'the viewerPath warning', 10000);
+      assert.equal((await get(`http://127.0.0.1:${second.port}/glimpser/`)).status, 404);
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+      second.cleanup();
+    }
+  });
 });
