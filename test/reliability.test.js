@@ -147,4 +147,27 @@ describe('reliability (real FFmpeg, real Node-RED runtime)', function () {
     va.close();
     vb.close();
   });
+
+  it('motion on a pass-through camera: gray decoded from the camera\'s own JPEGs, ON with the box\'s area, no FFmpeg', async function () {
+    // 3 s of still bars, then a 60x60 box crossing them; the camera loops the clip.
+    const frames = await recordFrames({ count: 60, size: '320x240', source: 'smptehdbars',
+      filter: "drawbox=x='mod((t-3)*120,240)':y=80:w=60:h=60:color=white:t=fill:enable='gte(t,3)'" });
+    const cam = await startCamera(serveFrames(frames, { ms: 100 }));
+    cleanups.push(() => cam.close());
+    await load([poolNode, sourceNode, motionNode], [
+      { id: 'pool', type: 'glimpser-process-pool', idleGrace: 10, ffmpegPath: '/nonexistent/ffmpeg' },
+      { id: 'src', type: 'glimpser-ffmpeg-source', name: 'gate', pool: 'pool', source: `${cam.url}/video.mjpg`, fps: 10, quality: 5, startMode: 'always', wires: [['motion']] },
+      { id: 'motion', type: 'glimpser-motion-detect', analysisWidth: 160, analysisHeight: 120, startFrames: 3, discoveryDelay: 0, wires: [['events']] },
+      { id: 'events', type: 'helper' },
+    ]);
+    const on = await new Promise((resolve) => helper.getNode('events').on('input', (m) => {
+      if (m.kind === 'motion' && m.payload === 'ON') resolve(m);
+    }));
+    // The box is 1/16 of the frame: 1200 px at 160x120 (its edges blur a little either way).
+    assert.ok(on.changedArea > 400 && on.changedArea < 3000, `changed area ${on.changedArea} px at 160x120`);
+    const snap = helper.getNode('pool').pool.stream('gate').snapshot();
+    assert.equal(snap.acceleration, 'pass-through (no decoding)');
+    assert.deepEqual(snap.outputs.gray, ['160x120']);
+    assert.equal(snap.pids.length, 0, 'no process at all');
+  });
 });

@@ -21,10 +21,10 @@ function splitJpegs(buf) {
  * Renders `count` frames of lavfi `source` (e.g. 'testsrc2') at `size` into memory.
  * @returns {Promise<Buffer[]>}
  */
-function recordFrames({ count = 30, size = '320x240', rate = 10, source = 'testsrc2', quality = 5 } = {}) {
+function recordFrames({ count = 30, size = '320x240', rate = 10, source = 'testsrc2', quality = 5, filter } = {}) {
   return new Promise((resolve, reject) => {
     const args = ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `${source}=size=${size}:rate=${rate}`,
-      '-frames:v', String(count), '-f', 'mjpeg', '-q:v', String(quality), 'pipe:1'];
+      ...(filter ? ['-vf', filter] : []), '-frames:v', String(count), '-f', 'mjpeg', '-q:v', String(quality), 'pipe:1'];
     const child = spawn(FFMPEG, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const out = [];
     let err = '';
