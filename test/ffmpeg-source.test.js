@@ -116,15 +116,23 @@ describe('ffmpeg-source node (real Node-RED runtime, real FFmpeg)', function () 
   });
 
   it('warns about a password in the URL, in its user-info or its query string, without echoing it', async function () {
-    for (const source of ['rtsp://admin:Pa55word@192.0.2.1/live', 'http://192.0.2.1/video.cgi?user=admin&password=Pa55word']) {
+    const inQuery = ['password', 'passwd', 'pass', 'pwd', 'token', 'access_token', 'auth', 'key', 'apikey', 'api_key', 'secret', 'PWD'];
+    const cases = [['rtsp://admin:Pa55word@192.0.2.1/live', /password/]].concat(
+      inQuery.map((p) => [`http://192.0.2.1/video.cgi?user=admin&${p}=Pa55word&res=hd`, new RegExp(`"${p}="`)]),
+    );
+    for (const [source, names] of cases) {
       await helper.load([poolNode, sourceNode], flow({ source, startMode: 'demand' }));
       const src = helper.getNode('src');
       await waitFor(() => src.warn.called, 2000);
       const warning = String(src.warn.firstCall.args[0]);
-      assert.match(warning, /password/);
+      assert.match(warning, names, source);
       assert.ok(!warning.includes('Pa55word'), warning);
       await helper.unload();
     }
+    // Names that only contain a secret's name are not secrets.
+    await helper.load([poolNode, sourceNode], flow({ source: 'http://192.0.2.1/video.cgi?keyframe=1&passes=2&author=me', startMode: 'demand' }));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(helper.getNode('src').warn.called, false);
   });
 
   it('keeps the password in credentials: never in status, logs or errors', async function () {

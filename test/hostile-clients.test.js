@@ -6,9 +6,12 @@ const assert = require('node:assert/strict');
 const http = require('node:http');
 const net = require('node:net');
 const helper = require('./helpers/node-red').testHelper();
-const poolNode = require('../nodes/process-pool.js');
-const sourceNode = require('../nodes/ffmpeg-source.js');
-const mjpegOut = require('../nodes/mjpeg-out.js');
+const { withCatalogs } = require('./helpers/i18n');
+const [poolNode, sourceNode, mjpegOut] = withCatalogs([
+  require('../nodes/process-pool.js'),
+  require('../nodes/ffmpeg-source.js'),
+  require('../nodes/mjpeg-out.js'),
+]);
 const { openStream, nextParts } = require('./helpers/mjpeg-client');
 const { recordFrames } = require('./helpers/ffmpeg-frames');
 const { delay, isAlive, until } = require('./helpers/procs');
@@ -166,6 +169,24 @@ describe('hostile clients (real FFmpeg, real Node-RED runtime, sockets on 127.0.
     const meta = await sharp(part).metadata();
     assert.ok(meta.width * meta.height <= 3840 * 2160, `${meta.width}x${meta.height}`);
     assert.ok(process.memoryUsage().rss - rss0 < 200e6, 'no huge drawing');
+    viewer.close();
+  });
+
+  it('the frame cap is the node\'s Max frame setting: a frame over it is refused with its size and the cap, one under it served', async function () {
+    const [over] = await recordFrames({ count: 1, size: '320x240' });
+    const [under] = await recordFrames({ count: 1, size: '200x150' });
+    const out = await load(flow({ source: { source: 'testsrc2=size=320x240:rate=5', startMode: 'demand' }, out: { maxMegapixels: 0.05 } }));
+    const errors = [];
+    out.on('call:error', (c) => errors.push(String(c.args[0]?.message ?? c.args[0])));
+    out.receive({ payload: over });
+    await until(() => out.endpoint.refusedFrames > 0 && errors.length > 0, 'refused');
+    assert.match(errors[0], /frame of 320x240 is over the limit of 50000 pixels; dropped/);
+    out.receive({ payload: under });
+    const viewer = await openStream(`http://127.0.0.1:${port}/glimpser/front.mjpg`);
+    out.receive({ payload: under });
+    const [part] = await nextParts(viewer, 1);
+    assert.ok(part.equals(under), 'the frame under the cap, byte for byte');
+    assert.equal(out.endpoint.refusedFrames, 1);
     viewer.close();
   });
 });
