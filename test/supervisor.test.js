@@ -1,7 +1,7 @@
 'use strict';
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const { Supervisor, DEFAULT_SUPERVISOR } = require('../dist/core/supervisor');
+const { Supervisor, DEFAULT_SUPERVISOR, stallLimitMs } = require('../dist/core/supervisor');
 const { MultipartJpegSplitter } = require('../dist/core/multipart-splitter');
 const { backoffDelay } = require('../dist/core/backoff');
 const { buildArgs } = require('../dist/core/ffmpeg-args');
@@ -43,6 +43,17 @@ describe('backoff', function () {
     assert.equal(backoffDelay(1, j, () => 0), 800);
     assert.equal(backoffDelay(1, j, () => 1), 1200);
     assert.equal(backoffDelay(100, j, () => 0.5), 30000);
+  });
+});
+
+describe('stall limit', function () {
+  it('is 10 frame intervals, at least 5 s, whatever the rate; a configured limit wins', function () {
+    assert.equal(stallLimitMs(10), 5000, '10 fps: the 5 s floor');
+    assert.equal(stallLimitMs(2), 5000, '2 fps: exactly 10 intervals');
+    assert.equal(stallLimitMs(1), 10000, '1 fps: 10 intervals');
+    assert.equal(stallLimitMs(0.25), 40000, '0.25 fps: 10 intervals');
+    assert.equal(stallLimitMs(0), 10000, 'no rate known: as 1 fps');
+    assert.equal(stallLimitMs(30, 2500), 2500, 'configured');
   });
 });
 
