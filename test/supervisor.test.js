@@ -142,6 +142,26 @@ describe('Supervisor (real and fault-injecting FFmpeg)', function () {
     assert.match(current.exits[0].reason, /SIGKILL: stalled: no frame for/);
   });
 
+  it('allows the first frame after a start longer than the stall limit, up to the start timeout, and restarts a process past it', async function () {
+    process.env.FAKE_FFMPEG_FIRST_MS = '1500';
+    try {
+      // A camera that takes 1.5 s to connect: within a 3 s start timeout, though over the 0.5 s stall limit.
+      current = supervised(FAKE('slow-start'), [], { startTimeoutMs: 3000, stallTimeoutMs: 500 });
+      current.sup.start();
+      await waitFor(() => current.sup.stats.frames >= 5, 10000);
+      assert.equal(current.pids.length, 1, 'not restarted while waiting for its first frame');
+      assert.equal(current.sup.state, 'healthy');
+      await current.sup.stop();
+      // The same camera with a start timeout shorter than its connect time is killed and restarted.
+      current = supervised(FAKE('slow-start'), [], { startTimeoutMs: 800, stallTimeoutMs: 500 });
+      current.sup.start();
+      await waitFor(() => current.pids.length >= 2, 10000);
+      assert.match(current.exits[0].reason, /stalled: no frame for/);
+    } finally {
+      delete process.env.FAKE_FFMPEG_FIRST_MS;
+    }
+  });
+
   it('treats garbage output as no frames: stalls out and restarts', async function () {
     current = supervised(FAKE('garbage'), [], { startTimeoutMs: 1500 });
     current.sup.start();
