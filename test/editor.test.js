@@ -103,12 +103,13 @@ describe('editor (real node-red, Debian Chromium)', function () {
 
   /** What the tooltip over an input says, as a user hovering it reads it. */
   async function tooltipOf(selector) {
+    // The previous field's tooltip fades out before it is removed: read only once it has gone, or .last() could be it.
+    await page.waitForFunction(() => document.querySelectorAll('.red-ui-popover-content').length === 0, null, { timeout: 5000 });
     await page.hover(selector);
     const tip = page.locator('.red-ui-popover-content').last();
     await tip.waitFor({ state: 'visible', timeout: 5000 });
     const text = await tip.innerText();
     await page.mouse.move(0, 0);
-    await page.waitForTimeout(300);
     return text.trim();
   }
 

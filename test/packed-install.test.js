@@ -109,7 +109,7 @@ describe(`the packed tarball, installed as the palette manager does (Node-RED ${
       if (!RUNTIME_ONLY.includes(name)) assert.ok(files.includes(file.replace(/\.js$/, '.html')), `${file}: its editor file packed`);
     }
     for (const f of ['index.html', 'viewer.js', 'worker.js', 'render.js', 'viewer.css']) assert.ok(files.includes(`viewer/${f}`), `viewer/${f} packed`);
-    for (const f of ['package.json', 'README.md', 'LICENSE', pkg.main, 'dist/core/motion-kernel.wasm', 'examples/demo.json']) assert.ok(files.includes(f), `${f} packed`);
+    for (const f of ['package.json', 'README.md', 'LICENSE', pkg.main, 'dist/core/motion-kernel.wasm', 'examples/demo.json', 'resources/editor-rules.js']) assert.ok(files.includes(f), `${f} packed`);
     const stray = files.filter((f) => /^(test|bench|src|scripts|docs|\.ci)\//.test(f) || /\.map$/.test(f) || /\.test\.js$/.test(f) || /\.tsbuildinfo$/.test(f));
     assert.deepEqual(stray, []);
     for (const f of files.filter((x) => x.endsWith('.js'))) {
@@ -164,6 +164,10 @@ describe(`the packed tarball, installed as the palette manager does (Node-RED ${
     const base = `http://127.0.0.1:${nr.port}`;
     // The viewer page and its worker come from the installed copy's viewer/ folder.
     for (const f of ['', 'worker.js']) assert.equal((await fetchBuffer(`${base}/glimpser/${f}`)).status, 200, `/glimpser/${f}`);
+    // The editor's shared script, which Node-RED serves from the module's resources/ folder.
+    const rules = await fetchBuffer(`${base}/resources/node-red-contrib-glimpser/editor-rules.js`);
+    assert.equal(rules.status, 200, 'resources/editor-rules.js served to the editor');
+    assert.match(rules.body.toString(), /window\.glimpserEditor = /);
     const stream = await openStream(`${base}/glimpser/demo.mjpg`);
     try {
       // Placeholders come while FFmpeg starts; real frames follow on the same connection.
