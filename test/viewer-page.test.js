@@ -95,6 +95,15 @@ describe('viewer page in Chromium (real Node-RED runtime)', function () {
     }, 1000 / fps);
   }
 
+  /** `n` recorded cameras loaded and fed (frames of `size`): their node ids and the page's URL. */
+  async function loadRecorded(n, size = '160x120') {
+    const flow = recordedFlow(n);
+    const ids = flow.map((node) => node.id);
+    const url = await load(flow);
+    feed(ids, await recordFrames({ count: 20, size, rate: 5 }));
+    return { flow, ids, url };
+  }
+
   /** The viewer page's server on this runtime. */
   const viewerServerOf = () => viewerPage.serverFor(httpNode);
   /** The page's endpoint viewers, per node id. */
@@ -172,11 +181,7 @@ describe('viewer page in Chromium (real Node-RED runtime)', function () {
   });
 
   it('Node-RED\'s HTTP server gone for 5 s: the page reconnects by itself, without a reload, and every tile moves again', async function () {
-    const flow = recordedFlow(4);
-    const ids = flow.map((n) => n.id);
-    const url = await load(flow);
-    const frames = await recordFrames({ count: 20, size: '160x120', rate: 5 });
-    feed(ids, frames);
+    const { ids, url } = await loadRecorded(4);
     browser = await launch({ viewport: { width: 1280, height: 800 } });
     const { page } = browser;
     await page.goto(url);
@@ -199,11 +204,7 @@ describe('viewer page in Chromium (real Node-RED runtime)', function () {
   });
 
   it('a full deploy: an unchanged node keeps its tile\'s viewer, a changed one brings its new name, a removed one its tile goes', async function () {
-    const flow = recordedFlow(3);
-    const ids = flow.map((n) => n.id);
-    const url = await load(flow);
-    const frames = await recordFrames({ count: 20, size: '160x120', rate: 5 });
-    feed(ids, frames);
+    const { flow, url } = await loadRecorded(3);
     browser = await launch({ viewport: { width: 1280, height: 800 } });
     const { page } = browser;
     await page.goto(url);
@@ -226,11 +227,7 @@ describe('viewer page in Chromium (real Node-RED runtime)', function () {
   });
 
   it('a hidden page receives no frames (the server stops sending them); visible again, it resumes', async function () {
-    const flow = recordedFlow(3);
-    const ids = flow.map((n) => n.id);
-    const url = await load(flow);
-    const frames = await recordFrames({ count: 20, size: '160x120', rate: 5 });
-    feed(ids, frames);
+    const { ids, url } = await loadRecorded(3);
     browser = await launch({ viewport: { width: 1280, height: 800 } });
     const { page } = browser;
     await page.goto(url);
@@ -255,11 +252,7 @@ describe('viewer page in Chromium (real Node-RED runtime)', function () {
   });
 
   it('a tile scrolled out of view receives nothing; where OffscreenCanvas is missing the page draws (?render=page)', async function () {
-    const flow = recordedFlow(12);
-    const ids = flow.map((n) => n.id);
-    const url = await load(flow);
-    const frames = await recordFrames({ count: 20, size: '160x120', rate: 5 });
-    feed(ids, frames);
+    const { ids, url } = await loadRecorded(12);
     browser = await launch({ viewport: { width: 700, height: 500 } });
     const { page } = browser;
     await page.goto(`${url}?render=page`);
@@ -275,11 +268,7 @@ describe('viewer page in Chromium (real Node-RED runtime)', function () {
   });
 
   it('on a phone: tap for full screen (one tile asked for, at full size), swipe to the next camera, pinch to zoom', async function () {
-    const flow = recordedFlow(3);
-    const ids = flow.map((n) => n.id);
-    const url = await load(flow);
-    const frames = await recordFrames({ count: 20, size: '640x480', rate: 5 });
-    feed(ids, frames);
+    const { ids, url } = await loadRecorded(3, '640x480');
     browser = await launch({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, hasTouch: true, isMobile: true });
     const { page } = browser;
     await page.goto(url);
