@@ -121,10 +121,11 @@ describe('ffmpeg-args', function () {
   describe('buildArgs', function () {
     it('starts with quiet global options and puts each kind\'s input options before -i', function () {
       const cases = [
-        [{ source: 'rtsp://cam/s' }, ['-rtsp_transport', 'tcp', '-timeout', '5000000']],
-        [{ source: 'http://cam/v' }, ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_on_network_error', '1', '-reconnect_delay_max', '5', '-rw_timeout', '10000000']],
+        // Live network input: 1 s of probing instead of FFmpeg's 5 s before the first frame.
+        [{ source: 'rtsp://cam/s' }, ['-rtsp_transport', 'tcp', '-timeout', '5000000', '-analyzeduration', '1000000']],
+        [{ source: 'http://cam/v' }, ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_on_network_error', '1', '-reconnect_delay_max', '5', '-rw_timeout', '10000000', '-analyzeduration', '1000000']],
         // The MJPEG demuxer stamps frames at 25 fps whatever the camera sends: arrival time is the clock.
-        [{ source: 'http://cam/v.mjpg' }, ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_on_network_error', '1', '-reconnect_delay_max', '5', '-rw_timeout', '10000000', '-use_wallclock_as_timestamps', '1']],
+        [{ source: 'http://cam/v.mjpg' }, ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_on_network_error', '1', '-reconnect_delay_max', '5', '-rw_timeout', '10000000', '-analyzeduration', '1000000', '-use_wallclock_as_timestamps', '1']],
         [{ source: '/srv/a.mp4' }, ['-re']],
         [{ source: '/srv/a.mp4', loop: true }, ['-stream_loop', '-1', '-re']],
         [{ source: '/srv/a.mp4', loop: true, realtime: false }, ['-stream_loop', '-1']],
@@ -132,7 +133,7 @@ describe('ffmpeg-args', function () {
         [{ source: '/dev/video0' }, ['-f', 'v4l2']],
         [{ source: 'testsrc:testsrc2=size=64x64:rate=5' }, ['-re', '-f', 'lavfi']],
         // loop and realtime mean nothing for a camera
-        [{ source: 'rtsp://cam/s', loop: true, realtime: true }, ['-rtsp_transport', 'tcp', '-timeout', '5000000']],
+        [{ source: 'rtsp://cam/s', loop: true, realtime: true }, ['-rtsp_transport', 'tcp', '-timeout', '5000000', '-analyzeduration', '1000000']],
       ];
       for (const [o, expected] of cases) {
         const { before } = inputPart(buildArgs(base(o)));
@@ -152,9 +153,9 @@ describe('ffmpeg-args', function () {
 
     it('uses the pre-5.0 RTSP timeout and pre-4.3 HTTP options when told the binary is that old', function () {
       const old = { major: 4, minor: 1 };
-      assert.deepEqual(inputPart(buildArgs(base({ source: 'rtsp://cam/s', ffmpegVersion: old }))).before.slice(5), ['-rtsp_transport', 'tcp', '-stimeout', '5000000']);
+      assert.deepEqual(inputPart(buildArgs(base({ source: 'rtsp://cam/s', ffmpegVersion: old }))).before.slice(5), ['-rtsp_transport', 'tcp', '-stimeout', '5000000', '-analyzeduration', '1000000']);
       assert.deepEqual(inputPart(buildArgs(base({ source: 'http://cam/s', ffmpegVersion: old }))).before.slice(5),
-        ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '5', '-rw_timeout', '10000000']);
+        ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '5', '-rw_timeout', '10000000', '-analyzeduration', '1000000']);
       assert.ok(inputPart(buildArgs(base({ source: 'http://cam/s', ffmpegVersion: { major: 4, minor: 4 } }))).before.includes('-reconnect_on_network_error'));
       assert.ok(inputPart(buildArgs(base({ source: 'rtsp://cam/s', ffmpegVersion: { major: 6, minor: 0 } }))).before.includes('-timeout'));
       assert.equal(sourceSignature(base({ source: 'rtsp://cam/s', ffmpegVersion: old })), sourceSignature(base({ source: 'rtsp://cam/s' })));
@@ -162,7 +163,7 @@ describe('ffmpeg-args', function () {
 
     it('places hwaccel args first and extra input args last before -i', function () {
       const { before } = inputPart(buildArgs(base({ source: 'rtsp://cam/s', hwaccelArgs: ['-hwaccel', 'vaapi'], extraInputArgs: ['-probesize', '32'] })));
-      assert.deepEqual(before.slice(5), ['-hwaccel', 'vaapi', '-rtsp_transport', 'tcp', '-timeout', '5000000', '-probesize', '32']);
+      assert.deepEqual(before.slice(5), ['-hwaccel', 'vaapi', '-rtsp_transport', 'tcp', '-timeout', '5000000', '-analyzeduration', '1000000', '-probesize', '32']);
     });
 
     it('builds one JPEG output with fps and optional even-width scale, video only', function () {

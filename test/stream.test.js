@@ -10,6 +10,8 @@ const { ProcessPool } = require('../dist/core/pool');
 const { hardwarePlan } = require('../dist/core/hwaccel-args');
 const { HwaccelFallback } = require('../dist/core/hwaccel-fallback');
 const { isAlive, until, waitFor, delay } = require('./helpers/procs');
+const { liveCamera } = require('./helpers/live-camera');
+const { execFileSync } = require('node:child_process');
 
 // Every frame's luma is 8 x its index (mod 256): a frame's gray and JPEG say which frame they are.
 const COUNTER = 'testsrc:color=c=black:s=160x120:r=10,geq=lum=mod(N*8\\,256):cb=128:cr=128';
@@ -106,6 +108,37 @@ describe('Stream: one owner per stream (real FFmpeg)', function () {
     await waitFor(() => !isAlive(oldPid), 5000);
     assert.equal(isAlive(oldPid), false, 'the old process went once the new one delivered');
     assert.equal(pool.captures().length, 1);
+  });
+
+  it('a live H.264 camera over HTTP, joined mid-GOP: gray frames flow, and a viewer gets every frame from the new process', async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-live-'));
+    const clip = path.join(dir, 'cam.mp4');
+    // A camera's stream: a keyframe every 2 s, no B-frames.
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=10', '-t', '6',
+      '-c:v', 'libx264', '-preset', 'veryfast', '-g', '20', '-bf', '0', '-pix_fmt', 'yuv420p', clip]);
+    const cam = await liveCamera(clip);
+    try {
+      pool = new ProcessPool({ idleGraceMs: 60000 });
+      const stream = pool.stream('cam');
+      stream.define('src', { capture: { source: cam.url, fps: 10, quality: 5 }, lowFps: 0.5 });
+      stream.use('motion', { gray: { width: 80, height: 60 } });
+      const motionOnly = await collect(stream, (f) => f.filter((x) => x.gray['80x60']).length >= 10, 20000);
+      assert.ok(motionOnly.filter((x) => x.jpeg).length <= 2, 'stills only while nobody watches');
+      const oldPid = stream.snapshot().pids[0];
+      stream.use('viewer', { run: true, jpeg: 'full' });
+      const seen = await collect(stream, (f) => f.filter((x) => x.pid !== oldPid && x.jpeg).length >= 10, 20000);
+      const firstNew = seen.findIndex((x) => x.pid !== oldPid);
+      assert.ok(firstNew > 0, 'the old process delivered while the new one joined the live stream');
+      assert.ok(seen.slice(firstNew).every((x) => x.jpeg && x.gray['80x60']), 'every frame now has its JPEG and its gray');
+      await until(() => cam.clients === 1, 'the old process lets go of the camera once the new one delivered', 5000);
+      await until(() => !isAlive(oldPid), 'the old process gone', 5000);
+      assert.equal(stream.snapshot().state, 'healthy');
+    } finally {
+      await pool?.close();
+      pool = undefined;
+      await cam.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('each gray size asked for comes from the same process, at exactly that size', async function () {
