@@ -141,6 +141,17 @@ describe('Stream: one owner per stream (real FFmpeg)', function () {
     }
   });
 
+  it('a burst of 20 JPEGs before their gray twins still pairs every frame (a live camera\'s start, a catch-up)', async function () {
+    pool = new ProcessPool({ idleGraceMs: 0, ffmpegPath: FAKE('burst') });
+    const stream = pool.stream('cam');
+    stream.define('src', { capture: { source: 'rtsp://192.0.2.1/live', fps: 10, quality: 5 }, lowFps: 0 });
+    stream.use('motion', { gray: { width: 80, height: 60 } });
+    const frames = await collect(stream, (f) => f.length >= 25);
+    const incomplete = frames.filter((f) => !f.jpeg || !f.gray['80x60']);
+    assert.deepEqual(incomplete.map((f) => f.seq), [], 'frames delivered without their JPEG or gray');
+    assert.equal(pool.captures()[0].stats().unpaired, 0);
+  });
+
   it('each gray size asked for comes from the same process, at exactly that size', async function () {
     pool = new ProcessPool({ idleGraceMs: 0 });
     const stream = pool.stream('cam');

@@ -79,10 +79,19 @@ interface Slot {
   gray: (GrayFrame | undefined)[];
   thumbs: (Buffer | undefined)[];
   have: number;
+  /** When its first output came (performance.now()). */
+  since: number;
 }
 
-/** Frames held while waiting for an output that lags behind; past this an incomplete frame is let go. */
-const MAX_PENDING = 8;
+/**
+ * How long, and for how many frames, an incomplete frame waits for an output that lags behind before it goes out
+ * without it. Outputs run dozens of frames apart in a burst (a live camera's start, where FFmpeg decodes what it read
+ * while probing at once; FFmpeg catching up after a stall) but only for milliseconds: a limit of 8 frames split such
+ * bursts into JPEG-only and gray-only frames. An output that is really lost delays the others by at most the wait.
+ * 64 frames of 1080p JPEG are about 10 MB, held only while a burst lasts.
+ */
+const MAX_PENDING = 64;
+const MAX_WAIT_MS = 1000;
 
 /**
  * One persistent FFmpeg and its outputs: the supervisor keeps the process alive, the splitters turn its pipes into
@@ -247,6 +256,7 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
       return;
     }
     const slot = this.slot(index);
+    if (!slot) return;
     slot.jpeg = data;
     slot.have++;
     this.flush();
@@ -255,6 +265,7 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
   private onGray(output: number, data: Buffer, width: number, height: number): void {
     const index = this.grayCounts[output]!++;
     const slot = this.slot(index);
+    if (!slot) return;
     slot.gray[output] = { data, width, height, seq: index, time: Date.now() };
     slot.have++;
     this.flush();
@@ -263,15 +274,18 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
   private onThumb(output: number, data: Buffer): void {
     const index = this.thumbCounts[output]!++ * this.jpegEvery;
     const slot = this.slot(index);
+    if (!slot) return;
     slot.thumbs[output] = data;
     slot.have++;
     this.flush();
   }
 
-  private slot(index: number): Slot {
+  private slot(index: number): Slot | undefined {
+    // Its frame already went out incomplete: a late output must not open the index again.
+    if (index < this.nextIndex) return undefined;
     let slot = this.pending.get(index);
     if (!slot) {
-      slot = { jpeg: undefined, gray: this.boxes.map(() => undefined), thumbs: this.thumbs.map(() => undefined), have: 0 };
+      slot = { jpeg: undefined, gray: this.boxes.map(() => undefined), thumbs: this.thumbs.map(() => undefined), have: 0, since: performance.now() };
       this.pending.set(index, slot);
     }
     return slot;
@@ -292,7 +306,7 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
         continue;
       }
       if (slot.have < this.expected(this.nextIndex)) {
-        if (this.pending.size <= MAX_PENDING) return;
+        if (this.pending.size <= MAX_PENDING && performance.now() - slot.since < MAX_WAIT_MS) return;
         this.unpaired++;
       }
       this.pending.delete(this.nextIndex);
