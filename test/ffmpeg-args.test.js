@@ -168,7 +168,7 @@ describe('ffmpeg-args', function () {
 
     it('builds one JPEG output with fps and optional even-width scale, video only', function () {
       const plain = inputPart(buildArgs(base({ source: 'rtsp://cam/s' }))).after;
-      assert.deepEqual(plain, ['-map', '0:v:0', '-vf', 'fps=5', '-an', '-sn', '-dn', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', '5', '-thread_type', 'slice', '-f', 'mpjpeg', '-boundary_tag', 'ffmpeg', 'pipe:1']);
+      assert.deepEqual(plain, ['-map', '0:v:0', '-vf', 'fps=5', '-an', '-sn', '-dn', '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', '5', '-thread_type', 'slice', '-f', 'mpjpeg', '-boundary_tag', 'ffmpeg', 'pipe:1']);
       const scaled = inputPart(buildArgs(base({ source: 'rtsp://cam/s', width: 641, fps: 2.5, quality: 31 }))).after;
       assert.deepEqual(scaled.slice(0, 4), ['-map', '0:v:0', '-vf', 'fps=2.5,scale=640:-2']);
       assertSubsequence(scaled, ['-q:v', '31'], 'quality');
@@ -180,8 +180,9 @@ describe('ffmpeg-args', function () {
       assert.deepEqual(after, [
         '-filter_complex',
         '[0:v]fps=5,split=2[a][b];[a]scale=640:-2[out1];[b]extractplanes=y,scale=w=160:h=120:force_original_aspect_ratio=decrease:flags=area,format=gray[out2]',
-        '-map', '[out1]', '-an', '-sn', '-dn', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', '5', '-thread_type', 'slice', '-f', 'mpjpeg', '-boundary_tag', 'ffmpeg', 'pipe:1',
-        '-map', '[out2]', '-an', '-sn', '-dn', '-c:v', 'pgm', '-f', 'image2pipe', 'pipe:3',
+        // Every output frame-exact (no per-output duplicates): the n-th frame of each is the same picture.
+        '-map', '[out1]', '-an', '-sn', '-dn', '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', '5', '-thread_type', 'slice', '-f', 'mpjpeg', '-boundary_tag', 'ffmpeg', 'pipe:1',
+        '-map', '[out2]', '-an', '-sn', '-dn', '-fps_mode', 'passthrough', '-c:v', 'pgm', '-f', 'image2pipe', 'pipe:3',
       ]);
       const unscaled = inputPart(buildArgs(base({ source: 'rtsp://cam/s', gray: { width: 160, height: 120 } }))).after;
       assert.match(unscaled[1], /\[a\]null\[out1\]/);
@@ -194,8 +195,8 @@ describe('ffmpeg-args', function () {
         '[b]extractplanes=y,scale=w=160:h=120:force_original_aspect_ratio=decrease:flags=area,format=gray[out2];' +
         '[c]extractplanes=y,scale=w=320:h=240:force_original_aspect_ratio=decrease:flags=area,format=gray[out3]');
       assertSubsequence(after, ['-map', '[out2]'], 'first gray');
-      assert.equal(after[after.indexOf('[out2]') + 8], 'pipe:3');
-      assert.equal(after[after.indexOf('[out3]') + 8], 'pipe:4');
+      assert.equal(after[after.indexOf('[out2]') + 10], 'pipe:3');
+      assert.equal(after[after.indexOf('[out3]') + 10], 'pipe:4');
       assert.throws(() => buildArgs(base({ source: 'rtsp://cam/s', gray: [1, 2, 3, 4, 5].map((i) => ({ width: 16 * i, height: 16 })) })), /At most 4/);
     });
 

@@ -110,26 +110,37 @@ describe('Stream: one owner per stream (real FFmpeg)', function () {
     assert.equal(pool.captures().length, 1);
   });
 
-  it('a live H.264 camera over HTTP, joined mid-GOP: gray frames flow, and a viewer gets every frame from the new process', async function () {
+  it('a live H.264 camera over HTTP, joined mid-GOP: every JPEG is paired with its own gray frame, and a viewer gets every frame from the new process', async function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-live-'));
     const clip = path.join(dir, 'cam.mp4');
-    // A camera's stream: a keyframe every 2 s, no B-frames.
-    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=10', '-t', '6',
-      '-c:v', 'libx264', '-preset', 'veryfast', '-g', '20', '-bf', '0', '-pix_fmt', 'yuv420p', clip]);
+    // A camera's stream (a keyframe every 2 s, no B-frames) whose brightness says which frame it is: lossless, so a
+    // JPEG and a gray frame of the same picture have the same mean. A live start's timestamps are far from zero: FFmpeg
+    // once duplicated frames on the gray output only, pairing each JPEG with a picture 10-16 frames away.
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', COUNTER.replace(/^testsrc:/, '').replace('s=160x120', 's=320x240'), '-frames:v', '64',
+      '-c:v', 'libx264', '-qp', '0', '-preset', 'veryfast', '-g', '20', '-bf', '0', '-pix_fmt', 'yuv420p', clip]);
+    const samePicture = async (f) => {
+      const { data } = await sharp(f.jpeg).greyscale().raw().toBuffer({ resolveWithObject: true });
+      // Limited-range gray against the full-range JPEG, which clips what lies above white.
+      const g = Math.min(255, Math.max(0, (mean(f.gray['80x60'].data) - 16) * (255 / 219)));
+      assert.ok(Math.abs(mean(data) - g) < 4, `JPEG ${mean(data).toFixed(1)} vs gray ${g.toFixed(1)}: the same frame`);
+    };
     const cam = await liveCamera(clip);
     try {
       pool = new ProcessPool({ idleGraceMs: 60000 });
       const stream = pool.stream('cam');
       stream.define('src', { capture: { source: cam.url, fps: 10, quality: 5 }, lowFps: 0.5 });
       stream.use('motion', { gray: { width: 80, height: 60 } });
-      const motionOnly = await collect(stream, (f) => f.filter((x) => x.gray['80x60']).length >= 10, 20000);
-      assert.ok(motionOnly.filter((x) => x.jpeg).length <= 2, 'stills only while nobody watches');
+      const motionOnly = await collect(stream, (f) => f.filter((x) => x.jpeg).length >= 2, 20000);
+      assert.ok(motionOnly.filter((x) => x.jpeg).length < motionOnly.length / 5, 'stills only while nobody watches');
+      for (const f of motionOnly.filter((x) => x.jpeg)) await samePicture(f);
       const oldPid = stream.snapshot().pids[0];
       stream.use('viewer', { run: true, jpeg: 'full' });
       const seen = await collect(stream, (f) => f.filter((x) => x.pid !== oldPid && x.jpeg).length >= 10, 20000);
       const firstNew = seen.findIndex((x) => x.pid !== oldPid);
       assert.ok(firstNew > 0, 'the old process delivered while the new one joined the live stream');
       assert.ok(seen.slice(firstNew).every((x) => x.jpeg && x.gray['80x60']), 'every frame now has its JPEG and its gray');
+      for (const f of seen.slice(firstNew)) await samePicture(f);
+      assert.equal(pool.captures()[0].stats().unpaired, 0);
       await until(() => cam.clients === 1, 'the old process lets go of the camera once the new one delivered', 5000);
       await until(() => !isAlive(oldPid), 'the old process gone', 5000);
       assert.equal(stream.snapshot().state, 'healthy');

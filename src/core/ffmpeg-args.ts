@@ -465,8 +465,12 @@ export function buildArgs(o: CaptureOptions): string[] {
     : `extractplanes=y,scale=w=${g.width}:h=${g.height}:force_original_aspect_ratio=decrease:flags=area,format=gray`;
   // Every n-th frame by its index after the fps filter, so the k-th JPEG is frame k*n of the gray outputs.
   const select = n.jpegEvery > 1 ? `select=not(mod(n\\,${n.jpegEvery}))` : undefined;
-  // Dropped frames leave gaps in the timestamps: passthrough stops the muxer from filling them with duplicates.
-  const passthrough = n.jpegEvery > 1 ? (versionBelow(o.ffmpegVersion, 5, 1) ? ['-vsync', 'passthrough'] : ['-fps_mode', 'passthrough']) : [];
+  // Every output takes exactly the frames its chain gives it: the n-th frame of each output is the same picture, which
+  // pairing by index relies on. By default FFmpeg may duplicate frames per output to fill timestamp gaps: with a live
+  // camera's start (timestamps far from zero) the gray output gained 10-16 frames the JPEG output did not, pairing
+  // each JPEG with a picture a second and more away and holding gray frames back in bursts. Thinned JPEG outputs
+  // (select) need it anyway, or the muxer fills the gaps they leave.
+  const passthrough = versionBelow(o.ffmpegVersion, 5, 1) ? ['-vsync', 'passthrough'] : ['-fps_mode', 'passthrough'];
   // mpjpeg: every JPEG preceded by its Content-length, so the splitter never scans image bytes for markers.
   // Slice threads, not frame threads: the encoder's frame threading holds each JPEG back until later frames come
   // (about 150 ms at 10 fps; a whole still interval on a thinned output), slices parallelise without a delay.
@@ -491,7 +495,7 @@ export function buildArgs(o: CaptureOptions): string[] {
   let out = 1;
   if (n.jpeg) args.push('-map', `[out${out++}]`, ...DROP_OTHER_STREAMS, ...jpegOut);
   n.grays.forEach((_, i) => {
-    args.push('-map', `[out${out++}]`, ...DROP_OTHER_STREAMS, '-c:v', 'pgm', '-f', 'image2pipe', `pipe:${grayPipe(i)}`);
+    args.push('-map', `[out${out++}]`, ...DROP_OTHER_STREAMS, ...passthrough, '-c:v', 'pgm', '-f', 'image2pipe', `pipe:${grayPipe(i)}`);
   });
   n.thumbs.forEach((_, i) => {
     args.push('-map', `[out${out++}]`, ...DROP_OTHER_STREAMS, ...jpegOut.slice(0, -1), `pipe:${grayPipe(n.grays.length + i)}`);

@@ -10,7 +10,7 @@ const TS = 188;
 async function liveCamera(file, { ffmpeg = 'ffmpeg' } = {}) {
   const clients = new Set();
   let offset = 0; // bytes into the current TS packet
-  const feed = spawn(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', file, '-c', 'copy', '-f', 'mpegts', 'pipe:1'],
+  const feed = spawn(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', file, '-c', 'copy', '-muxdelay', '0', '-muxpreload', '0', '-flush_packets', '1', '-f', 'mpegts', 'pipe:1'],
     { stdio: ['ignore', 'pipe', 'inherit'] });
   feed.stdout.on('data', (chunk) => {
     for (const c of clients) {
