@@ -64,9 +64,10 @@ describe('package layout', function () {
     assert.deepEqual([...loaded].sort(), declared.sort());
   });
 
-  it('ships what Node-RED needs: dist (with the motion kernel), nodes, examples, the Grafana dashboard, the viewer page', function () {
+  it('ships what Node-RED needs: dist (with the motion kernel), nodes, the editor\'s resources, examples, the Grafana dashboard, the viewer page', function () {
     // The compiler's incremental state stays out of the package.
-    assert.deepEqual(pkg.files.sort(), ['!dist/.tsbuildinfo', 'README.md', 'dist/', 'examples/', 'grafana/', 'nodes/', 'viewer/']);
+    assert.deepEqual(pkg.files.sort(), ['!dist/.tsbuildinfo', 'README.md', 'dist/', 'examples/', 'grafana/', 'nodes/', 'resources/', 'viewer/']);
+    assert.ok(fs.existsSync(path.join(__dirname, '..', 'resources', 'editor-rules.js')), 'resources/editor-rules.js');
     for (const f of ['index.html', 'viewer.js', 'worker.js', 'render.js', 'viewer.css', 'icon.svg']) {
       assert.ok(fs.existsSync(path.join(__dirname, '..', 'viewer', f)), `viewer/${f}`);
     }
