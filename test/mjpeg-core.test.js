@@ -1,6 +1,5 @@
 'use strict';
 const assert = require('node:assert/strict');
-const http = require('node:http');
 const net = require('node:net');
 const sharp = require('sharp');
 const { jpegView, jpegSize } = require('../dist/core/jpeg-info');
@@ -13,17 +12,8 @@ const { recordFrames } = require('./helpers/ffmpeg-frames');
 const { openStream, nextParts, fetchBuffer, isCompleteJpeg, MultipartParser } = require('./helpers/mjpeg-client');
 const { TestSource } = require('./helpers/test-source');
 const { until, delay } = require('./helpers/procs');
+const { listen, closeServer } = require('./helpers/http-server');
 
-function listen(handler) {
-  return new Promise((resolve) => {
-    const server = http.createServer(handler);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
-}
-function closeServer(server) {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
 function once(emitter, event, pred = () => true) {
   return new Promise((resolve) => {
     const fn = (...args) => {

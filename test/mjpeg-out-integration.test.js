@@ -15,6 +15,7 @@ const mjpegOut = require('../nodes/mjpeg-out.js');
 const { openStream, nextParts, fetchBuffer, isCompleteJpeg } = require('./helpers/mjpeg-client');
 const { splitJpegs, FFMPEG } = require('./helpers/ffmpeg-frames');
 const { delay, isAlive, until } = require('./helpers/procs');
+const { useHttpRuntime } = require('./helpers/red-http');
 
 function flow({ source = {}, pool = {}, out = {} } = {}) {
   return [
@@ -27,30 +28,12 @@ function flow({ source = {}, pool = {}, out = {} } = {}) {
 
 describe('ffmpeg-source -> mjpeg-out (real FFmpeg, real Node-RED, real clients)', function () {
   this.timeout(60000);
-  let server;
-  let httpNode;
+  const rt = useHttpRuntime(helper);
   let base;
-  const captureHttp = (RED) => {
-    httpNode = RED.httpNode;
-  };
-  beforeEach(function (done) {
-    helper.startServer(done);
-  });
-  afterEach(async function () {
-    await helper.unload();
-    if (server) {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      server = undefined;
-    }
-    await new Promise((r) => helper.stopServer(r));
-  });
 
-  async function load(f, extraHandler) {
-    await helper.load([poolNode, sourceNode, mjpegOut, captureHttp], f);
-    server = http.createServer((req, res) => (extraHandler && extraHandler(req, res)) || httpNode(req, res));
-    await new Promise((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${server.address().port}`;
+  async function load(f, handler) {
+    await rt.load([poolNode, sourceNode, mjpegOut], f, { handler });
+    base = rt.base;
     return helper.getNode('out');
   }
 

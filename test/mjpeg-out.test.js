@@ -12,6 +12,7 @@ const { openStream, nextParts, fetchBuffer } = require('./helpers/mjpeg-client')
 const { TestSource } = require('./helpers/test-source');
 
 const { until, delay } = require('./helpers/procs');
+const { useHttpRuntime } = require('./helpers/red-http');
 
 function flow(outProps = {}, extra = []) {
   return [
@@ -24,36 +25,16 @@ function flow(outProps = {}, extra = []) {
 describe('mjpeg-out node (real Node-RED runtime, real HTTP clients)', function () {
   this.timeout(60000);
   let frames;
-  let server;
-  let httpNode;
+  const rt = useHttpRuntime(helper);
   let base;
-  const captureHttp = (RED) => {
-    httpNode = RED.httpNode;
-  };
 
   before(async function () {
     frames = await recordFrames({ count: 40, size: '320x240' });
   });
-  beforeEach(function (done) {
-    helper.startServer(done);
-  });
-  afterEach(async function () {
-    await helper.unload();
-    if (server) {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      server = undefined;
-    }
-    helper.settings({});
-    await new Promise((r) => helper.stopServer(r));
-  });
 
   async function load(f, settings) {
-    if (settings) helper.settings(settings);
-    await helper.load([mjpegOut, captureHttp], f);
-    server = http.createServer(httpNode);
-    await new Promise((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${server.address().port}`;
+    await rt.load([mjpegOut], f, { settings });
+    base = rt.base;
     return helper.getNode('out');
   }
 
@@ -168,11 +149,11 @@ describe('mjpeg-out node (real Node-RED runtime, real HTTP clients)', function (
 
   it('redeploying 50 times leaks no routes and the newest node serves the path', async function () {
     const out = await load(flow());
-    const stackBefore = httpNode._router.stack.length;
+    const stackBefore = rt.httpNode._router.stack.length;
     for (let i = 0; i < 50; i++) {
       await helper.setFlows(flow({ name: `front${i}`, maxViewers: 100 + i }), 'full');
     }
-    assert.equal(httpNode._router.stack.length, stackBefore, 'router stack unchanged');
+    assert.equal(rt.httpNode._router.stack.length, stackBefore, 'router stack unchanged');
     const now = helper.getNode('out');
     assert.notEqual(now, out);
     now.receive({ payload: frames[2] });

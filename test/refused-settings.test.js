@@ -3,10 +3,10 @@
 // naming the field and its range, and the node runs nothing on them (no stream defined, no path served, no frames
 // asked for). Empty fields take their defaults. The editor accepts exactly the same values (test/editor.test.js).
 const assert = require('node:assert/strict');
-const http = require('node:http');
 const helper = require('./helpers/node-red').testHelper();
 const { withCatalogs } = require('./helpers/i18n');
 const { fetchBuffer } = require('./helpers/mjpeg-client');
+const { useHttpRuntime } = require('./helpers/red-http');
 
 const [poolNode, sourceNode, mjpegOut, motionNode] = withCatalogs([
   require('../nodes/process-pool.js'),
@@ -29,19 +29,7 @@ function statusesOf(node) {
 
 describe('refused settings (real Node-RED runtime)', function () {
   this.timeout(30000);
-  let server;
-  beforeEach(function (done) {
-    helper.startServer(done);
-  });
-  afterEach(async function () {
-    await helper.unload();
-    if (server) {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      server = undefined;
-    }
-    await new Promise((r) => helper.stopServer(r));
-  });
+  const rt = useHttpRuntime(helper);
 
   it('camera: width -5 and quality 99 are refused by name and range; no stream is defined; a snapshot request fails with the reason', async function () {
     await helper.load([poolNode, sourceNode], [pool(), source({ width: -5, quality: '99' })]);
@@ -100,16 +88,10 @@ describe('refused settings (real Node-RED runtime)', function () {
   });
 
   it('mjpeg out: max viewers 0 and stall timeout -1 are refused; the path is not served', async function () {
-    let httpNode;
-    const capture = (RED) => {
-      httpNode = RED.httpNode;
-    };
     const out = (id, props) => ({ id, type: 'glimpser-mjpeg-out', name: `${id} stream`, path: `/glimpser/${id}.mjpg`, stillPath: `/glimpser/${id}.jpg`, wires: [], ...props });
     // Beside it, the same node with valid (and empty: default) settings serves its paths.
-    await helper.load([mjpegOut, capture], [out('bad', { maxViewers: 0, stallTimeout: '-1' }), out('good', { maxViewers: '', maxPerAddress: '', maxMegapixels: '', stallTimeout: '', stillTimeout: '' })]);
-    server = http.createServer(httpNode);
-    await new Promise((r) => server.listen(0, '127.0.0.1', r));
-    const base = `http://127.0.0.1:${server.address().port}`;
+    await rt.load([mjpegOut], [out('bad', { maxViewers: 0, stallTimeout: '-1' }), out('good', { maxViewers: '', maxPerAddress: '', maxMegapixels: '', stallTimeout: '', stillTimeout: '' })]);
+    const { base } = rt;
     const bad = helper.getNode('bad');
     assert.deepEqual(errorsOf(bad), ['Max viewers must be a whole number from 1 to 10000, got "0"', 'Stall timeout (s) must be a number from 1 to 3600, got "-1"']);
     assert.equal(statusesOf(bad).at(-1).fill, 'red');

@@ -16,19 +16,10 @@ const { openStream, nextParts, fetchBuffer } = require('./helpers/mjpeg-client')
 const { openMux, postJson, openEvents } = require('./helpers/mux-client');
 const { TestSource } = require('./helpers/test-source');
 const { until, delay } = require('./helpers/procs');
+const { listen, closeServer } = require('./helpers/http-server');
 
 const ASSETS = path.join(__dirname, '..', 'viewer');
 
-function listen(handler) {
-  return new Promise((resolve) => {
-    const server = http.createServer(handler);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
-}
-function closeServer(server) {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
 function endpoint(name, opts = {}) {
   return new MjpegEndpoint({ name, consumerId: name, maxViewers: 50, maxPerAddress: 50, stallTimeoutMs: 30000, stillTimeoutMs: 1000, ...opts });
 }
