@@ -54,8 +54,10 @@ describe('stream-health node (real FFmpeg, real Node-RED)', function () {
   }
 
   it('sends state changes and figures: fps near the source rate, FFmpeg and its CPU and memory', async function () {
-    // A flow node wired to the source takes every frame, so the stream runs at its full rate.
-    const { states, figures, health } = await load(flow({ source: { wires: [['tap']] }, extra: [{ id: 'tap', type: 'helper' }] }));
+    // A flow node wired to the source takes every frame, so the stream runs at its full rate. A 640x360 picture: /proc
+    // counts CPU in 10 ms ticks, and FFmpeg making 160x120 JPEGs used less than one tick in some 1 s intervals (0 %).
+    const source = { source: 'testsrc2=size=640x360:rate=10', wires: [['tap']] };
+    const { states, figures, health } = await load(flow({ source, extra: [{ id: 'tap', type: 'helper' }] }));
     await until(() => states.some((s) => s.msg.payload.state === 'healthy'), 'healthy');
     const healthy = states.find((s) => s.msg.payload.state === 'healthy').msg;
     assert.equal(healthy.topic, 'front');
