@@ -1,6 +1,6 @@
 'use strict';
 // The viewer page in a real Chromium (Debian's, driven by playwright-core) against a real Node-RED runtime:
-// 16 real FFmpeg test cameras moving on one page, a killed FFmpeg that leaves the others and the page's main thread alone,
+// 16 cameras moving on one page, a killed FFmpeg that leaves the others and the page's main thread alone,
 // the server gone for 5 s, a hidden page, full screen with swipe and pinch on a phone-sized page.
 const assert = require('node:assert/strict');
 const http = require('node:http');
@@ -110,12 +110,11 @@ describe('viewer page in Chromium (real Node-RED runtime)', function () {
   const viewersOf = (ids) => ids.map((id) => helper.getNode(id).endpoint.viewers);
   const stats = (page) => page.evaluate(() => window.glimpserViewer.stats());
 
-  it('16 test cameras (16 real FFmpegs) on one page all move: every picture changes within 2 s, over two long connections', async function () {
-    const url = await load(cameraFlow(16));
-    const ids = Array.from({ length: 16 }, (_, i) => `out${i}`);
-    const pool = helper.getNode('pool').pool;
-    await until(() => ids.every((_, i) => pool.stream(`cam${i}`).state === 'healthy'), 'sixteen healthy cameras', 45000);
-    assert.equal(pool.captures().length, 16, 'one FFmpeg per camera');
+  it('16 cameras on one page all move: every picture changes within 2 s, over two long connections', async function () {
+    // Recorded cameras: 16 FFmpegs starting (and switching outputs when the page subscribes, 32 processes for a
+    // moment) starved the Chromium of the other runtime's suite, which .ci/run runs alongside (heartbeat gaps of
+    // 151 and 238 ms in its killed-FFmpeg test). The real-FFmpeg path is the next test's.
+    const { ids, url } = await loadRecorded(16);
     browser = await launch({ viewport: { width: 1600, height: 1100 } });
     const { page } = browser;
     await page.goto(url);
@@ -134,6 +133,8 @@ describe('viewer page in Chromium (real Node-RED runtime)', function () {
     assert.ok(viewer, 'viewer server found');
     assert.equal(viewer.connections().length, 1, 'one picture connection');
     assert.equal(viewer.controlConnections, 1, 'one control connection');
+    const fps = await stats(page);
+    for (const id of ids) assert.ok(fps.tiles[id].fps >= 3, `${id}: ${fps.tiles[id].fps} fps of 5`);
     assert.deepEqual(browser.errors, []);
   });
 
