@@ -17,8 +17,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { ProcessPool } = require('../dist/core/pool.js');
-const { MotionDetector } = require('../dist/core/motion-detector.js');
+const { ProcessPool } = require('../dist/core/stream/pool.js');
+const { MotionDetector } = require('../dist/core/motion/detector.js');
 const { pidCpuMs } = require('./lib/measure.js');
 const { liveCamera } = require('../test/helpers/live-camera.js');
 

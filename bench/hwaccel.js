@@ -9,11 +9,12 @@ const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { probeHwaccels } = require('../dist/core/hwaccel-probe.js');
-const { planFor, softwarePlan } = require('../dist/core/hwaccel-args.js');
-const { findOnPath } = require('../dist/core/ffmpeg-binary.js');
-const { MultipartJpegSplitter, FFMPEG_BOUNDARY } = require('../dist/core/multipart-splitter.js');
-const { PgmSplitter } = require('../dist/core/pgm-splitter.js');
+const { probeHwaccels } = require('../dist/core/hwaccel/probe.js');
+const { softwarePlan } = require('../dist/core/hwaccel/methods.js');
+const { planFor } = require('../dist/core/hwaccel/choose.js');
+const { findOnPath } = require('../dist/core/ffmpeg/binary.js');
+const { MultipartJpegSplitter, FFMPEG_BOUNDARY } = require('../dist/core/jpeg/multipart-splitter.js');
+const { PgmSplitter } = require('../dist/core/jpeg/pgm-splitter.js');
 const { median, waitedChildrenCpuMs } = require('./lib/measure.js');
 
 const ROUNDS = 3;

@@ -18,10 +18,10 @@ const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { findOnPath } = require('../dist/core/ffmpeg-binary.js');
-const { MultipartJpegSplitter, FFMPEG_BOUNDARY } = require('../dist/core/multipart-splitter.js');
-const { RawFrameSplitter } = require('../dist/core/raw-frame-splitter.js');
-const { JpegEncoder, encodeRaw, sharpQuality } = require('../dist/core/jpeg-encoder.js');
+const { findOnPath } = require('../dist/core/ffmpeg/binary.js');
+const { MultipartJpegSplitter, FFMPEG_BOUNDARY } = require('../dist/core/jpeg/multipart-splitter.js');
+const { RawFrameSplitter } = require('./lib/raw-frame-splitter.js');
+const { JpegEncoder, encodeRaw, sharpQuality } = require('.././lib/jpeg-encoder.js');
 const { median, ownCpuMs, waitedChildrenCpuMs } = require('./lib/measure.js');
 
 const FPS = 10;

@@ -11,10 +11,10 @@
 // Usage: node bench/motion-pipeline.js [secondsPerRun]   (needs `npm run build` first; rounds interleave ours/baseline)
 const { spawn } = require('node:child_process');
 const sharp = require('sharp');
-const { buildArgs } = require('../dist/core/ffmpeg-args.js');
-const { MultipartJpegSplitter } = require('../dist/core/multipart-splitter.js');
-const { PgmSplitter } = require('../dist/core/pgm-splitter.js');
-const { MotionDetector } = require('../dist/core/motion-detector.js');
+const { buildArgs } = require('../dist/core/ffmpeg/args.js');
+const { MultipartJpegSplitter } = require('../dist/core/jpeg/multipart-splitter.js');
+const { PgmSplitter } = require('../dist/core/jpeg/pgm-splitter.js');
+const { MotionDetector } = require('../dist/core/motion/detector.js');
 const { pidCpuMs } = require('./lib/measure.js');
 
 const SECONDS = Number(process.argv[2]) || 10;

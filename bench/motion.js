@@ -7,10 +7,10 @@
 // rounds so the before/after figures come from the same machine state.
 // Usage: node bench/motion.js [rounds] [passes]   (needs `npm run build` first)
 const { spawn } = require('node:child_process');
-const { MotionDetector } = require('../dist/core/motion-detector.js');
+const { MotionDetector } = require('../dist/core/motion/detector.js');
 const { MotionDetector: MotionDetectorBefore } = require('./reference/motion-detector-before.js');
-const { parseRegions } = require('../dist/core/roi.js');
-const { PgmSplitter } = require('../dist/core/pgm-splitter.js');
+const { parseRegions } = require('../dist/core/motion/roi.js');
+const { PgmSplitter } = require('../dist/core/jpeg/pgm-splitter.js');
 const P2P = require('pipe2pam');
 const PamDiff = require('pam-diff');
 const PC = require('pixel-change');

@@ -11,9 +11,9 @@ const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { JpegSplitter } = require('../dist/core/jpeg-splitter.js');
-const { MultipartJpegSplitter } = require('../dist/core/multipart-splitter.js');
-const { buildArgs } = require('../dist/core/ffmpeg-args.js');
+const { JpegSplitter } = require('../dist/core/jpeg/jpeg-splitter.js');
+const { MultipartJpegSplitter } = require('../dist/core/jpeg/multipart-splitter.js');
+const { buildArgs } = require('../dist/core/ffmpeg/args.js');
 const { ownCpuMs, pidCpuMs, USER_HZ, waitedChildrenCpuMs } = require('./lib/measure.js');
 
 const ROUNDS = 2;

@@ -14,8 +14,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const P2J = require('pipe2jpeg');
-const { JpegSplitter } = require('../dist/core/jpeg-splitter.js');
-const { MultipartJpegSplitter } = require('../dist/core/multipart-splitter.js');
+const { JpegSplitter } = require('../dist/core/jpeg/jpeg-splitter.js');
+const { MultipartJpegSplitter } = require('../dist/core/jpeg/multipart-splitter.js');
 const { median } = require('./lib/measure.js');
 
 const FRAMES = 150;

@@ -79,8 +79,8 @@ async function serve(endpoint) {
 }
 
 function pipeline({ source, fps, adaptive, motion }) {
-  const { ProcessPool } = require('../dist/core/pool.js');
-  const { MjpegEndpoint } = require('../dist/core/mjpeg-endpoint.js');
+  const { ProcessPool } = require('../dist/core/stream/pool.js');
+  const { MjpegEndpoint } = require('../dist/core/serve/mjpeg-endpoint.js');
   const pool = new ProcessPool({ idleGraceMs: 2000 });
   const stream = pool.stream('bench');
   const endpoint = new MjpegEndpoint({ name: 'bench', consumerId: 'out', maxViewers: 100, maxPerAddress: 100, stallTimeoutMs: 60000, stillTimeoutMs: 5000, adaptive });
@@ -93,8 +93,8 @@ function pipeline({ source, fps, adaptive, motion }) {
   });
   const timers = [];
   if (motion) {
-    const { MotionDetector } = require('../dist/core/motion-detector.js');
-    const { MotionEvents } = require('../dist/core/motion-events.js');
+    const { MotionDetector } = require('../dist/core/motion/detector.js');
+    const { MotionEvents } = require('../dist/core/motion/events.js');
     const detector = new MotionDetector();
     const events = new MotionEvents({ quietMs: 2000 });
     motion.on = 0;

@@ -1,5 +1,5 @@
 'use strict';
-// Derives the table in src/core/jpeg-encoder.ts that maps FFmpeg's mjpeg -q:v (2 best .. 31 smallest) to sharp's
+// Derives the table in bench/lib/jpeg-encoder.js that maps FFmpeg's mjpeg -q:v (2 best .. 31 smallest) to sharp's
 // JPEG quality (1..100) giving the same bytes per frame, measured on real frames rather than guessed: the two
 // encoders use different quantisation tables (FFmpeg: the MPEG-1 intra matrix times q/8 for luma and chroma alike,
 // with a fixed DC step of 8; libjpeg: the JPEG Annex K tables, a harsher one for chroma, scaled by quality), so no

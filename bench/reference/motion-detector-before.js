@@ -1,10 +1,10 @@
 'use strict';
 // The motion detector as it was before the WebAssembly kernel (commit 5ebaeed, tsc output of
-// src/core/motion-detector.ts), kept only as a reference: bench/motion.js times it as "ours (before)"
-// and test/motion-kernel.test.js checks the new detector gives the same result on every frame.
+// src/core/motion/detector.ts), kept only as a reference: bench/motion.js times it as "ours (before)"
+// and test/unit/motion-kernel.test.js checks the new detector gives the same result on every frame.
 Object.defineProperty(exports, "__esModule", { value: true });
 exports.MotionDetector = exports.GrayFrameError = exports.DEFAULT_MOTION_OPTIONS = void 0;
-const roi_1 = require("../../dist/core/roi.js");
+const roi_1 = require("../../dist/core/motion/roi.js");
 exports.DEFAULT_MOTION_OPTIONS = Object.freeze({
     pixelThreshold: 0.08,
     minArea: 80,

@@ -1,6 +1,6 @@
 /**
  * A numeric editor field as the runtime accepts it. The editor's validators (nodes/*.html) apply the same rule, and
- * test/editor.test.js checks in Chromium that both accept exactly the same values.
+ * test/browser/editor.test.js checks in Chromium that both accept exactly the same values.
  */
 export interface NumberRule {
   min: number;

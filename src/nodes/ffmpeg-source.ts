@@ -1,16 +1,17 @@
-import { detectKind, displaySource, type CaptureOptions } from '../core/ffmpeg-args';
-import type { AccelProvider, StateChange, StreamFrame } from '../core/stream';
+import { detectKind, displaySource, type CaptureOptions } from '../core/ffmpeg/args';
+import type { AccelProvider, StateChange, StreamFrame } from '../core/stream/stream';
 import type { Frame } from '../core/types';
 import { rangeMessage, readNumbers, trimmed } from './config';
 import { SOURCE_RULES } from './field-rules';
-import type { HwaccelConfigNode } from './hwaccel-config';
+import type { HwaccelConfigNode } from './hwaccel-settings';
 import { lifecycleOf } from './lifecycle';
 import { poolHandleFor } from './pool-handle';
 import type { DoneFn, Node, NodeDef, NodeMessage, NodeRedRuntime, SendFn } from './red-types';
 import { STATE_FILL } from './state-fill';
 import { streamNameOf } from './stream-ref';
+import { statusText } from './status-text';
 
-export interface FfmpegSourceDef extends NodeDef {
+interface FfmpegSourceDef extends NodeDef {
   pool?: string;
   source?: string;
   fps?: string | number;
@@ -39,7 +40,7 @@ const QUERY_SECRET = /[?&;](password|passwd|pass|pwd|token|access_token|auth|key
 const MODES = ['auto', 'ffmpeg', 'passthrough'];
 
 /** The warning a source URL deserves for carrying a secret, if it does: its catalog key and substitutions. */
-export function urlSecretWarning(source: string): { key: string; subs: Record<string, string> } | undefined {
+function urlSecretWarning(source: string): { key: string; subs: Record<string, string> } | undefined {
   if (/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(source)) return { key: 'ffmpeg-source.warnings.passwordInUrl', subs: {} };
   const m = QUERY_SECRET.exec(source);
   // Only the parameter's name: its value is the secret.
@@ -58,7 +59,7 @@ function wiredTypes(RED: NodeRedRuntime, def: NodeDef): string[] {
   return types;
 }
 
-module.exports = function register(RED: NodeRedRuntime): void {
+function register(RED: NodeRedRuntime): void {
   function FfmpegSource(this: Node<Credentials>, def: FfmpegSourceDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -150,8 +151,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       let text = RED._(`ffmpeg-source.status.${state}`);
       if (state === 'healthy' || state === 'degraded') text = RED._('ffmpeg-source.status.withFps', { state: text, fps: stream.snapshot().fps.toFixed(1) });
       if (state !== 'healthy' && reason) text = RED._('ffmpeg-source.status.withReason', { state: text, reason });
-      if (text.length > 80) text = `${text.slice(0, 77)}…`;
-      node.status({ fill: STATE_FILL[state], shape: state === 'healthy' ? 'dot' : 'ring', text });
+      node.status({ fill: STATE_FILL[state], shape: state === 'healthy' ? 'dot' : 'ring', text: statusText(text) });
     };
     let lastDegraded: string | undefined;
     const onState = (change: StateChange): void => {
@@ -167,7 +167,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
     };
 
     if (configError) {
-      node.status({ fill: 'red', shape: 'ring', text: configError.length > 80 ? `${configError.slice(0, 79)}…` : configError });
+      node.status({ fill: 'red', shape: 'ring', text: statusText(configError) });
       for (const message of refused.length > 0 ? refused : [configError]) node.error(message);
     } else {
       stream.on('frame', onFrame);
@@ -231,4 +231,6 @@ module.exports = function register(RED: NodeRedRuntime): void {
   RED.nodes.registerType('glimpser-ffmpeg-source', FfmpegSource, {
     credentials: { username: { type: 'text' }, password: { type: 'password' } },
   });
-};
+}
+
+export = register;

@@ -1,9 +1,9 @@
-import { DEFAULT_MAX_PIXELS } from '../core/mjpeg-endpoint';
+import { DEFAULT_MAX_PIXELS } from '../core/jpeg/jpeg-info';
 import type { NumberRule } from './config';
 
 /**
  * What each node accepts in its numeric fields, by editor property. The editor files (nodes/*.html) hold a copy
- * for their validators; test/editor.test.js runs those validators in Chromium against these tables.
+ * for their validators; test/browser/editor.test.js runs those validators in Chromium against these tables.
  */
 export const POOL_RULES = {
   idleGrace: { min: 0, max: 3600, fallback: 10 },

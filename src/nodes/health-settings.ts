@@ -1,10 +1,10 @@
-import { normalisePath } from '../core/route-table';
+import { normalisePath } from '../core/serve/route-table';
 import { trimmed } from './config';
 import type { NodeDef } from './red-types';
 
 /**
  * The settings of the stream-health and metrics nodes as the runtime accepts them, or the i18n key of why not. The
- * editors (nodes/stream-health.html, nodes/metrics.html) validate with the same rules; test/health-editor.test.js
+ * editors (nodes/stream-health.html, nodes/metrics.html) validate with the same rules; test/browser/health-editor.test.js
  * holds both to the same table of values.
  */
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RouteTable, runChain, type RouteHandler } from '../core/route-table';
+import { RouteTable, runChain, type RouteHandler } from '../core/serve/route-table';
 import type { NodeRedRuntime } from './red-types';
 
 interface HttpApp {

@@ -1,31 +1,15 @@
-import { resolveFfmpeg, type FfmpegBinary } from '../core/ffmpeg-binary';
-import { isHwMethod, planFor, type HwaccelMode, type HwaccelPlan, type HwMethod } from '../core/hwaccel-args';
-import { HwaccelFallback, type FallbackOptions } from '../core/hwaccel-fallback';
-import { probeHwaccels, withNamedDevices, type DeviceMap, type ProbeReport } from '../core/hwaccel-probe';
-import { HWACCEL_TYPE, HwaccelConfigError, normaliseSettings, type HwaccelConfigDef, type Settings } from './hwaccel-settings';
-import type { Node, NodeRedRuntime } from './red-types';
+import { resolveFfmpeg, type FfmpegBinary } from '../core/ffmpeg/binary';
+import { planFor } from '../core/hwaccel/choose';
+import { isHwMethod, type HwaccelPlan, type HwMethod } from '../core/hwaccel/methods';
+import { HwaccelFallback } from '../core/hwaccel/fallback';
+import { probeHwaccels, withNamedDevices, type DeviceMap } from '../core/hwaccel/probe';
+import { HWACCEL_TYPE, HwaccelConfigError, normaliseSettings, type HwaccelConfigDef, type HwaccelConfigNode, type PlanResult, type Settings } from './hwaccel-settings';
+import type { NodeRedRuntime } from './red-types';
 
 const POOL_TYPE = 'glimpser-process-pool';
 const ROUTE = '/glimpser-hwaccel-config/probe';
 
 
-export interface PlanResult {
-  plan: HwaccelPlan;
-  report: ProbeReport;
-  /** Why the plan is not what the mode asked for (software instead), for the log and the stream's health. */
-  note?: string;
-}
-
-export interface HwaccelConfigNode extends Node {
-  mode: HwaccelMode;
-  device: string | undefined;
-  /** For the stream's HwaccelFallback: the retry interval chosen here. */
-  fallbackOptions: Partial<FallbackOptions>;
-  /** Probes the binary the stream runs (cached per binary and device set) and picks the plan for the mode. */
-  plan(ffmpegPath: string): Promise<PlanResult>;
-  /** The runtime fallback policy for one stream using `plan`. */
-  createFallback(plan: HwaccelPlan): HwaccelFallback;
-}
 
 /** Every device named by a deployed hwaccel-config node, so one probe covers all of them. */
 function namedDevices(RED: NodeRedRuntime): DeviceMap {
@@ -106,7 +90,7 @@ function registerAdmin(RED: NodeRedRuntime): void {
   RED.httpAdmin.post(ROUTE, RED.auth.needsPermission('glimpser-hwaccel-config.write'), (req: Req, res: Res) => void answer(req, res, true));
 }
 
-module.exports = function register(RED: NodeRedRuntime): void {
+function register(RED: NodeRedRuntime): void {
   function HwaccelConfig(this: HwaccelConfigNode, def: HwaccelConfigDef): void {
     RED.nodes.createNode(this, def);
     const s = normaliseSettings(def);
@@ -135,4 +119,6 @@ module.exports = function register(RED: NodeRedRuntime): void {
   }
   RED.nodes.registerType(HWACCEL_TYPE, HwaccelConfig);
   registerAdmin(RED);
-};
+}
+
+export = register;

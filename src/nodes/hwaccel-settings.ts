@@ -1,5 +1,7 @@
-import { METHODS, isHwMethod, type HwaccelMode } from '../core/hwaccel-args';
-import type { NodeDef } from './red-types';
+import type { FallbackOptions, HwaccelFallback } from '../core/hwaccel/fallback';
+import { METHODS, isHwMethod, type HwaccelMode, type HwaccelPlan } from '../core/hwaccel/methods';
+import type { ProbeReport } from '../core/hwaccel/probe';
+import type { Node, NodeDef } from './red-types';
 
 export const HWACCEL_TYPE = 'glimpser-hwaccel-config';
 export const MODES: readonly HwaccelMode[] = ['auto', 'off', 'vaapi', 'qsv', 'cuda', 'videotoolbox', 'd3d11va', 'dxva2', 'v4l2m2m', 'drm', 'vulkan'];
@@ -39,3 +41,20 @@ export function normaliseSettings(def: Pick<HwaccelConfigDef, 'mode' | 'device' 
   return { mode, device: usesDevice && raw ? raw : undefined, retryMs: Math.round(minutes * 60_000) };
 }
 
+export interface PlanResult {
+  plan: HwaccelPlan;
+  report: ProbeReport;
+  /** Why the plan is not what the mode asked for (software instead), for the log and the stream's health. */
+  note?: string;
+}
+
+export interface HwaccelConfigNode extends Node {
+  mode: HwaccelMode;
+  device: string | undefined;
+  /** For the stream's HwaccelFallback: the retry interval chosen here. */
+  fallbackOptions: Partial<FallbackOptions>;
+  /** Probes the binary the stream runs (cached per binary and device set) and picks the plan for the mode. */
+  plan(ffmpegPath: string): Promise<PlanResult>;
+  /** The runtime fallback policy for one stream using `plan`. */
+  createFallback(plan: HwaccelPlan): HwaccelFallback;
+}

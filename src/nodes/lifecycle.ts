@@ -1,5 +1,5 @@
-import { EndpointDirectory } from '../core/endpoint-directory';
-import type { ProcessPool } from '../core/pool';
+import { EndpointDirectory } from '../core/page/endpoint-directory';
+import type { ProcessPool } from '../core/stream/pool';
 import type { NodeRedRuntime } from './red-types';
 
 interface Parked {

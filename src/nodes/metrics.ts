@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { healthReport, NO_USAGE, sampleStreams } from '../core/health';
-import { StreamMetrics } from '../core/metrics';
+import { healthReport, NO_USAGE, sampleStreams } from '../core/health/health';
+import { StreamMetrics } from '../core/health/metrics';
 import { METRICS_TYPE, metricsSettings, type MetricsDef } from './health-settings';
 import { nodeRoutes } from './http-routes';
 import { lifecycleOf, type Lifecycle } from './lifecycle';
@@ -24,7 +24,7 @@ function answer(res: ServerResponse, head: boolean, status: number, contentType:
   res.end(head ? undefined : body);
 }
 
-module.exports = function register(RED: NodeRedRuntime): void {
+function register(RED: NodeRedRuntime): void {
   function MetricsNode(this: Node, def: MetricsDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -94,4 +94,6 @@ module.exports = function register(RED: NodeRedRuntime): void {
   }
 
   RED.nodes.registerType(METRICS_TYPE, MetricsNode);
-};
+}
+
+export = register;

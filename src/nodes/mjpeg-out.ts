@@ -1,6 +1,6 @@
-import { jpegView } from '../core/jpeg-info';
-import { MjpegEndpoint } from '../core/mjpeg-endpoint';
-import { normalisePath, PathInUseError, type RouteTable } from '../core/route-table';
+import { jpegView } from '../core/jpeg/jpeg-info';
+import { MjpegEndpoint } from '../core/serve/mjpeg-endpoint';
+import { normalisePath, PathInUseError, type RouteTable } from '../core/serve/route-table';
 import { rangeMessage, readNumbers, trimmed } from './config';
 import { MJPEG_OUT_RULES } from './field-rules';
 import { nodeRoutes } from './http-routes';
@@ -8,6 +8,7 @@ import { lifecycleOf, settingsHash } from './lifecycle';
 import { poolHandleFor } from './pool-handle';
 import type { Node, NodeDef, NodeRedRuntime, NodeStatus } from './red-types';
 import { findStream } from './stream-ref';
+import { statusText } from './status-text';
 
 interface MjpegOutConfig {
   id: string;
@@ -26,7 +27,7 @@ const NODE_TYPE = 'glimpser-mjpeg-out';
 const STATUS_PERIOD_MS = 2000;
 const BAD_INPUT_REPORT_MS = 10000;
 
-module.exports = function register(RED: NodeRedRuntime): void {
+function register(RED: NodeRedRuntime): void {
   function MjpegOutNode(this: Node, config: MjpegOutConfig & NodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
@@ -85,7 +86,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
     };
 
     const updateStatus = (): void => {
-      if (routesProblem) return setStatus({ fill: 'red', shape: 'ring', text: routesProblem });
+      if (routesProblem) return setStatus({ fill: 'red', shape: 'ring', text: statusText(routesProblem) });
       const viewers = endpoint.viewers;
       const t = performance.now();
       const written = endpoint.hub.partsWritten;
@@ -118,7 +119,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
     const routes = nodeRoutes(RED);
     if (refused.length > 0) {
       // Refused settings: each is reported and nothing is served until they are fixed.
-      routesProblem = refused[0]!.length > 60 ? `${refused[0]!.slice(0, 59)}…` : refused[0];
+      routesProblem = refused[0];
       for (const message of refused) node.error(message);
     } else if (!routes) {
       routesProblem = RED._('mjpeg-out.status.httpDisabled');
@@ -213,4 +214,6 @@ module.exports = function register(RED: NodeRedRuntime): void {
   }
 
   RED.nodes.registerType(NODE_TYPE, MjpegOutNode);
-};
+}
+
+export = register;

@@ -1,4 +1,4 @@
-import { boxKey } from '../core/ffmpeg-args';
+import { boxKey } from '../core/ffmpeg/args';
 import {
   attributesTopic,
   availabilityMessage,
@@ -10,18 +10,19 @@ import {
   PAYLOAD_OFF,
   PAYLOAD_ON,
   type MqttMessage,
-} from '../core/ha-discovery';
-import { DETECT_BUCKETS_MS, Histogram } from '../core/histogram';
-import { decodeGray } from '../core/jpeg-gray';
-import { MotionDetector, GrayFrameError, type MotionResult } from '../core/motion-detector';
-import { MotionEvents, type MotionEvent } from '../core/motion-events';
-import { parseRegions, type Region } from '../core/roi';
+} from '../core/motion/ha-discovery';
+import { DETECT_BUCKETS_MS, Histogram } from '../core/util/histogram';
+import { decodeGray } from '../core/jpeg/jpeg-gray';
+import { MotionDetector, GrayFrameError, type MotionResult } from '../core/motion/detector';
+import { MotionEvents, type MotionEvent } from '../core/motion/events';
+import { parseRegions, type Region } from '../core/motion/roi';
 import { rangeMessage, readNumbers, trimmed, type Translate } from './config';
 import { MOTION_RULES } from './field-rules';
 import { lifecycleOf, settingsHash } from './lifecycle';
 import { poolHandleFor } from './pool-handle';
 import type { Node, NodeDef, NodeMessage, NodeRedRuntime } from './red-types';
 import { findStream } from './stream-ref';
+import { statusText } from './status-text';
 
 export interface MotionDetectConfig {
   name?: string;
@@ -260,7 +261,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       if (!force && now - lastStatusAt < STATUS_INTERVAL_MS) return;
       lastStatusAt = now;
       if (lastError) {
-        node.status({ fill: 'red', shape: 'ring', text: lastError.length > 60 ? `${lastError.slice(0, 59)}…` : lastError });
+        node.status({ fill: 'red', shape: 'ring', text: statusText(lastError) });
         return;
       }
       const score = s.lastResult ? (s.lastResult.score * 100).toFixed(1) : '0.0';

@@ -1,4 +1,4 @@
-import { ProcessPool, type PoolOptions } from '../core/pool';
+import { ProcessPool, type PoolOptions } from '../core/stream/pool';
 import { rangeMessage, readNumbers, type Translate } from './config';
 import { POOL_RULES } from './field-rules';
 import type { NodeRedRuntime } from './red-types';

@@ -1,4 +1,4 @@
-import { ProcessPool } from '../core/pool';
+import { ProcessPool } from '../core/stream/pool';
 import type { Translate } from './config';
 import { lifecycleOf, type Lifecycle } from './lifecycle';
 import { defaultPoolOptions, poolCatalog, reportBinary } from './pool-config';

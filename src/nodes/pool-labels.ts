@@ -1,5 +1,5 @@
-import type { LabelledPool } from '../core/health';
-import type { ProcessPool } from '../core/pool';
+import type { LabelledPool } from '../core/health/health';
+import type { ProcessPool } from '../core/stream/pool';
 import { trimmed } from './config';
 import { lifecycleOf } from './lifecycle';
 import type { NodeRedRuntime } from './red-types';

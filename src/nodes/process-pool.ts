@@ -1,4 +1,4 @@
-import { ProcessPool } from '../core/pool';
+import { ProcessPool } from '../core/stream/pool';
 import { lifecycleOf, settingsHash } from './lifecycle';
 import { readPoolConfig, registerPoolCatalog, reportBinary, type PoolConfigDef } from './pool-config';
 import type { PoolHandle } from './pool-handle';
@@ -6,13 +6,13 @@ import type { Node, NodeDef, NodeRedRuntime } from './red-types';
 
 type ProcessPoolDef = NodeDef & PoolConfigDef;
 
-export interface ProcessPoolNode extends Node, PoolHandle {
+interface ProcessPoolNode extends Node, PoolHandle {
   pool: ProcessPool;
   users: Record<string, Node>;
   configError?: string;
 }
 
-module.exports = function register(RED: NodeRedRuntime): void {
+function register(RED: NodeRedRuntime): void {
   function ProcessPoolConfig(this: ProcessPoolNode, def: ProcessPoolDef): void {
     RED.nodes.createNode(this, def);
     const lifecycle = lifecycleOf(RED);
@@ -57,4 +57,6 @@ module.exports = function register(RED: NodeRedRuntime): void {
   }
   registerPoolCatalog(RED);
   RED.nodes.registerType('glimpser-process-pool', ProcessPoolConfig);
-};
+}
+
+export = register;

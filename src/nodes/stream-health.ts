@@ -1,6 +1,6 @@
-import { sampleEach, streamFigures, type StreamSample } from '../core/health';
-import type { ProcessPool } from '../core/pool';
-import type { StateChange, Stream } from '../core/stream';
+import { sampleEach, streamFigures, type StreamSample } from '../core/health/health';
+import type { ProcessPool } from '../core/stream/pool';
+import type { StateChange, Stream } from '../core/stream/stream';
 import type { StreamState } from '../core/types';
 import { HEALTH_TYPE, healthSettings, type HealthSettings, type StreamHealthDef } from './health-settings';
 import { lifecycleOf } from './lifecycle';
@@ -9,17 +9,12 @@ import { POOL_TYPE, poolLabel } from './pool-labels';
 import type { DoneFn, Node, NodeMessage, NodeRedRuntime, SendFn } from './red-types';
 import { STATE_FILL } from './state-fill';
 import { findStream } from './stream-ref';
-
-const STATUS_TEXT_MAX = 80;
+import { statusText } from './status-text';
 
 /** Worst first: the pool status takes its colour from the worst stream. */
 const SEVERITY: readonly StreamState[] = ['failed', 'recovering', 'degraded', 'starting', 'healthy', 'idle'];
 
-function clip(text: string): string {
-  return text.length > STATUS_TEXT_MAX ? `${text.slice(0, STATUS_TEXT_MAX - 1)}…` : text;
-}
-
-module.exports = function register(RED: NodeRedRuntime): void {
+function register(RED: NodeRedRuntime): void {
   function StreamHealthNode(this: Node, def: StreamHealthDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -53,7 +48,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
 
     if (problem || !handle) {
       node.error(problem);
-      node.status({ fill: 'red', shape: 'ring', text: clip(problem ?? '') });
+      node.status({ fill: 'red', shape: 'ring', text: statusText(problem ?? '') });
       node.on('input', (_msg: NodeMessage, _send: SendFn, done: DoneFn) => done(new Error(problem)));
       return;
     }
@@ -75,7 +70,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
         if ((state === 'healthy' || state === 'degraded') && fps !== undefined) text = RED._('stream-health.status.withFps', { state: text, fps: fps.toFixed(1) });
         if (state !== 'healthy' && reason) text = RED._('stream-health.status.withReason', { state: text, reason });
         text = RED._('stream-health.status.named', { stream: single.name, text });
-        node.status({ fill: STATE_FILL[state], shape: state === 'healthy' ? 'dot' : 'ring', text: clip(text) });
+        node.status({ fill: STATE_FILL[state], shape: state === 'healthy' ? 'dot' : 'ring', text: statusText(text) });
         return;
       }
       const counts = new Map<StreamState, number>();
@@ -88,7 +83,7 @@ module.exports = function register(RED: NodeRedRuntime): void {
       const parts = SEVERITY.filter((s) => counts.has(s)).map((s) =>
         RED._('stream-health.status.count', { count: counts.get(s), state: RED._(`stream-health.status.${s}`) }),
       );
-      node.status({ fill: STATE_FILL[worst], shape: worst === 'healthy' ? 'dot' : 'ring', text: clip(parts.join(', ')) });
+      node.status({ fill: STATE_FILL[worst], shape: worst === 'healthy' ? 'dot' : 'ring', text: statusText(parts.join(', ')) });
     };
 
     const watch = (stream: Stream): void => {
@@ -170,4 +165,6 @@ module.exports = function register(RED: NodeRedRuntime): void {
   }
 
   RED.nodes.registerType(HEALTH_TYPE, StreamHealthNode);
-};
+}
+
+export = register;

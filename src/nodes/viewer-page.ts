@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { normalisePath } from '../core/route-table';
-import { ViewerServer } from '../core/viewer-server';
+import { normalisePath } from '../core/serve/route-table';
+import { ViewerServer } from '../core/page/viewer-server';
 import { readNumber } from './config';
 import { nodeRoutes } from './http-routes';
 import { lifecycleOf } from './lifecycle';
@@ -13,7 +13,7 @@ import type { NodeRedRuntime } from './red-types';
  * runtime, not to one node, and the user can switch it off with `glimpser: { viewerPath: false }` (or by disabling
  * this set in the palette manager).
  */
-export interface GlimpserSettings {
+interface GlimpserSettings {
   /** Path of the page below httpNodeRoot; false: no page. */
   viewerPath?: string | false;
   /** Frames per second of a motion-aware tile while its stream sees no motion (the page's default). */
@@ -33,7 +33,7 @@ const PAGE_KEYS = [
 const mounted = new WeakMap<object, ViewerServer>();
 
 /** The path a settings value names, or undefined when it is not a plain path. */
-export function viewerPathOf(value: unknown): string | undefined {
+function viewerPathOf(value: unknown): string | undefined {
   if (value === undefined || value === null || value === '') return DEFAULT_PATH;
   return normalisePath(value);
 }
@@ -101,4 +101,4 @@ function register(RED: NodeRedRuntime): void {
 /** The page served on an httpNode app, for tests and diagnostics. */
 register.serverFor = (httpNode: object): ViewerServer | undefined => mounted.get(httpNode);
 
-module.exports = register;
+export = register;

@@ -1,0 +1,532 @@
+/**
+ * Reads a camera that already serves MJPEG over HTTP (`multipart/x-mixed-replace`) without FFmpeg: our own HTTP
+ * client, the multipart splitter, and the camera's JPEGs passed on byte for byte, with no decode and no encode.
+ *
+ * Health follows the FFmpeg Supervisor: `starting` until the first frame, `healthy` (or `degraded` below 70% of
+ * the expected rate), `recovering` after a network error, reset, timeout, stall or end of stream (reconnect with
+ * exponential backoff and jitter; `failed` after maxRetries consecutive failures, retries going on at the cap),
+ * and `failed` at once for what will not fix itself (401 after answering, 403, 404, a response that is not a
+ * multipart stream), retried every failedRetryMs so a camera that was booting comes back by itself.
+ *
+ * Credentials: from the options or the URL's userinfo; never sent until the camera asks (a 401 with its
+ * challenge), Digest preferred over Basic. A challenge is answered once per connection attempt; a second 401 is
+ * permanent. Reasons, logs and errors are passed through redact(): no password, no userinfo, no secret query.
+ */
+
+import { EventEmitter } from 'node:events';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from '../util/backoff';
+import { redact, SourceConfigError } from '../ffmpeg/args';
+import { basicAuthorization, chooseAuth, digestAuthorization, parseChallenges, type AuthChoice } from './http-auth';
+import { MultipartJpegSplitter, boundaryFromContentType, type PartErrorKind, type QuirkKind } from '../jpeg/multipart-splitter';
+import { healthChange, RATE_TICK_MS, RateHealth } from './rate-health';
+import { LineRing } from '../util/ring-buffer';
+import type { StreamState } from '../types';
+
+export interface MjpegHttpSourceOptions {
+  /** http:// or https:// URL of the camera's MJPEG stream; may carry user:password@. */
+  url: string;
+  /** Override the URL's userinfo. */
+  username?: string;
+  password?: string;
+  backoff?: BackoffOptions;
+  /** Consecutive transient failures after which the state is `failed` (retries go on at the backoff cap). */
+  maxRetries?: number;
+  /** Delay between retries after a permanent error. */
+  failedRetryMs?: number;
+  /** From request to response headers. */
+  connectTimeoutMs?: number;
+  /** From response headers to the first frame (a camera may take a while to start its encoder). */
+  firstFrameTimeoutMs?: number;
+  /** No frame for this long once frames flowed: reconnect. */
+  stallTimeoutMs?: number;
+  /** Parts larger than this are dropped while they arrive (never buffered whole). */
+  maxFrameBytes?: number;
+  /** Target frame rate; measured below 70% of it means degraded. 0 or absent: never degraded. */
+  expectedFps?: number;
+  /** How often the frame rate is assessed against expectedFps. */
+  healthIntervalMs?: number;
+  /** https: verify the camera's certificate. Off by default, as FFmpeg does (cameras use self-signed ones). */
+  tlsVerify?: boolean;
+}
+
+type Resolved = Required<Omit<MjpegHttpSourceOptions, 'username' | 'password' | 'expectedFps'>> & { expectedFps: number };
+
+export const DEFAULT_MJPEG_HTTP: Omit<Resolved, 'url'> = {
+  backoff: DEFAULT_BACKOFF,
+  maxRetries: 10,
+  failedRetryMs: 60_000,
+  connectTimeoutMs: 10_000,
+  firstFrameTimeoutMs: 20_000,
+  stallTimeoutMs: 10_000,
+  maxFrameBytes: 16 * 1024 * 1024,
+  expectedFps: 0,
+  healthIntervalMs: 30_000,
+  tlsVerify: false,
+};
+
+export interface MjpegHttpSourceEvents {
+  state: [state: StreamState, reason: string | undefined];
+  frame: [jpeg: Buffer];
+  /** A multipart response was accepted (after any authentication and redirects). */
+  connect: [];
+}
+
+/**
+ * Kinds in `stats.errors`. Parts: not-jpeg, truncated (incl. a connection dropped mid-part), bad-header, oversize.
+ * Connections: network, timeout (no response), stall (no frame), ended (the camera closed the stream), http
+ * (a status that is not 200), auth, not-multipart, redirect.
+ */
+export type MjpegHttpErrorKind = PartErrorKind | 'network' | 'timeout' | 'stall' | 'ended' | 'http' | 'auth' | 'not-multipart' | 'redirect';
+
+export interface MjpegHttpSourceStats {
+  frames: number;
+  /** Bytes of delivered frames. */
+  bytes: number;
+  fps: number;
+  /** Reconnects scheduled after a failure. */
+  restarts: number;
+  lastError?: string;
+  /** Epoch ms of the first frame of the current connection. */
+  upSince?: number;
+  errors: Partial<Record<MjpegHttpErrorKind, number>>;
+  /** Camera quirks recovered from without losing a frame (see MultipartJpegSplitter). */
+  quirks: Partial<Record<QuirkKind, number>>;
+}
+
+const MAX_REDIRECTS = 5;
+const RECENT_ERRORS = 20;
+const USER_AGENT = 'node-red-contrib-glimpser';
+/** OpenSSL verification failures as Node reports them in err.code. */
+const TLS_CERT_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
+
+interface Target {
+  url: URL;
+  /**
+   * The URL for messages: no userinfo, secrets redacted. Messages put it last: redact() takes a secret query
+   * value up to the next space, so text right after it would be swallowed when a reason is redacted again.
+   */
+  display: string;
+}
+
+/** One connection attempt: redirects and the one answered challenge belong to it. */
+interface Attempt {
+  target: Target;
+  redirects: number;
+  answered: boolean;
+  req?: http.ClientRequest;
+  res?: http.IncomingMessage;
+  splitter?: MultipartJpegSplitter;
+}
+
+class Failure {
+  constructor(readonly kind: MjpegHttpErrorKind, readonly reason: string, readonly permanent: boolean) {}
+}
+
+export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
+  readonly stats: MjpegHttpSourceStats = { frames: 0, bytes: 0, fps: 0, restarts: 0, errors: {}, quirks: {} };
+
+  private readonly o: Resolved;
+  private readonly origin: Target;
+  private readonly username: string | undefined;
+  private readonly password: string;
+  private readonly secrets: string[];
+  private auth: AuthChoice | undefined;
+  private currentState: StreamState = 'idle';
+  private running = false;
+  private attempt: Attempt | undefined;
+  private failures = 0;
+  private lastFrameAt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private frameTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private readonly rate: RateHealth;
+  /** Requests not yet closed (a 401 answered leaves one closing while the next starts); stop() waits for them. */
+  private readonly open = new Set<Promise<void>>();
+  private readonly recent = new LineRing(RECENT_ERRORS);
+
+  constructor(opts: MjpegHttpSourceOptions) {
+    super();
+    if (!opts || typeof opts !== 'object') throw new SourceConfigError('MjpegHttpSource: options missing');
+    // Credentials stay out of the options object kept for the source's lifetime.
+    const { username: _u, password: _p, ...rest } = opts;
+    const o = { ...DEFAULT_MJPEG_HTTP, ...stripUndefined(rest) } as Resolved;
+    const rawUrl = typeof o.url === 'string' ? o.url.trim() : '';
+    let url: URL;
+    try {
+      url = new URL(rawUrl);
+    } catch {
+      throw new SourceConfigError(`MJPEG URL "${redact(rawUrl, typeof opts.password === 'string' ? [opts.password] : [])}" is not a valid URL`);
+    }
+    // Credentials: explicit options win over the URL's userinfo, as in ffmpeg-args.
+    const fromUrl = url.username !== '' || url.password !== '';
+    const username = opts.username || opts.password ? opts.username ?? '' : fromUrl ? safeDecode(url.username) : undefined;
+    const password = opts.username || opts.password ? opts.password ?? '' : safeDecode(url.password);
+    this.secrets = [password, url.password].filter((s) => s !== '');
+    url.username = '';
+    url.password = '';
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new SourceConfigError(`MJPEG pass-through needs an http:// or https:// URL, got "${url.protocol}//"`);
+    }
+    url.hash = '';
+    for (const [name, min] of [['maxRetries', 0], ['failedRetryMs', 0], ['connectTimeoutMs', 1], ['firstFrameTimeoutMs', 1],
+      ['stallTimeoutMs', 1], ['maxFrameBytes', 4], ['expectedFps', 0], ['healthIntervalMs', 1]] as const) {
+      const v = o[name];
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
+        throw new SourceConfigError(`MjpegHttpSource: ${name} must be a number >= ${min}, got ${String(v)}`);
+      }
+    }
+    this.o = { ...o, url: url.href };
+    this.rate = new RateHealth(this.o.expectedFps, this.o.healthIntervalMs);
+    this.origin = { url, display: redact(url.href, this.secrets) };
+    this.username = username;
+    this.password = password;
+  }
+
+  get state(): StreamState {
+    return this.currentState;
+  }
+
+  /** The camera URL as shown in messages: no credentials. */
+  get displayUrl(): string {
+    return this.origin.display;
+  }
+
+  /** The last errors (oldest first), with time, free of secrets. */
+  recentErrors(): string[] {
+    return this.recent.snapshot();
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.failures = 0;
+    this.setState('starting');
+    this.startTicking();
+    this.connect();
+  }
+
+  /** Closes the connection and clears every timer; resolves once the socket is closed. Safe to call repeatedly. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.stopTicking();
+    this.dropAttempt(false);
+    while (this.open.size > 0) await Promise.all([...this.open]);
+    this.setState('idle');
+  }
+
+  private setState(state: StreamState, reason?: string): void {
+    if (state === this.currentState && reason === undefined) return;
+    this.currentState = state;
+    this.emit('state', state, reason);
+  }
+
+  private connect(): void {
+    const attempt: Attempt = { target: this.origin, redirects: 0, answered: false };
+    this.attempt = attempt;
+    this.stats.upSince = undefined;
+    this.lastFrameAt = 0;
+    this.rate.reset();
+    this.request(attempt);
+  }
+
+  private request(attempt: Attempt): void {
+    const { url } = attempt.target;
+    const headers: Record<string, string> = { 'User-Agent': USER_AGENT, Accept: 'multipart/x-mixed-replace, */*;q=0.1' };
+    // Credentials only to the origin the user configured, and only once it has asked (cached from then on).
+    if (this.auth && url.origin === this.origin.url.origin && this.username !== undefined) {
+      headers.Authorization = this.auth.scheme === 'basic'
+        ? basicAuthorization(this.username, this.password)
+        : digestAuthorization(this.auth, { method: 'GET', uri: url.pathname + url.search, username: this.username, password: this.password });
+    }
+    const lib = url.protocol === 'https:' ? https : http;
+    let req: http.ClientRequest;
+    try {
+      req = lib.request(url, {
+        method: 'GET', headers, agent: false,
+        ...(url.protocol === 'https:' ? { rejectUnauthorized: this.o.tlsVerify } : {}),
+      });
+    } catch (err) {
+      this.fail(attempt, new Failure('network', `cannot request (${(err as Error).message}): ${attempt.target.display}`, true));
+      return;
+    }
+    attempt.req = req;
+    const closed: Promise<void> = new Promise<void>((resolve) => req.once('close', resolve)).then(() => {
+      this.open.delete(closed);
+    });
+    this.open.add(closed);
+    clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(() => {
+      this.fail(attempt, new Failure('timeout', `no response within ${seconds(this.o.connectTimeoutMs)} from ${attempt.target.display}`, false));
+    }, this.o.connectTimeoutMs);
+    // A request replaced after a 401 or a redirect is destroyed: what it reports then is not news.
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (attempt.req !== req) return;
+      const where = attempt.target.display;
+      // An untrusted certificate stays untrusted until someone changes the settings.
+      if (TLS_CERT_ERRORS.test(err.code ?? '')) this.fail(attempt, new Failure('network', `TLS certificate not trusted (${err.code}): turn certificate verification off for this camera, or give it a trusted certificate; camera ${where}`, true));
+      else this.fail(attempt, new Failure('network', describeNetError(err, where), false));
+    });
+    req.on('response', (res) => this.onResponse(attempt, req, res));
+    req.end();
+  }
+
+  private onResponse(attempt: Attempt, req: http.ClientRequest, res: http.IncomingMessage): void {
+    if (!this.current(attempt) || attempt.req !== req) {
+      req.destroy();
+      return;
+    }
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    attempt.res = res;
+    res.on('error', () => undefined); // reported through the request's close path below
+    const status = res.statusCode ?? 0;
+    const where = attempt.target.display;
+    if (status === 401) {
+      this.onUnauthorized(attempt, req, res);
+      return;
+    }
+    if (status >= 300 && status < 400 && status !== 304) {
+      this.onRedirect(attempt, req, res);
+      return;
+    }
+    if (status !== 200) {
+      res.resume();
+      const text = `HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''} from ${where}`;
+      if (status === 403) this.fail(attempt, new Failure('auth', `access forbidden (403): ${text}`, true));
+      else if (status === 404) this.fail(attempt, new Failure('http', `not found (404), check the stream path: ${text}`, true));
+      else if (status >= 500) this.fail(attempt, new Failure('http', text, false));
+      else this.fail(attempt, new Failure('http', text, true));
+      return;
+    }
+    const type = res.headers['content-type'] ?? '';
+    if (!/^\s*multipart\//i.test(type)) {
+      res.resume();
+      this.fail(attempt, new Failure('not-multipart', `answered with ${type ? `"${type.split(';')[0]!.trim()}"` : 'no Content-Type'}, not an MJPEG stream (multipart/x-mixed-replace): use the camera's MJPEG stream URL, or read it through FFmpeg; camera ${where}`, true));
+      return;
+    }
+    const boundary = boundaryFromContentType(type);
+    let splitter: MultipartJpegSplitter;
+    try {
+      splitter = new MultipartJpegSplitter({
+        // Without a boundary parameter the stream's first line can still name it.
+        boundary: boundary ?? 'glimpser-no-boundary',
+        boundaryFromStream: boundary === undefined,
+        maxFrameBytes: this.o.maxFrameBytes,
+        onFrame: (jpeg) => this.onFrame(attempt, jpeg),
+        onError: (message, kind) => this.countError(kind, `${message}, from ${where}`),
+        onOversize: (bytes) => this.countError('oversize', `part of ${bytes} bytes over the ${this.o.maxFrameBytes}-byte cap dropped, from ${where}`),
+        onQuirk: (kind) => {
+          this.stats.quirks[kind] = (this.stats.quirks[kind] ?? 0) + 1;
+        },
+      });
+    } catch (err) {
+      res.resume();
+      this.fail(attempt, new Failure('not-multipart', `${(err as Error).message}, from ${where}`, true));
+      return;
+    }
+    attempt.splitter = splitter;
+    this.armFrameTimer(attempt, this.o.firstFrameTimeoutMs, 'first frame');
+    res.on('data', (chunk: Buffer) => {
+      if (this.current(attempt)) splitter.push(chunk);
+    });
+    res.on('end', () => this.fail(attempt, new Failure('ended', `stream ended by ${where}`, false)));
+    res.on('close', () => {
+      if (!res.complete) this.fail(attempt, new Failure('network', `connection closed mid-stream by ${where}`, false));
+    });
+    this.emit('connect');
+  }
+
+  private onUnauthorized(attempt: Attempt, req: http.ClientRequest, res: http.IncomingMessage): void {
+    res.resume();
+    const where = attempt.target.display;
+    if (attempt.target.url.origin !== this.origin.url.origin) {
+      this.fail(attempt, new Failure('auth', `authentication required (401) after a redirect to another host: credentials are sent only to ${this.origin.url.host}; use the redirect target directly: ${where}`, true));
+      return;
+    }
+    if (this.username === undefined) {
+      this.fail(attempt, new Failure('auth', `authentication required (401): set a username and password, at ${where}`, true));
+      return;
+    }
+    if (attempt.answered) {
+      this.auth = undefined;
+      this.fail(attempt, new Failure('auth', `authentication failed (401): check username and password, at ${where}`, true));
+      return;
+    }
+    const values: string[] = [];
+    for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
+      if (res.rawHeaders[i]!.toLowerCase() === 'www-authenticate') values.push(res.rawHeaders[i + 1]!);
+    }
+    const choice = chooseAuth(parseChallenges(values));
+    if ('unsupported' in choice) {
+      this.fail(attempt, new Failure('auth', `authentication required (401), but the camera offers no supported scheme (offered: ${choice.unsupported}; supported: Digest MD5/SHA-256, Basic), at ${where}`, true));
+      return;
+    }
+    this.auth = choice;
+    attempt.answered = true;
+    req.destroy();
+    this.request(attempt);
+  }
+
+  private onRedirect(attempt: Attempt, req: http.ClientRequest, res: http.IncomingMessage): void {
+    res.resume();
+    const location = res.headers.location;
+    const where = attempt.target.display;
+    if (!location) {
+      this.fail(attempt, new Failure('http', `HTTP ${res.statusCode} without a Location from ${where}`, true));
+      return;
+    }
+    if (attempt.redirects >= MAX_REDIRECTS) {
+      this.fail(attempt, new Failure('redirect', `more than ${MAX_REDIRECTS} redirects from ${this.origin.display}`, true));
+      return;
+    }
+    let next: URL;
+    try {
+      next = new URL(location, attempt.target.url);
+    } catch {
+      this.fail(attempt, new Failure('redirect', `bad redirect Location from ${where}`, true));
+      return;
+    }
+    if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+      this.fail(attempt, new Failure('redirect', `redirect to a ${next.protocol} URL from ${where}`, true));
+      return;
+    }
+    // Userinfo in a Location is never used (nor shown).
+    next.username = '';
+    next.password = '';
+    attempt.redirects += 1;
+    attempt.target = { url: next, display: redact(next.href, this.secrets) };
+    req.destroy();
+    this.request(attempt);
+  }
+
+  private onFrame(attempt: Attempt, jpeg: Buffer): void {
+    if (!this.current(attempt)) return;
+    const now = Date.now();
+    this.stats.frames += 1;
+    this.stats.bytes += jpeg.length;
+    this.rate.count();
+    if (this.lastFrameAt === 0) {
+      this.stats.upSince = now;
+      this.armFrameTimer(attempt, this.o.stallTimeoutMs, 'frame');
+    } else {
+      this.frameTimer?.refresh();
+    }
+    this.lastFrameAt = now;
+    if (this.currentState !== 'healthy' && this.currentState !== 'degraded') {
+      this.failures = 0;
+      this.setState('healthy');
+    }
+    this.emit('frame', jpeg);
+  }
+
+  private armFrameTimer(attempt: Attempt, ms: number, what: string): void {
+    clearTimeout(this.frameTimer);
+    this.frameTimer = setTimeout(() => {
+      this.fail(attempt, new Failure('stall', `no ${what} for ${seconds(ms)} from ${attempt.target.display}`, false));
+    }, ms);
+  }
+
+  private current(attempt: Attempt): boolean {
+    return this.running && this.attempt === attempt;
+  }
+
+  private countError(kind: MjpegHttpErrorKind, message: string): void {
+    this.stats.errors[kind] = (this.stats.errors[kind] ?? 0) + 1;
+    this.recent.push(`${new Date().toISOString()} ${kind}: ${redact(message, this.secrets)}\n`);
+  }
+
+  /** Ends the attempt (once), counts the failure and schedules the next one. */
+  private fail(attempt: Attempt, failure: Failure): void {
+    if (!this.current(attempt)) return;
+    this.dropAttempt(true);
+    const reason = redact(failure.reason, this.secrets);
+    this.countError(failure.kind, reason);
+    this.stats.lastError = reason;
+    this.stats.restarts += 1;
+    let delay: number;
+    if (failure.permanent) {
+      delay = this.o.failedRetryMs;
+      this.setState('failed', reason);
+    } else {
+      this.failures += 1;
+      delay = backoffDelay(this.failures, this.o.backoff);
+      if (this.failures > this.o.maxRetries) this.setState('failed', `${reason} (after ${this.o.maxRetries} retries)`);
+      else this.setState('recovering', `${reason}; retry ${this.failures} in ${(delay / 1000).toFixed(1)} s`);
+    }
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.running) this.connect();
+    }, delay);
+  }
+
+  /** Closes the current attempt's connection and its timers; a JPEG cut short by a failure counts as truncated. */
+  private dropAttempt(failed: boolean): void {
+    const attempt = this.attempt;
+    this.attempt = undefined;
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.frameTimer);
+    this.connectTimer = undefined;
+    this.frameTimer = undefined;
+    this.stats.fps = 0;
+    if (!attempt) return;
+    const splitter = attempt.splitter;
+    if (splitter) {
+      if (splitter.reset() && failed) this.countError('truncated', `connection ended inside a JPEG, from ${attempt.target.display}`);
+    }
+    attempt.req?.destroy();
+  }
+
+  private startTicking(): void {
+    this.stopTicking();
+    this.tickTimer = setInterval(() => this.tick(), RATE_TICK_MS);
+  }
+
+  private stopTicking(): void {
+    clearInterval(this.tickTimer);
+    this.tickTimer = undefined;
+    this.stats.fps = 0;
+  }
+
+  private tick(): void {
+    const verdict = this.rate.tick();
+    this.stats.fps = this.rate.fps;
+    const change = healthChange(this.currentState, verdict);
+    if (change) this.setState(change.state, change.reason);
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms % 1000 ? 1 : 0)} s`;
+}
+
+function describeNetError(err: NodeJS.ErrnoException, where: string): string {
+  switch (err.code) {
+    case 'ECONNREFUSED': return `connection refused by ${where}`;
+    case 'ECONNRESET': return `connection reset by ${where}`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN': return `host not found (DNS): ${where}`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH': return `unreachable: ${where}`;
+    case 'ETIMEDOUT': return `connection timed out: ${where}`;
+    default: return `${err.message}, from ${where}`;
+  }
+}
