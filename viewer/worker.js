@@ -1,6 +1,6 @@
 'use strict';
 // The picture channel, off the page's main thread: one streamed response carries every tile's frames (records:
-// see src/core/frame-mux.ts), decoded here with createImageBitmap and drawn here on each tile's OffscreenCanvas
+// see src/core/page/frame-mux.ts), decoded here with createImageBitmap and drawn here on each tile's OffscreenCanvas
 // at the display's rate. The page only says which tiles it wants; a dropped connection is reopened with backoff
 // and the same tiles asked for again.
 importScripts('render.js');

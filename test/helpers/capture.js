@@ -1,8 +1,8 @@
 'use strict';
 // Runs the real FFmpeg with built args and collects frames from pipe:1 (JPEG) and pipe:3 (PGM).
 const { spawn } = require('node:child_process');
-const { MultipartJpegSplitter } = require('../../dist/core/multipart-splitter.js');
-const { PgmSplitter } = require('../../dist/core/pgm-splitter.js');
+const { MultipartJpegSplitter } = require('../../dist/core/jpeg/multipart-splitter.js');
+const { PgmSplitter } = require('../../dist/core/jpeg/pgm-splitter.js');
 
 /** Children this process started and has not yet seen exit; stopAll() ends them (by our own handles only). */
 const live = new Set();

@@ -1,5 +1,5 @@
 'use strict';
-// Reads the viewer page's picture channel (src/core/frame-mux.ts) as the page's worker does: length-prefixed
+// Reads the viewer page's picture channel (src/core/page/frame-mux.ts) as the page's worker does: length-prefixed
 // records, checked strictly (a bad length or kind fails the reader).
 const http = require('node:http');
 const { EventEmitter } = require('node:events');

@@ -1,0 +1,132 @@
+'use strict';
+// The stream-health and metrics editors in a real node-red, driven in Debian's Chromium: their validation accepts
+// exactly what the runtime accepts (one table of values for both), their texts come from the locales folder, the
+// dialog shows the fields of the chosen scope, and the palette shows our labels and icons.
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const { startNodeRed, request } = require('../helpers/node-red-process');
+const { tempDir } = require('../helpers/fixtures');
+const { findOnPath } = require('../../dist/core/ffmpeg/binary');
+const { healthSettings, metricsSettings } = require('../../dist/nodes/health-settings');
+
+const INTERVALS = ['', ' ', '0', '0.5', '1', '2.5', '10', '86400', '86401', '-1', 'abc', '1e3', ' 30 '];
+const PATHS = ['/glimpser/metrics', 'glimpser/metrics', '/metrics/', '', '/a b', '/x?y', '/é', '/a/../b', '/m', '//double'];
+
+const flows = [
+  { id: 'tab', type: 'tab', label: 'cams' },
+  { id: 'pool', type: 'glimpser-process-pool', name: 'cams', ffmpegPath: '', idleGrace: 10, backoffBase: 1, backoffCap: 30, stallTimeout: '' },
+  // On demand and unwatched: no FFmpeg runs during this test.
+  { id: 'src', type: 'glimpser-ffmpeg-source', z: 'tab', name: 'front', pool: 'pool', source: 'testsrc2=size=160x120:rate=5', fps: 5, width: '', quality: 8, startMode: 'demand', loop: true, snapshotTimeout: 10, x: 100, y: 100, wires: [['hWired']] },
+  { id: 'hNamed', type: 'glimpser-stream-health', z: 'tab', name: '', scope: 'stream', stream: 'front', pool: '', interval: 10, x: 300, y: 60, wires: [[], []] },
+  { id: 'hWired', type: 'glimpser-stream-health', z: 'tab', name: '', scope: 'stream', stream: '', pool: '', interval: 10, x: 300, y: 100, wires: [[], []] },
+  { id: 'hNone', type: 'glimpser-stream-health', z: 'tab', name: '', scope: 'stream', stream: '', pool: '', interval: 10, x: 300, y: 140, wires: [[], []] },
+  { id: 'hPool', type: 'glimpser-stream-health', z: 'tab', name: '', scope: 'pool', stream: '', pool: 'pool', interval: 0, x: 300, y: 180, wires: [[], []] },
+  { id: 'hBad', type: 'glimpser-stream-health', z: 'tab', name: '', scope: 'stream', stream: 'front', pool: '', interval: 'often', x: 300, y: 220, wires: [[], []] },
+  { id: 'mOk', type: 'glimpser-metrics', z: 'tab', name: '', path: '/glimpser/metrics', healthPath: '/glimpser/health', processMetrics: true, x: 500, y: 60, wires: [] },
+  { id: 'mBad', type: 'glimpser-metrics', z: 'tab', name: '', path: '/a b', healthPath: '/h', processMetrics: true, x: 500, y: 100, wires: [] },
+  { id: 'mSame', type: 'glimpser-metrics', z: 'tab', name: '', path: '/same', healthPath: 'same/', processMetrics: true, x: 500, y: 140, wires: [] },
+];
+
+describe('stream-health and metrics editors (a real node-red, Debian\'s Chromium)', function () {
+  this.timeout(120000);
+  let nr;
+  let browser;
+  let page;
+  let userDataDir;
+  const pageErrors = [];
+
+  before(async function () {
+    nr = await startNodeRed(flows);
+    const { chromium } = require('playwright-core');
+    userDataDir = tempDir('glimpser-chromium-');
+    browser = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: findOnPath('chromium') || '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      viewport: { width: 1400, height: 900 },
+    });
+    page = await browser.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`http://127.0.0.1:${nr.port}/`);
+    await page.waitForFunction(() => window.RED && RED.nodes && RED.nodes.node('mSame'), null, { timeout: 60000 });
+  });
+  after(async function () {
+    await browser?.close();
+    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+    if (nr && nr.child.exitCode === null && nr.child.signalCode === null) {
+      nr.child.kill('SIGTERM');
+      await nr.exited;
+    }
+    nr?.cleanup();
+  });
+
+  it('marks invalid exactly the nodes the runtime refuses', async function () {
+    const valid = await page.evaluate((ids) => Object.fromEntries(ids.map((id) => [id, RED.nodes.node(id).valid])), flows.slice(3).map((n) => n.id));
+    assert.deepEqual(valid, { hNamed: true, hWired: true, hNone: false, hPool: true, hBad: false, mOk: true, mBad: false, mSame: false });
+    // The runtime's view of the same nodes (hNone is refused when the node is built: no stream named, none wired).
+    for (const n of flows.slice(3).filter((x) => x.type === 'glimpser-metrics')) {
+      assert.equal(!('error' in metricsSettings(n)), valid[n.id], n.id);
+    }
+    for (const n of flows.slice(3).filter((x) => x.type === 'glimpser-stream-health' && x.id !== 'hNone' && x.id !== 'hWired')) {
+      assert.equal(!('error' in healthSettings(n)), valid[n.id], n.id);
+    }
+    assert.match(nr.output(), /stream-health.*No stream to watch/);
+  });
+
+  it('one table of values: the editor\'s validators agree with the runtime\'s', async function () {
+    const editor = await page.evaluate(
+      ({ intervals, paths }) => {
+        const health = RED.nodes.getType('glimpser-stream-health').defaults;
+        const metrics = RED.nodes.getType('glimpser-metrics').defaults;
+        const node = { scope: 'stream', stream: 'front' };
+        return {
+          interval: intervals.map((v) => health.interval.validate.call(node, v) === true),
+          path: paths.map((v) => metrics.path.validate.call({ healthPath: '/health-x' }, v) === true),
+          healthPath: paths.map((v) => metrics.healthPath.validate.call({ path: '/metrics-x' }, v) === true),
+        };
+      },
+      { intervals: INTERVALS, paths: PATHS },
+    );
+    const runtime = {
+      interval: INTERVALS.map((v) => !('error' in healthSettings({ interval: v }))),
+      path: PATHS.map((v) => !('error' in metricsSettings({ path: v, healthPath: '/health-x' }))),
+      healthPath: PATHS.map((v) => !('error' in metricsSettings({ path: '/metrics-x', healthPath: v }))),
+    };
+    assert.deepEqual(editor, runtime);
+    // The table has both answers in it.
+    assert.ok(runtime.interval.includes(true) && runtime.interval.includes(false));
+    assert.ok(runtime.path.includes(true) && runtime.path.includes(false));
+  });
+
+  it('the dialog shows its English texts and the fields of the chosen scope', async function () {
+    await page.evaluate(() => RED.editor.edit(RED.nodes.node('hNamed')));
+    await page.waitForSelector('#node-input-scope', { state: 'visible' });
+    const options = await page.$$eval('#node-input-scope option', (os) => os.map((o) => [o.value, o.textContent]));
+    assert.deepEqual(options, [['stream', 'one stream'], ['pool', 'every stream of a pool']]);
+    assert.equal((await page.textContent('label[for="node-input-interval"]')).trim(), 'Figures every');
+    assert.equal(await page.isVisible('#node-input-stream'), true);
+    assert.equal(await page.isVisible('#glimpser-health-pool-row'), false);
+    await page.selectOption('#node-input-scope', 'pool');
+    assert.equal(await page.isVisible('#glimpser-health-pool-row'), true);
+    assert.equal(await page.isVisible('#glimpser-health-stream-row'), false);
+    await page.evaluate(() => RED.tray.close());
+    await page.evaluate(() => RED.editor.edit(RED.nodes.node('mOk')));
+    await page.waitForSelector('#node-input-healthPath', { state: 'visible' });
+    assert.equal((await page.textContent('label[for="node-input-path"]')).trim(), 'Metrics path');
+    assert.equal(await page.getAttribute('#node-input-healthPath', 'placeholder'), '/glimpser/health (empty: not served)');
+    await page.evaluate(() => RED.tray.close());
+  });
+
+  it('palette labels, node labels and our own icons', async function () {
+    const labels = await page.evaluate(() => ({
+      palette: ['glimpser-stream-health', 'glimpser-metrics'].map((t) => document.querySelector(`.red-ui-palette-node[data-palette-type="${t}"] .red-ui-palette-label`)?.textContent.replace(/\s+/g, ' ').trim()),
+      nodes: ['hNamed', 'hPool', 'mOk'].map((id) => RED.utils.getNodeLabel(RED.nodes.node(id))),
+    }));
+    assert.deepEqual(labels, { palette: ['stream health', 'metrics'], nodes: ['health: front', 'health: every stream', '/glimpser/metrics'] });
+    for (const icon of ['glimpser-health.svg', 'glimpser-metrics.svg']) {
+      const r = await request(nr.port, 'GET', `/icons/node-red-contrib-glimpser/${icon}`);
+      assert.equal(r.status, 200, icon);
+      assert.match(r.body, /^<svg /);
+    }
+    assert.deepEqual(pageErrors, []);
+  });
+});
