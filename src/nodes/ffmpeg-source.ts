@@ -167,6 +167,8 @@ function register(RED: NodeRedRuntime): void {
     };
 
     if (configError) {
+      // Its users (viewers, motion, health) see the camera failed with this reason, not an idle stream.
+      stream.refuse(node.id, configError);
       node.status({ fill: 'red', shape: 'ring', text: statusText(configError) });
       for (const message of refused.length > 0 ? refused : [configError]) node.error(message);
     } else {

@@ -171,6 +171,10 @@ function covers(have: CaptureOptions, want: CaptureOptions): boolean {
  */
 export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: [frame: StreamFrame]; motion: [active: boolean] }> {
   private readonly owners = new Map<string, Owner>();
+  /** Sources whose settings were refused, with why: while no source defines the stream, it is failed with that. */
+  private readonly refusals = new Map<string, string>();
+  /** A deploy has finished since the stream was made: a stream still without a source is then misconfigured. */
+  private settled = false;
   /** Motion users and whether each sees motion now. */
   private readonly motionBy = new Map<string, boolean>();
   private readonly users = new Map<string, User>();
@@ -242,7 +246,7 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
 
   /** True when nothing refers to the stream any more: no definition, no user, no process. */
   get unused(): boolean {
-    return this.owners.size === 0 && this.users.size === 0 && !this.slots.main.active && !this.slots.detect.active;
+    return this.owners.size === 0 && this.refusals.size === 0 && this.users.size === 0 && !this.slots.main.active && !this.slots.detect.active;
   }
 
   /**
@@ -264,7 +268,17 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     this.apply('grace');
   }
 
+  /**
+   * A source node for this stream whose settings were refused: it defines nothing, and until a source defines the
+   * stream its users see it failed with this reason (a misconfigured camera is not idle).
+   */
+  refuse(ownerId: string, reason: string): void {
+    this.refusals.set(ownerId, reason);
+    this.updateState();
+  }
+
   undefine(ownerId: string, mode: ReleaseMode): void {
+    if (this.refusals.delete(ownerId)) this.updateState();
     const owner = this.owners.get(ownerId);
     if (!owner) return;
     if (mode === 'handover') {
@@ -311,12 +325,14 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
    * is coming back for it, so no idle grace).
    */
   settle(): void {
+    this.settled = true;
     const gone = [...this.users].filter(([, u]) => u.parked).map(([id]) => id);
     for (const id of gone) this.users.delete(id);
     this.forgetMotion(gone);
     let changed = gone.length > 0;
     for (const [id, o] of this.owners) if (o.parked) changed = this.owners.delete(id) || changed;
     if (changed) this.apply('now');
+    else this.updateState();
   }
 
   async stop(): Promise<void> {
@@ -645,8 +661,11 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     if (main) {
       retries = main.stats().retries;
       if (state !== 'healthy') reason = main.reason;
-    } else if (this.owners.size === 0 && this.users.size > 0) {
-      reason = 'no source node defines this stream';
+    } else if (this.owners.size === 0 && (this.users.size > 0 || this.refusals.size > 0)) {
+      const refusal = this.refusals.values().next().value;
+      reason = refusal ?? 'no source node defines this stream';
+      // Mid-deploy a consumer may be built before its source: only a finished deploy makes a missing source a fault.
+      if (refusal !== undefined || this.settled) state = 'failed';
     }
     if (state === 'healthy' && detect && detect !== main && !PRODUCING.has(detect.state) && detect.state !== 'starting') {
       state = 'degraded';
