@@ -1,4 +1,5 @@
-import { detectKind, displaySource, type CaptureOptions } from '../core/ffmpeg/args';
+import { detectKind } from '../core/ffmpeg/source-url';
+import { displaySource, type CaptureOptions } from '../core/ffmpeg/options';
 import type { AccelProvider, StateChange, StreamFrame } from '../core/stream/stream';
 import type { Frame } from '../core/types';
 import { rangeMessage, readNumbers, trimmed } from './config';

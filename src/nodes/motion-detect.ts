@@ -1,4 +1,4 @@
-import { boxKey } from '../core/ffmpeg/args';
+import { boxKey } from '../core/ffmpeg/options';
 import {
   attributesTopic,
   availabilityMessage,

@@ -4,9 +4,11 @@ const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
 const path = require('node:path');
-const {
-  buildArgs, detectKind, sourceSignature, redact, displaySource, secretsOf, SourceConfigError,
-} = require('../../dist/core/ffmpeg/args.js');
+const { buildArgs } = require('../../dist/core/ffmpeg/args.js');
+const { displaySource, secretsOf } = require('../../dist/core/ffmpeg/options.js');
+const { redact } = require('../../dist/core/ffmpeg/redact.js');
+const { detectKind, SourceConfigError } = require('../../dist/core/ffmpeg/source-url.js');
+const { sourceSignature } = require('../../dist/core/stream/signature.js');
 const { tempDir, ffmpeg, recordMjpeg } = require('../helpers/fixtures');
 const { capture, stopAll, jpegSize } = require('../helpers/capture');
 

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { buildArgs, displaySource, grayBoxes, grayPipe, secretsOf, thumbWidths, type Box, type CaptureOptions } from '../ffmpeg/args';
+import { buildArgs, grayPipe } from '../ffmpeg/args';
+import { displaySource, grayBoxes, secretsOf, thumbWidths, type Box, type CaptureOptions } from '../ffmpeg/options';
 import type { FfmpegBinary } from '../ffmpeg/binary';
 import { FFMPEG_BOUNDARY, MultipartJpegSplitter } from '../jpeg/multipart-splitter';
 import { PgmSplitter } from '../jpeg/pgm-splitter';

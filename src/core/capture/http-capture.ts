@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { CaptureEvents, CaptureLike, CaptureStats, CapturedFrame } from './capture';
-import { displaySource, grayBoxes, type Box, type CaptureOptions } from '../ffmpeg/args';
+import { displaySource, grayBoxes, type Box, type CaptureOptions } from '../ffmpeg/options';
 import { GrayDecoder } from '../jpeg/jpeg-gray';
 import type { MjpegHttpSource } from './mjpeg-http-source';
 import type { GrayFrame, StreamState } from '../types';

@@ -17,12 +17,14 @@ import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from '../util/backoff';
-import { redact, SourceConfigError } from '../ffmpeg/args';
+import { redact } from '../ffmpeg/redact';
+import { safeDecode, SourceConfigError } from '../ffmpeg/source-url';
 import { basicAuthorization, chooseAuth, digestAuthorization, parseChallenges, type AuthChoice } from './http-auth';
 import { MultipartJpegSplitter, boundaryFromContentType, type PartErrorKind, type QuirkKind } from '../jpeg/multipart-splitter';
 import { healthChange, RATE_TICK_MS, RateHealth } from './rate-health';
 import { LineRing } from '../util/ring-buffer';
 import type { StreamState } from '../types';
+import { definedOnly } from '../util/defined';
 
 export interface MjpegHttpSourceOptions {
   /** http:// or https:// URL of the camera's MJPEG stream; may carry user:password@. */
@@ -152,7 +154,7 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
     if (!opts || typeof opts !== 'object') throw new SourceConfigError('MjpegHttpSource: options missing');
     // Credentials stay out of the options object kept for the source's lifetime.
     const { username: _u, password: _p, ...rest } = opts;
-    const o = { ...DEFAULT_MJPEG_HTTP, ...stripUndefined(rest) } as Resolved;
+    const o = { ...DEFAULT_MJPEG_HTTP, ...definedOnly(rest) } as Resolved;
     const rawUrl = typeof o.url === 'string' ? o.url.trim() : '';
     let url: URL;
     try {
@@ -500,19 +502,7 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
   }
 }
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
-}
 
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
 
 function seconds(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms % 1000 ? 1 : 0)} s`;

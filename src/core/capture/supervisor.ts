@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from '../util/backoff';
 import { classifyExit, type ExitVerdict } from '../ffmpeg/exit-classifier';
 import { LineRing } from '../util/ring-buffer';
-import { redact } from '../ffmpeg/args';
+import { redact } from '../ffmpeg/redact';
 import { healthChange, RATE_TICK_MS, RateHealth } from './rate-health';
 import type { StreamState } from '../types';
 

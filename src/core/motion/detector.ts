@@ -1,5 +1,6 @@
 import { createMotionKernel, type MotionKernel } from './kernel';
 import { buildRegionMask, type Region, type RegionMask } from './roi';
+import { definedOnly } from '../util/defined';
 
 /**
  * Motion detection on small 8-bit gray frames.
@@ -168,7 +169,7 @@ export class MotionDetector {
   readonly result: MotionResult;
 
   constructor(options: Partial<MotionOptions> = {}) {
-    const o = { ...DEFAULT_MOTION_OPTIONS, ...stripUndefined(options) };
+    const o = { ...DEFAULT_MOTION_OPTIONS, ...definedOnly(options) };
     o.pixelThreshold = clamp(o.pixelThreshold, 0.001, 0.99);
     o.minArea = Math.max(1, Math.round(o.minArea));
     o.noiseFactor = clamp(o.noiseFactor, 0, 50);
@@ -661,8 +662,3 @@ function clamp(v: number, lo: number, hi: number): number {
   return v < lo ? lo : v > hi ? hi : v;
 }
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
-}

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Capture, type CaptureLike, type SupervisorTuning } from '../capture/capture';
-import { connectionSignature, sourceSignature, type CaptureOptions } from '../ffmpeg/args';
+import { connectionSignature, sourceSignature } from './signature';
+import type { CaptureOptions } from '../ffmpeg/options';
 import { resolveFfmpeg, type FfmpegBinary } from '../ffmpeg/binary';
 import { HttpCapture, type SharedConnection } from '../capture/http-capture';
 import { MjpegHttpSource } from '../capture/mjpeg-http-source';

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { CaptureExit, CaptureLike, CapturedFrame } from '../capture/capture';
-import { baseSignature, boxKey, sourceSignature, type Box, type CaptureOptions } from '../ffmpeg/args';
+import { baseSignature, sourceSignature } from './signature';
+import { boxKey, type Box, type CaptureOptions } from '../ffmpeg/options';
 import type { FfmpegBinary } from '../ffmpeg/binary';
 import type { HwaccelFallback } from '../hwaccel/fallback';
 import type { HwaccelPlan } from '../hwaccel/methods';
