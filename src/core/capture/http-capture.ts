@@ -34,7 +34,10 @@ export class HttpCapture extends EventEmitter<CaptureEvents> implements CaptureL
   private started = false;
   private stopped = false;
   private grayErrors = 0;
+  /** The reason given with the source's last state change (why it is recovering or failed, with the retry). */
+  private lastReason: string | undefined;
   private readonly onState = (state: StreamState, reason: string | undefined): void => {
+    this.lastReason = reason;
     this.emit('state', state, reason);
   };
   private readonly onConnect = (): void => {
@@ -61,7 +64,7 @@ export class HttpCapture extends EventEmitter<CaptureEvents> implements CaptureL
 
   get reason(): string | undefined {
     const s = this.connection.source;
-    return s.state === 'healthy' ? undefined : s.stats.lastError;
+    return s.state === 'healthy' ? undefined : this.lastReason ?? s.stats.lastError;
   }
 
   stats(): CaptureStats {
@@ -71,7 +74,7 @@ export class HttpCapture extends EventEmitter<CaptureEvents> implements CaptureL
       bytes: s.bytes,
       fps: s.fps,
       restarts: s.restarts,
-      retries: 0,
+      retries: this.connection.source.retries,
       droppedBytes: 0,
       unpaired: this.decoders.reduce((n, d) => n + d.stats.dropped, 0) + this.grayErrors,
       lastError: s.lastError,

@@ -16,7 +16,8 @@
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from '../util/backoff';
+import type { BackoffOptions } from '../util/backoff';
+import { DEFAULT_RECOVERY, Recovery } from './recovery';
 import { redact } from '../ffmpeg/redact';
 import { safeDecode, SourceConfigError } from '../ffmpeg/source-url';
 import { basicAuthorization, chooseAuth, digestAuthorization, parseChallenges, type AuthChoice } from './http-auth';
@@ -37,6 +38,8 @@ export interface MjpegHttpSourceOptions {
   maxRetries?: number;
   /** Delay between retries after a permanent error. */
   failedRetryMs?: number;
+  /** A connection that delivered frames is reopened at once, at most once in this long (see Recovery). */
+  healthyRunMs?: number;
   /** From request to response headers. */
   connectTimeoutMs?: number;
   /** From response headers to the first frame (a camera may take a while to start its encoder). */
@@ -56,9 +59,7 @@ export interface MjpegHttpSourceOptions {
 type Resolved = Required<Omit<MjpegHttpSourceOptions, 'username' | 'password' | 'expectedFps'>> & { expectedFps: number };
 
 export const DEFAULT_MJPEG_HTTP: Omit<Resolved, 'url'> = {
-  backoff: DEFAULT_BACKOFF,
-  maxRetries: 10,
-  failedRetryMs: 60_000,
+  ...DEFAULT_RECOVERY,
   connectTimeoutMs: 10_000,
   firstFrameTimeoutMs: 20_000,
   stallTimeoutMs: 10_000,
@@ -138,7 +139,7 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
   private currentState: StreamState = 'idle';
   private running = false;
   private attempt: Attempt | undefined;
-  private failures = 0;
+  private readonly recovery: Recovery;
   private lastFrameAt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
@@ -182,6 +183,7 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
     }
     this.o = { ...o, url: url.href };
     this.rate = new RateHealth(this.o.expectedFps, this.o.healthIntervalMs);
+    this.recovery = new Recovery(this.o);
     this.origin = { url, display: redact(url.href, this.secrets) };
     this.username = username;
     this.password = password;
@@ -189,6 +191,11 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
 
   get state(): StreamState {
     return this.currentState;
+  }
+
+  /** Consecutive failed connections since frames last flowed. */
+  get retries(): number {
+    return this.recovery.retries;
   }
 
   /** The camera URL as shown in messages: no credentials. */
@@ -204,7 +211,7 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.failures = 0;
+    this.recovery.reset();
     this.setState('starting');
     this.startTicking();
     this.connect();
@@ -420,7 +427,7 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
     }
     this.lastFrameAt = now;
     if (this.currentState !== 'healthy' && this.currentState !== 'degraded') {
-      this.failures = 0;
+      this.recovery.delivered();
       this.setState('healthy');
     }
     this.emit('frame', jpeg);
@@ -450,20 +457,12 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
     this.countError(failure.kind, reason);
     this.stats.lastError = reason;
     this.stats.restarts += 1;
-    let delay: number;
-    if (failure.permanent) {
-      delay = this.o.failedRetryMs;
-      this.setState('failed', reason);
-    } else {
-      this.failures += 1;
-      delay = backoffDelay(this.failures, this.o.backoff);
-      if (this.failures > this.o.maxRetries) this.setState('failed', `${reason} (after ${this.o.maxRetries} retries)`);
-      else this.setState('recovering', `${reason}; retry ${this.failures} in ${(delay / 1000).toFixed(1)} s`);
-    }
+    const retry = this.recovery.next({ permanent: failure.permanent, delivered: this.lastFrameAt !== 0, reason });
+    this.setState(retry.state, retry.reason);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (this.running) this.connect();
-    }, delay);
+    }, retry.delayMs);
   }
 
   /** Closes the current attempt's connection and its timers; a JPEG cut short by a failure counts as truncated. */

@@ -1,25 +1,21 @@
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { ChildProcess } from 'node:child_process';
-import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from '../util/backoff';
 import { classifyExit, type ExitVerdict } from '../ffmpeg/exit-classifier';
 import { LineRing } from '../util/ring-buffer';
 import { redact } from '../ffmpeg/redact';
 import { healthChange, RATE_TICK_MS, RateHealth } from './rate-health';
 import type { StreamState } from '../types';
+import { DEFAULT_RECOVERY, Recovery, type RecoveryOptions } from './recovery';
 
-export interface SupervisorOptions {
+/** The restart policy (capture/recovery.ts) is shared with pass-through cameras. */
+export interface SupervisorOptions extends RecoveryOptions {
   command: string;
   args: string[];
   /** How many readable pipes to open from fd 3 on (FFmpeg's gray outputs). */
   extraPipes: number;
   /** Strings that must never appear in logs or reasons (camera passwords, tokens). */
   secrets: string[];
-  backoff: BackoffOptions;
-  /** Consecutive transient failures after which the state is `failed` (restarts go on at the backoff cap). */
-  maxRetries: number;
-  /** Delay between retries after a permanent error, so a camera that was booting still comes back by itself. */
-  failedRetryMs: number;
   /** No first frame within this time after a spawn: kill and restart. */
   startTimeoutMs: number;
   /**
@@ -33,22 +29,14 @@ export interface SupervisorOptions {
   healthIntervalMs: number;
   /** Target frame rate; measured below 70% of it means degraded. */
   expectedFps: number;
-  /**
-   * A run with frames for at least this long was healthy: its first failure restarts at once, not after the
-   * backoff. Infinity restores the plain backoff for every failure (the baseline of bench/recovery.js).
-   */
-  healthyRunMs: number;
 }
 
 export const DEFAULT_SUPERVISOR: Omit<SupervisorOptions, 'command' | 'args' | 'extraPipes' | 'secrets' | 'expectedFps'> = {
-  backoff: DEFAULT_BACKOFF,
-  maxRetries: 10,
-  failedRetryMs: 60_000,
+  ...DEFAULT_RECOVERY,
   startTimeoutMs: 20_000,
   stallTimeoutMs: 0,
   stopTimeoutMs: 3000,
   healthIntervalMs: 30_000,
-  healthyRunMs: 5000,
 };
 
 const MIN_STALL_MS = 5000;
@@ -93,7 +81,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private readonly stallMs: number;
   private readonly stderr = new LineRing(40);
   private currentState: StreamState = 'idle';
-  private failures = 0;
+  private readonly recovery: Recovery;
   private spawnedAt = 0;
   private lastFrameAt = 0;
   private readonly rate: RateHealth;
@@ -106,11 +94,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.o = options;
     this.stallMs = stallLimitMs(options.expectedFps, options.stallTimeoutMs);
     this.rate = new RateHealth(options.expectedFps, options.healthIntervalMs);
+    this.recovery = new Recovery(options);
   }
 
   /** Consecutive failures since the last healthy run (the retry count). */
   get retries(): number {
-    return this.failures;
+    return this.recovery.retries;
   }
 
   get state(): StreamState {
@@ -126,7 +115,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (this.running) return;
     this.running = true;
     this.stopRequested = false;
-    this.failures = 0;
+    this.recovery.reset();
     this.setState('starting');
     this.spawnNow();
   }
@@ -144,7 +133,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.stallTimer?.refresh();
     }
     if (this.currentState !== 'healthy' && this.currentState !== 'degraded') {
-      this.failures = 0;
+      this.recovery.delivered();
       this.setState('healthy');
     }
   }
@@ -228,7 +217,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private onExit(code: number | null, signal: string | null, spawnError?: string): void {
-    const ranHealthy = this.stats.upSince !== undefined && Date.now() - this.stats.upSince >= this.o.healthyRunMs;
+    const delivered = this.stats.upSince !== undefined;
     this.child = undefined;
     this.stats.pid = undefined;
     this.stopTicking();
@@ -239,22 +228,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (!this.running || verdict.kind === 'clean') return;
     this.stats.lastError = verdict.reason;
     this.stats.restarts++;
-    let delay: number;
-    if (verdict.kind === 'permanent') {
-      this.setState('failed', verdict.reason);
-      delay = this.o.failedRetryMs;
-    } else {
-      this.failures++;
-      // Backoff is for repeated failures: a process that ran well and then died (killed, camera rebooted, network
-      // blip) is restarted at once, so viewers see at most a moment of placeholder.
-      delay = this.failures === 1 && ranHealthy ? 0 : backoffDelay(ranHealthy ? this.failures - 1 : this.failures, this.o.backoff);
-      if (this.failures > this.o.maxRetries) this.setState('failed', `${verdict.reason} (after ${this.o.maxRetries} retries)`);
-      else this.setState('recovering', `${verdict.reason}; retry ${this.failures} in ${(delay / 1000).toFixed(1)} s`);
-    }
+    const retry = this.recovery.next({ permanent: verdict.kind === 'permanent', delivered, reason: verdict.reason });
+    this.setState(retry.state, retry.reason);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.running) this.spawnNow();
-    }, delay);
+    }, retry.delayMs);
   }
 
   private startTicking(): void {

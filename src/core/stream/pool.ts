@@ -176,7 +176,11 @@ export class ProcessPool extends EventEmitter<PoolEvents> implements ProcessSour
         username: capture.username,
         password: capture.password,
         expectedFps: capture.fps,
+        // One retry policy for every camera of the pool, read by FFmpeg or passed through.
         ...(t?.backoff ? { backoff: t.backoff } : {}),
+        ...(t?.maxRetries !== undefined ? { maxRetries: t.maxRetries } : {}),
+        ...(t?.failedRetryMs !== undefined ? { failedRetryMs: t.failedRetryMs } : {}),
+        ...(t?.healthyRunMs !== undefined ? { healthyRunMs: t.healthyRunMs } : {}),
         ...(t?.stallTimeoutMs ? { stallTimeoutMs: t.stallTimeoutMs } : {}),
       });
       conn = { source, refs: 0 };
