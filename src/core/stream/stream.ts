@@ -1,121 +1,19 @@
 import { EventEmitter } from 'node:events';
-import type { CaptureExit, CaptureLike, CapturedFrame } from '../capture/capture';
+import type { CaptureExit, CapturedFrame } from '../capture/capture';
 import { baseSignature, sourceSignature } from './signature';
-import { boxKey, type Box, type CaptureOptions } from '../ffmpeg/options';
-import type { FfmpegBinary } from '../ffmpeg/binary';
-import type { HwaccelFallback } from '../hwaccel/fallback';
-import type { HwaccelPlan } from '../hwaccel/methods';
+import { boxKey, type CaptureOptions } from '../ffmpeg/options';
 import { DETECT_BUCKETS_MS, Histogram, LATENCY_BUCKETS_MS } from '../util/histogram';
 import type { Frame, GrayFrame, StreamState } from '../types';
+import { StreamAccel } from './accel';
+import { covers, planProcesses, type ProcessPlan } from './demand-plan';
+import {
+  StreamConflictError, type AccelProvider, type Demand, type ProcessSource, type ReleaseMode, type StateChange,
+  type StreamDefinition, type StreamFrame, type StreamLease, type StreamSnapshot, type UserCounters,
+} from './model';
 
-/** What a source node says a stream is. Outputs (gray sizes, the JPEG rate) come from the users' demand. */
-export interface StreamDefinition {
-  /** Source and JPEG settings of the main process. Its `gray`, `jpeg` and `jpegEvery` are ignored. */
-  capture: CaptureOptions;
-  /**
-   * JPEG rate while nobody needs every frame, so stills, Home Assistant's thumbnails and motion snapshots always
-   * have a recent picture. 0, or at least the stream's rate: every frame is always encoded.
-   */
-  lowFps: number;
-  /** A second source for motion only (a camera's sub-stream): the gray frames come from it, the JPEG from `capture`. */
-  detect?: CaptureOptions;
-  /** Hardware decoding for the main process, with a runtime fallback to software. */
-  accel?: AccelProvider;
-}
-
-export interface AccelProvider {
-  /** Equal keys mean the same settings: a redeployed source keeps the plan, the fallback state and the process. */
-  readonly key: string;
-  /** The plan to use (probing the pool's FFmpeg if it must) and a note when it is not what was asked for. */
-  resolve(): Promise<{ plan: HwaccelPlan; note?: string }>;
-  /** The runtime fallback policy for a stream decoding with `plan`. */
-  fallback(plan: HwaccelPlan): HwaccelFallback;
-}
-
-/** What one user of a stream needs now. */
-export interface Demand {
-  /** Keep the stream running (an always-on source, a pending still or snapshot). */
-  run?: boolean;
-  /**
-   * While the stream runs: JPEG at every frame (viewers, flows that consume frames), at the low rate, or at least at
-   * this many frames per second (viewers that take fewer, motion-aware viewers while nothing moves).
-   */
-  jpeg?: 'full' | 'low' | number;
-  /** Gray frames fitting this box (a motion-detect node). Implies running. */
-  gray?: Box;
-  /** A smaller JPEG of this width beside the main one (thumbnail viewers). */
-  thumb?: number;
-}
-
-/** Counters a user keeps where they happen (viewers in mjpeg-out, detection time in motion-detect). */
-export interface UserCounters {
-  viewers?: number;
-  droppedFrames?: number;
-  latency?: Histogram;
-  detectMs?: Histogram;
-}
-
-export interface StreamFrame {
-  /** Monotonic per stream, across process restarts and output changes. */
-  readonly seq: number;
-  readonly time: number;
-  /** The JPEG of this frame, when one was encoded (every frame, or every n-th at the low rate). */
-  readonly jpeg: Buffer | undefined;
-  /** Gray frames by box key ("240x180"), one per size that motion users asked for. */
-  readonly gray: Readonly<Record<string, GrayFrame>>;
-  /** Thumbnail JPEGs by width ("320"), with the main JPEG, one per width that viewers asked for. */
-  readonly thumbs?: Readonly<Record<string, Buffer>>;
-}
-
-export interface StateChange {
-  readonly state: StreamState;
-  readonly previous: StreamState;
-  readonly reason: string | undefined;
-  /** Consecutive failed starts behind this state (0 when healthy). */
-  readonly retries: number;
-  readonly time: number;
-}
-
-export interface StreamSnapshot extends StateChange {
-  name: string;
-  source: string | undefined;
-  /** Frame sets delivered per second over the last few seconds. */
-  fps: number;
-  expectedFps: number;
-  frames: number;
-  jpegFrames: number;
-  bytes: number;
-  restarts: number;
-  viewers: number;
-  droppedFrames: number;
-  latency: Histogram;
-  detectMs: Histogram;
-  lastFrameAt: number | undefined;
-  pids: number[];
-  ffmpeg: Pick<FfmpegBinary, 'path' | 'version' | 'origin'> | undefined;
-  outputs: { jpegEvery: number; gray: string[]; detect: boolean };
-  acceleration: string;
-  fallbackReason: string | undefined;
-}
-
-export interface StreamLease {
-  readonly key: string;
-  readonly capture: CaptureLike;
-  /** Gives the process back; resolves once it has stopped, or at once when others still use it. */
-  release(immediate?: boolean): Promise<void>;
-}
-
-/** The pool's process table as a stream sees it: processes shared by signature. */
-export interface ProcessSource {
-  acquireCapture(capture: CaptureOptions, after?: Promise<unknown>): StreamLease;
-  readonly idleGraceMs: number;
-}
-
-export class StreamConflictError extends Error {
-  override readonly name = 'StreamConflictError';
-}
-
-export type ReleaseMode = 'now' | 'grace' | 'handover';
+// The stream's vocabulary lives in model.ts; users of a stream find it here too.
+export { StreamConflictError } from './model';
+export type { AccelProvider, Demand, ProcessSource, ReleaseMode, StateChange, StreamDefinition, StreamFrame, StreamLease, StreamSnapshot, UserCounters } from './model';
 
 type Role = 'main' | 'detect';
 interface Slot {
@@ -133,35 +31,8 @@ interface Owner {
   base: string;
   parked: boolean;
 }
-interface Plan {
-  main?: CaptureOptions;
-  detect?: CaptureOptions;
-}
 
 const PRODUCING: ReadonlySet<StreamState> = new Set(['healthy', 'degraded']);
-/** An accelerated process that has delivered frames this long is trusted: a fallback reason no longer applies. */
-const STABLE_MS = 60_000;
-
-function boxesOf(capture: CaptureOptions | undefined): string[] {
-  const g = capture?.gray;
-  const list = g === undefined ? [] : Array.isArray(g) ? (g as readonly Box[]) : [g as Box];
-  return list.map(boxKey);
-}
-
-/** A process with `have`'s outputs also serves `want` (it makes at least every frame and gray size `want` needs). */
-function covers(have: CaptureOptions, want: CaptureOptions): boolean {
-  if (baseSignature(have) !== baseSignature(want)) return false;
-  const haveJpeg = have.jpeg !== false;
-  const wantJpeg = want.jpeg !== false;
-  if (wantJpeg && !haveJpeg) return false;
-  const he = have.jpegEvery ?? 1;
-  const we = want.jpegEvery ?? 1;
-  // Every n-th frame covers every m-th when m is a multiple of n (the thinner rate is a subset).
-  if (wantJpeg && we % he !== 0) return false;
-  const hb = new Set(boxesOf(have));
-  const ht = new Set(have.thumbs ?? []);
-  return boxesOf(want).every((b) => hb.has(b)) && (want.thumbs ?? []).every((w) => ht.has(w));
-}
 
 /**
  * One named stream, owned by its pool: the source's definition, its users and their demand, the processes that
@@ -190,12 +61,11 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
   private bytes = 0;
   private restarts = 0;
   private downgradeTimer: NodeJS.Timeout | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** A capture that could not even be built (bad options): the stream is failed with this until redefined. */
   private failure: string | undefined;
-  /** Hardware decoding: the provider of the definition it was resolved for, its plan and its fallback policy. */
-  private accel: { provider: AccelProvider; plan?: HwaccelPlan; fallback?: HwaccelFallback; stable: boolean } | undefined;
+  /** Hardware decoding of the definition in force, if it asks for it. */
+  private accel: StreamAccel | undefined;
 
   constructor(
     readonly name: string,
@@ -339,7 +209,7 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.downgradeTimer);
-    clearTimeout(this.retryTimer);
+    this.accel?.dispose();
     const done: Promise<void>[] = [];
     for (const slot of Object.values(this.slots)) {
       if (slot.next) done.push(this.retire(slot.next, true));
@@ -404,109 +274,35 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
   // --- hardware decoding ---------------------------------------------------------------------------
 
   private setupAccel(provider: AccelProvider | undefined): void {
-    if (this.accel?.provider.key === provider?.key) {
-      if (!this.accel || !provider) return;
-      this.accel.provider = provider;
-      // A deploy is the user's way to say "try again": acceleration that fell back is tried now, not at its next
-      // retry. The hardware process starts beside the software one, which goes only once the new one delivers.
-      const fallback = this.accel.fallback;
-      if (fallback && !fallback.accelerated && fallback.method !== 'software') {
-        clearTimeout(this.retryTimer);
-        this.retryTimer = undefined;
-        this.accel.stable = false;
-        fallback.startRetry();
-      }
+    if (this.accel && provider && this.accel.key === provider.key) {
+      this.accel.redeployed(provider);
       return;
     }
-    clearTimeout(this.retryTimer);
-    if (!provider) {
+    if (!this.accel && !provider) return;
+    this.accel?.dispose();
+    this.accel = undefined;
+    if (!provider) return;
+    const accel: StreamAccel = new StreamAccel(provider, (mode) => this.apply(mode), () => {
+      // The probe failed: decode in software (the provider has said why).
+      if (this.accel !== accel) return;
+      accel.dispose();
       this.accel = undefined;
-      return;
-    }
-    const accel: NonNullable<Stream['accel']> = { provider, stable: false };
+      this.apply('grace');
+    });
     this.accel = accel;
-    provider.resolve().then(
-      ({ plan }) => {
-        if (this.accel !== accel) return;
-        accel.plan = plan;
-        accel.fallback = provider.fallback(plan);
-        this.apply('grace');
-      },
-      () => {
-        // The probe failed: decode in software (the provider has said why).
-        if (this.accel !== accel) return;
-        this.accel = undefined;
-        this.apply('grace');
-      },
-    );
-  }
-
-  /** The hardware plan the main process should use now: none while software is in force. */
-  private hwPlan(): HwaccelPlan | undefined {
-    const a = this.accel;
-    return a?.plan && a.fallback?.accelerated && a.plan.method !== 'software' ? a.plan : undefined;
   }
 
   private onExit(role: Role, lease: StreamLease, exit: CaptureExit): void {
-    const fallback = this.accel?.fallback;
-    if (role !== 'main' || !fallback || !lease.capture.options.plan) return;
-    const decision = fallback.onExit(exit);
-    if (decision.action !== 'fallback') return;
-    this.accel!.stable = false;
-    // A camera never stays dark for its acceleration: software at once, acceleration again later.
-    this.apply('now');
-    clearTimeout(this.retryTimer);
-    if (decision.retryAt !== undefined) {
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        if (!fallback.retryDue()) return;
-        fallback.startRetry();
-        this.apply('grace');
-      }, Math.max(0, decision.retryAt - Date.now()));
-    }
+    if (role === 'main' && lease.capture.options.plan) this.accel?.exited(exit);
   }
 
   // --- demand to processes -----------------------------------------------------------------------
 
-  private plan(): Plan {
+  private plan(): ProcessPlan {
     const owner = [...this.owners.values()].find((o) => !o.parked) ?? this.owners.values().next().value;
     if (!owner || this.stopped) return {};
-    let run = false;
-    let rate = 0;
-    const grays = new Map<string, Box>();
-    const thumbs = new Set<number>();
-    const fps = owner.def.capture.fps;
-    for (const u of this.users.values()) {
-      const d = u.demand;
-      if (d.run || d.gray) run = true;
-      const wanted = d.jpeg === 'full' ? fps : typeof d.jpeg === 'number' ? d.jpeg : 0;
-      rate = Math.max(rate, wanted);
-      if (d.gray) grays.set(boxKey(d.gray), d.gray);
-      if (d.thumb) thumbs.add(d.thumb);
-    }
-    if (!run) return {};
-    // Hardware decoding is being probed: start once it is known, rather than in software and again in hardware.
-    if (this.accel && !this.accel.plan) return {};
-    const { lowFps, detect } = owner.def;
-    const plan = this.hwPlan();
-    const capture = plan ? { ...owner.def.capture, plan } : owner.def.capture;
-    const wanted = rate;
-    // Nobody needs more than the low rate (0: every frame always), or everyone is content with fewer frames.
-    rate = Math.max(rate, lowFps > 0 ? lowFps : fps);
-    const every = rate >= fps ? 1 : Math.max(1, Math.floor(fps / rate));
-    const gray = [...grays.values()];
-    const thumb = [...thumbs].sort((a, b) => a - b);
-    const main = { ...capture, gray: undefined, jpeg: true, jpegEvery: every, thumbs: thumb.length ? thumb : undefined };
-    if (detect && gray.length > 0) {
-      // The sub-stream also makes the low-rate stills, so the main stream's process runs only while someone needs
-      // more than that: most of the day a camera costs what decoding its small stream costs.
-      const dfps = detect.fps || fps;
-      const stillsEvery = lowFps > 0 && lowFps < dfps ? Math.max(1, Math.floor(dfps / lowFps)) : 1;
-      const sub = { ...detect, fps: dfps, gray, jpeg: true, jpegEvery: stillsEvery };
-      const needMain = lowFps <= 0 || wanted > lowFps || thumb.length > 0;
-      return needMain ? { main, detect: sub } : { detect: sub };
-    }
-    return { main: { ...main, gray: gray.length ? gray : undefined } };
+    const demands = [...this.users.values()].map((u) => u.demand);
+    return planProcesses({ def: owner.def, demands, hwPlan: this.accel?.activePlan, accelPending: this.accel?.pending });
   }
 
   /**
@@ -610,14 +406,9 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
       this.updateState();
     }
     if (lease !== slot.active) return;
-    const accel = this.accel;
-    if (role === 'main' && accel && !accel.stable && lease.capture.options.plan) {
+    if (role === 'main' && this.accel && lease.capture.options.plan) {
       const up = lease.capture.stats().upSince;
-      if (up !== undefined && f.time - up >= STABLE_MS) {
-        accel.stable = true;
-        accel.fallback?.onStable();
-        this.updateState();
-      }
+      if (up !== undefined && this.accel.delivered(f.time - up)) this.updateState();
     }
     const boxes = lease.capture.boxes;
     const gray: Record<string, GrayFrame> = {};
