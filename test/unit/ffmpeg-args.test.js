@@ -4,7 +4,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
 const path = require('node:path');
-const { buildArgs } = require('../../dist/core/ffmpeg/args.js');
+const { buildArgs, rateLimit } = require('../../dist/core/ffmpeg/args.js');
 const { displaySource, secretsOf } = require('../../dist/core/ffmpeg/options.js');
 const { redact } = require('../../dist/core/ffmpeg/redact.js');
 const { detectKind, SourceConfigError } = require('../../dist/core/ffmpeg/source-url.js');
@@ -170,9 +170,9 @@ describe('ffmpeg-args', function () {
 
     it('builds one JPEG output with fps and optional even-width scale, video only', function () {
       const plain = inputPart(buildArgs(base({ source: 'rtsp://cam/s' }))).after;
-      assert.deepEqual(plain, ['-map', '0:v:0', '-vf', 'fps=5', '-an', '-sn', '-dn', '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', '5', '-thread_type', 'slice', '-f', 'mpjpeg', '-boundary_tag', 'ffmpeg', 'pipe:1']);
+      assert.deepEqual(plain, ['-map', '0:v:0', '-vf', rateLimit(5), '-an', '-sn', '-dn', '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', '5', '-thread_type', 'slice', '-f', 'mpjpeg', '-boundary_tag', 'ffmpeg', 'pipe:1']);
       const scaled = inputPart(buildArgs(base({ source: 'rtsp://cam/s', width: 641, fps: 2.5, quality: 31 }))).after;
-      assert.deepEqual(scaled.slice(0, 4), ['-map', '0:v:0', '-vf', 'fps=2.5,scale=640:-2']);
+      assert.deepEqual(scaled.slice(0, 4), ['-map', '0:v:0', '-vf', `${rateLimit(2.5)},scale=640:-2`]);
       assertSubsequence(scaled, ['-q:v', '31'], 'quality');
       assert.ok(!scaled.includes('pipe:3'));
     });
@@ -181,7 +181,7 @@ describe('ffmpeg-args', function () {
       const after = inputPart(buildArgs(base({ source: 'rtsp://cam/s', width: 640, gray: { width: 160, height: 120 } }))).after;
       assert.deepEqual(after, [
         '-filter_complex',
-        '[0:v]fps=5,split=2[a][b];[a]scale=640:-2[out1];[b]extractplanes=y,scale=w=160:h=120:force_original_aspect_ratio=decrease:flags=area,format=gray[out2]',
+        `[0:v]${rateLimit(5)},split=2[a][b];[a]scale=640:-2[out1];[b]extractplanes=y,scale=w=160:h=120:force_original_aspect_ratio=decrease:flags=area,format=gray[out2]`,
         // Every output frame-exact (no per-output duplicates): the n-th frame of each is the same picture.
         '-map', '[out1]', '-an', '-sn', '-dn', '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', '5', '-thread_type', 'slice', '-f', 'mpjpeg', '-boundary_tag', 'ffmpeg', 'pipe:1',
         '-map', '[out2]', '-an', '-sn', '-dn', '-fps_mode', 'passthrough', '-c:v', 'pgm', '-f', 'image2pipe', 'pipe:3',
@@ -193,7 +193,7 @@ describe('ffmpeg-args', function () {
     it('makes one gray output per distinct size, on pipe:3 and up, smallest first', function () {
       const after = inputPart(buildArgs(base({ source: 'rtsp://cam/s', gray: [{ width: 320, height: 240 }, { width: 160, height: 120 }, { width: 320, height: 240 }] }))).after;
       assert.equal(after[1],
-        '[0:v]fps=5,split=3[a][b][c];[a]null[out1];' +
+        `[0:v]${rateLimit(5)},split=3[a][b][c];[a]null[out1];` +
         '[b]extractplanes=y,scale=w=160:h=120:force_original_aspect_ratio=decrease:flags=area,format=gray[out2];' +
         '[c]extractplanes=y,scale=w=320:h=240:force_original_aspect_ratio=decrease:flags=area,format=gray[out3]');
       assertSubsequence(after, ['-map', '[out2]'], 'first gray');
@@ -207,7 +207,7 @@ describe('ffmpeg-args', function () {
       assert.ok(after[1].includes(String.raw`[a]select=not(mod(n\,5))[out1]`), after[1]);
       assertSubsequence(after, ['-map', '[out1]', '-an', '-sn', '-dn', '-fps_mode', 'passthrough', '-c:v', 'mjpeg'], 'JPEG output');
       const plain = inputPart(buildArgs(base({ source: 'rtsp://cam/s', jpegEvery: 5 }))).after;
-      assert.deepEqual(plain.slice(0, 4), ['-map', '0:v:0', '-vf', 'fps=5,select=not(mod(n\\,5))']);
+      assert.deepEqual(plain.slice(0, 4), ['-map', '0:v:0', '-vf', `${rateLimit(5)},select=not(mod(n\\,5))`]);
       const old = inputPart(buildArgs(base({ source: 'rtsp://cam/s', jpegEvery: 5, ffmpegVersion: { major: 4, minor: 1 } }))).after;
       assertSubsequence(old, ['-vsync', 'passthrough'], 'FFmpeg before 5.1');
       assert.throws(() => buildArgs(base({ source: 'rtsp://cam/s', jpegEvery: 0 })), /jpegEvery/);
@@ -215,7 +215,7 @@ describe('ffmpeg-args', function () {
 
     it('a detect-only process makes gray frames and no JPEG', function () {
       const after = inputPart(buildArgs(base({ source: 'rtsp://cam/sub', jpeg: false, gray: { width: 160, height: 120 } }))).after;
-      assert.equal(after[1], '[0:v]fps=5,extractplanes=y,scale=w=160:h=120:force_original_aspect_ratio=decrease:flags=area,format=gray[out1]');
+      assert.equal(after[1], `[0:v]${rateLimit(5)},extractplanes=y,scale=w=160:h=120:force_original_aspect_ratio=decrease:flags=area,format=gray[out1]`);
       assert.ok(!after.includes('pipe:1'));
       assert.equal(after.at(-1), 'pipe:3');
       assert.throws(() => buildArgs(base({ source: 'rtsp://cam/sub', jpeg: false })), /needs a gray output/);

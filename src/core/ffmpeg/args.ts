@@ -62,6 +62,21 @@ function inputArgs(n: Normalised, version: { major: number; minor: number } | un
   }
 }
 
+/** Frames a rate limit lets through back to back before it holds frames back: two, so a camera that sends in uneven pairs keeps every frame. */
+const RATE_BURST = 2;
+
+/**
+ * Thins the decoded frames to `fps` on average, never adding one: a token bucket of RATE_BURST frames refilled at
+ * `fps` per second of the stream's timestamps (select's registers: 0 tokens, 1 the last time, 2 started).
+ * FFmpeg's `fps` filter makes a constant rate instead: it duplicates frames to fill gaps and drops by rounding, so
+ * a camera that paces unevenly (VLC sends pairs 40/160 ms apart) or sends fewer frames than asked lost pictures and
+ * got doubled ones (102 distinct pictures of 197 sent). Frames without a timestamp pass.
+ */
+export function rateLimit(fps: number): string {
+  const bucket = `if(ld(2)\\,min(${RATE_BURST}\\,ld(0)+max(0\\,t-ld(1))*${fps})\\,${RATE_BURST})`;
+  return `select=st(0\\,${bucket})\\;st(1\\,t)\\;st(2\\,1)\\;if(isnan(t)+gte(ld(0)\\,1)\\,st(0\\,ld(0)-1)*0+1\\,0)`;
+}
+
 /** The fd each output is written to: JPEG on pipe:1 (stdout), gray outputs from pipe:3 on, in `grays` order. */
 export function grayPipe(index: number): number {
   return 3 + index;
@@ -79,7 +94,7 @@ export function buildArgs(o: CaptureOptions): string[] {
   const plan = n.plan;
   const threads = n.decoderThreads > 0 ? ['-threads', String(n.decoderThreads)] : [];
   const args = [...GLOBAL_ARGS, ...(plan ? plan.inputArgs : n.hwaccelArgs), ...inputArgs(n, o.ffmpegVersion), ...threads, ...n.extraInputArgs, '-i', inputWithCredentials(n)];
-  const fps = `fps=${n.fps}`;
+  const fps = rateLimit(n.fps);
   // The hardware plan scales on the GPU and brings frames back to memory; software scales here.
   const scale = plan ? plan.scaleChain(n.width ? { width: n.width } : undefined, 'yuv420p') : n.width ? `scale=${n.width}:-2` : undefined;
   const grayChain = (g: Box): string => plan
