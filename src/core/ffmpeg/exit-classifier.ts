@@ -36,7 +36,8 @@ export function classifyExit(opts: {
   }
   const last = lastMeaningful(opts.stderrTail);
   if (opts.signal) return { kind: 'transient', reason: `FFmpeg killed by ${opts.signal}${last ? `: ${last}` : ''}` };
-  if (opts.code === 0) return { kind: 'transient', reason: 'source ended' };
+  // FFmpeg also exits 0 when its input ends in an error it reported ("Invalid data found when processing input").
+  if (opts.code === 0) return { kind: 'transient', reason: last ? `source ended: ${last}` : 'source ended' };
   return { kind: 'transient', reason: last ? `FFmpeg exited (${opts.code}): ${last}` : `FFmpeg exited with status ${opts.code}` };
 }
 
