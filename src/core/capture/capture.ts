@@ -63,7 +63,10 @@ export interface CaptureLike {
 export interface CaptureStats {
   frames: number;
   bytes: number;
+  /** Frames delivered per second (last few seconds). */
   fps: number;
+  /** Frames per second the camera sends, before the rate limit (pass-through cameras; FFmpeg does not say). */
+  sourceFps?: number;
   restarts: number;
   retries: number;
   /** Bytes of FFmpeg output that never became a frame (garbage, oversize, partial at a restart). */

@@ -3,6 +3,7 @@ import type { CaptureEvents, CaptureLike, CaptureStats, CapturedFrame } from './
 import { displaySource, grayBoxes, type Box, type CaptureOptions } from '../ffmpeg/options';
 import { GrayDecoder } from '../jpeg/jpeg-gray';
 import type { MjpegHttpSource } from './mjpeg-http-source';
+import { healthChange, RATE_TICK_MS, RateHealth } from './rate-health';
 import type { GrayFrame, StreamState } from '../types';
 
 /** A camera connection shared by every pass-through capture of it; released when the last one stops. */
@@ -11,13 +12,22 @@ export interface SharedConnection {
   release(): Promise<void>;
 }
 
-/** Frames closer than this share of the frame interval are dropped, so a camera faster than asked is thinned. */
-const EARLY = 0.8;
+/**
+ * Frames a camera may send back to back before the rate limit holds one back: two, so a camera that sends in uneven
+ * pairs (VLC: 40/160 ms apart) keeps every frame, as FFmpeg's rate limit does (ffmpeg/args.ts rateLimit).
+ */
+const RATE_BURST = 2;
+const PRODUCING: ReadonlySet<StreamState> = new Set(['healthy', 'degraded']);
 
 /**
- * An MJPEG-over-HTTP camera read without FFmpeg: its JPEGs pass through as they came (no decode, no encode), thinned to
- * the stream's frame rate; gray frames for motion are decoded from them at reduced size, one decode per size at a
- * time, and delivered as frames of their own when ready, so viewers never wait for motion's decode.
+ * An MJPEG-over-HTTP camera read without FFmpeg: its JPEGs pass through as they came (no decode, no encode), a
+ * camera faster than the stream's rate thinned on average (a token bucket: never a frame of an uneven pair); gray
+ * frames for motion are decoded from them at reduced size, one decode per size at a time, and delivered as frames
+ * of their own when ready, so viewers never wait for motion's decode.
+ *
+ * Its health is what it delivers: the connection's state while it is down, and while frames flow, healthy or degraded
+ * by the delivered rate against the stream's (a camera sending 10 fps of which 5 reach viewers is degraded, and says
+ * both rates).
  */
 export class HttpCapture extends EventEmitter<CaptureEvents> implements CaptureLike {
   readonly description: string;
@@ -27,17 +37,35 @@ export class HttpCapture extends EventEmitter<CaptureEvents> implements CaptureL
   readonly jpegEvery = 1;
   readonly binary = undefined;
   private readonly decoders: GrayDecoder[];
-  private readonly minIntervalMs: number;
-  private lastAt = -Infinity;
+  private tokens = RATE_BURST;
+  private lastFrameAt: number | undefined;
+  private readonly delivered: RateHealth;
+  private deliveredState: 'healthy' | 'degraded' = 'healthy';
+  private deliveredReason: string | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private sourceUp = false;
+  private frames = 0;
+  private bytes = 0;
   private index = 0;
   private spawns = 0;
   private started = false;
   private stopped = false;
   private grayErrors = 0;
-  /** The reason given with the source's last state change (why it is recovering or failed, with the retry). */
+  /** The reason given with the connection's last state change (why it is recovering or failed, with the retry). */
   private lastReason: string | undefined;
   private readonly onState = (state: StreamState, reason: string | undefined): void => {
     this.lastReason = reason;
+    const up = PRODUCING.has(state);
+    if (up && this.sourceUp) return; // the camera's own rate: what counts is what is delivered (tick)
+    this.sourceUp = up;
+    if (up) {
+      // Frames flow (again): the delivered rate is judged afresh from here.
+      this.delivered.reset();
+      this.deliveredState = 'healthy';
+      this.deliveredReason = undefined;
+      this.emit('state', 'healthy', undefined);
+      return;
+    }
     this.emit('state', state, reason);
   };
   private readonly onConnect = (): void => {
@@ -50,29 +78,35 @@ export class HttpCapture extends EventEmitter<CaptureEvents> implements CaptureL
     readonly options: CaptureOptions,
     private readonly connection: SharedConnection,
     maxPixels: number,
+    /** How often the delivered rate is judged against the stream's (as FFmpeg's supervisor does). */
+    healthIntervalMs = 30_000,
   ) {
     super();
     this.description = displaySource(options);
     this.boxes = grayBoxes(options);
     this.decoders = this.boxes.map((b) => new GrayDecoder(b, { maxPixels }));
-    this.minIntervalMs = options.fps > 0 ? (1000 / options.fps) * EARLY : 0;
+    this.delivered = new RateHealth(options.fps, healthIntervalMs);
   }
 
   get state(): StreamState {
-    return this.started ? this.connection.source.state : 'idle';
+    if (!this.started) return 'idle';
+    const s = this.connection.source.state;
+    return PRODUCING.has(s) ? this.deliveredState : s;
   }
 
   get reason(): string | undefined {
-    const s = this.connection.source;
-    return s.state === 'healthy' ? undefined : this.lastReason ?? s.stats.lastError;
+    const s = this.connection.source.state;
+    if (PRODUCING.has(s)) return this.deliveredReason;
+    return this.lastReason ?? this.connection.source.stats.lastError;
   }
 
   stats(): CaptureStats {
     const s = this.connection.source.stats;
     return {
-      frames: s.frames,
-      bytes: s.bytes,
-      fps: s.fps,
+      frames: this.frames,
+      bytes: this.bytes,
+      fps: this.delivered.fps,
+      sourceFps: s.fps,
       restarts: s.restarts,
       retries: this.connection.source.retries,
       droppedBytes: 0,
@@ -95,11 +129,14 @@ export class HttpCapture extends EventEmitter<CaptureEvents> implements CaptureL
     source.on('connect', this.onConnect);
     source.on('frame', this.onFrame);
     source.start();
-    this.emit('state', source.state, undefined);
+    this.tickTimer = setInterval(() => this.tick(), RATE_TICK_MS);
+    this.emit('state', this.state, undefined);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.tickTimer);
+    this.tickTimer = undefined;
     const source = this.connection.source;
     source.off('state', this.onState);
     source.off('connect', this.onConnect);
@@ -107,11 +144,35 @@ export class HttpCapture extends EventEmitter<CaptureEvents> implements CaptureL
     await this.connection.release();
   }
 
+  private tick(): void {
+    const verdict = this.delivered.tick();
+    if (!PRODUCING.has(this.connection.source.state)) return;
+    const change = healthChange(this.deliveredState, verdict);
+    if (!change) return;
+    this.deliveredState = change.state as 'healthy' | 'degraded';
+    this.deliveredReason = change.state === 'degraded'
+      ? `${change.reason}: the camera sends ${this.connection.source.stats.fps.toFixed(1)} fps`
+      : undefined;
+    this.emit('state', this.deliveredState, this.deliveredReason);
+  }
+
+  /** Lets the frame through when the bucket holds a token (refilled at the stream's rate, at most RATE_BURST). */
+  private admit(now: number): boolean {
+    const fps = this.options.fps;
+    if (!(fps > 0)) return true;
+    if (this.lastFrameAt !== undefined) this.tokens = Math.min(RATE_BURST, this.tokens + ((now - this.lastFrameAt) / 1000) * fps);
+    this.lastFrameAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
   private frame(jpeg: Buffer): void {
-    const now = performance.now();
-    if (now - this.lastAt < this.minIntervalMs) return;
-    this.lastAt = now;
+    if (!this.admit(performance.now())) return;
     const index = this.index++;
+    this.frames++;
+    this.bytes += jpeg.length;
+    this.delivered.count();
     this.emit('frame', { index, time: Date.now(), jpeg, gray: [] } satisfies CapturedFrame);
     this.decoders.forEach((decoder, i) => {
       decoder.offer(jpeg).then(

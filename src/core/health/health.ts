@@ -126,6 +126,8 @@ export interface StreamFigures {
   state: StreamState;
   reason: string | null;
   fps: number;
+  /** Frames per second the camera sends before the rate limit (pass-through cameras; null for FFmpeg). */
+  sourceFps: number | null;
   /** The source's frame rate. */
   expectedFps: number;
   /** The rate asked of FFmpeg now (the low rate while nothing needs every frame; 0 while idle). */
@@ -169,6 +171,7 @@ export function streamFigures(sample: StreamSample, previous?: StreamSample): St
     state: s.state,
     reason: s.reason ?? null,
     fps: round(s.fps, 2),
+    sourceFps: s.sourceFps === undefined ? null : round(s.sourceFps, 2),
     expectedFps: s.expectedFps,
     targetFps: targetFps(s),
     frames: s.frames,

@@ -135,7 +135,7 @@ export function processMetricsRegistry(): Registry {
  */
 export class StreamMetrics {
   readonly registry = new Registry();
-  private readonly gauges: Record<'fps' | 'targetFps' | 'retries' | 'viewers' | 'lastFrame' | 'memory' | 'state' | 'info' | 'fallback', SeriesMetric>;
+  private readonly gauges: Record<'fps' | 'sourceFps' | 'targetFps' | 'retries' | 'viewers' | 'lastFrame' | 'memory' | 'state' | 'info' | 'fallback', SeriesMetric>;
   private readonly counters: Record<'frames' | 'bytes' | 'restarts' | 'dropped' | 'cpu', SeriesMetric>;
   private readonly latency: BucketHistogram;
   private readonly detect: BucketHistogram;
@@ -147,6 +147,7 @@ export class StreamMetrics {
     const counter = (name: string, help: string): SeriesMetric => new SeriesMetric(name, help, 'counter', this.registry);
     this.gauges = {
       fps: gauge('glimpser_camera_fps', 'Frames per second the stream delivered, measured over the last 5 seconds.'),
+      sourceFps: gauge('glimpser_camera_source_fps', 'Frames per second the camera sends, before the stream\'s rate limit (pass-through cameras only): beside glimpser_camera_fps it shows frames lost between camera and viewers.'),
       targetFps: gauge('glimpser_camera_target_fps', 'Frame rate the stream should deliver now: its source\'s rate while anything needs every frame, its low rate otherwise, 0 while idle.'),
       retries: gauge('glimpser_camera_retries', 'Consecutive failed FFmpeg starts behind the current state (0 when healthy).'),
       viewers: gauge('glimpser_camera_viewers', 'MJPEG viewers connected to the stream\'s endpoints.'),
@@ -184,6 +185,7 @@ export class StreamMetrics {
       const labels = known.get(key) ?? { stream: s.name, pool };
       this.labelsByStream.set(key, labels);
       g.fps.set(labels, s.fps);
+      if (s.sourceFps !== undefined) g.sourceFps.set(labels, s.sourceFps);
       g.targetFps.set(labels, targetFps(s));
       g.retries.set(labels, s.retries);
       g.viewers.set(labels, s.viewers);

@@ -83,6 +83,8 @@ export interface StreamSnapshot extends StateChange {
   source: string | undefined;
   /** Frame sets delivered per second over the last few seconds. */
   fps: number;
+  /** Frames per second the camera sends before the rate limit (pass-through cameras; undefined for FFmpeg). */
+  sourceFps: number | undefined;
   expectedFps: number;
   frames: number;
   jpegFrames: number;

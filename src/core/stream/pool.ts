@@ -129,7 +129,7 @@ export class ProcessPool extends EventEmitter<PoolEvents> implements ProcessSour
     let entry = this.entries.get(key);
     if (!entry) {
       const c = capture.passthrough
-        ? new HttpCapture(key, capture, this.connect(capture), this.options.maxPixels ?? DEFAULT_MAX_PIXELS)
+        ? new HttpCapture(key, capture, this.connect(capture), this.options.maxPixels ?? DEFAULT_MAX_PIXELS, this.options.supervisor?.healthIntervalMs)
         : new Capture(key, capture, this.ffmpeg(), this.options.supervisor, this.options.decoderThreads ?? 1);
       entry = { capture: c, leases: 0 };
       this.entries.set(key, entry);
@@ -175,7 +175,8 @@ export class ProcessPool extends EventEmitter<PoolEvents> implements ProcessSour
         url: capture.source,
         username: capture.username,
         password: capture.password,
-        expectedFps: capture.fps,
+        // The captures judge what they deliver (a camera faster than the stream is thinned, not degraded).
+        expectedFps: 0,
         // One retry policy for every camera of the pool, read by FFmpeg or passed through.
         ...(t?.backoff ? { backoff: t.backoff } : {}),
         ...(t?.maxRetries !== undefined ? { maxRetries: t.maxRetries } : {}),

@@ -253,6 +253,7 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
       name: this.name,
       source: main?.description,
       fps: main?.stats().fps ?? 0,
+      sourceFps: main?.stats().sourceFps,
       expectedFps: def?.capture.fps ?? 0,
       frames: this.frames,
       jpegFrames: this.jpegFrames,
