@@ -1,6 +1,6 @@
 import { detectKind } from '../core/ffmpeg/source-url';
 import { displaySource, type CaptureOptions } from '../core/ffmpeg/options';
-import type { AccelProvider, StateChange, StreamFrame } from '../core/stream/stream';
+import type { AccelProvider, ReadMode, StateChange, StreamFrame } from '../core/stream/model';
 import type { Frame } from '../core/types';
 import { rangeMessage, readNumbers, trimmed } from './config';
 import { SOURCE_RULES } from './field-rules';
@@ -100,7 +100,8 @@ function register(RED: NodeRedRuntime): void {
     if (!configError) {
       try {
         capture.kind = detectKind(capture.source);
-        capture.passthrough = mode === 'passthrough' || (mode === 'auto' && capture.kind === 'mjpeg-http');
+        // Auto reads an http(s) camera with our own client first and switches to FFmpeg if it does not answer MJPEG.
+        capture.passthrough = mode === 'passthrough' || (mode === 'auto' && capture.kind === 'http');
         if (detectSource) detect = { ...capture, source: detectSource, kind: detectKind(detectSource), passthrough: false, width: undefined };
       } catch (err) {
         configError = RED._('ffmpeg-source.errors.source', { message: (err as Error).message });
@@ -110,7 +111,7 @@ function register(RED: NodeRedRuntime): void {
     // Hardware decoding: the plan comes from probing the FFmpeg this pool runs, once (cached per binary).
     const hw = trimmed(def.hwaccel) ? (RED.nodes.getNode(trimmed(def.hwaccel)) as HwaccelConfigNode | null) : null;
     if (trimmed(def.hwaccel) && !hw) node.warn(RED._('ffmpeg-source.warnings.hwaccelMissing', { stream: name, id: trimmed(def.hwaccel) }));
-    const accel: AccelProvider | undefined = hw && !capture.passthrough
+    const accel: AccelProvider | undefined = hw && mode !== 'passthrough'
       ? {
           key: `${hw.id}|${hw.mode}|${hw.device ?? ''}|${JSON.stringify(hw.fallbackOptions)}`,
           resolve: () =>
@@ -125,7 +126,7 @@ function register(RED: NodeRedRuntime): void {
     const stream = handle.pool.stream(name);
     if (!configError) {
       try {
-        stream.define(node.id, { capture, lowFps, ...(detect ? { detect } : {}), ...(accel ? { accel } : {}) });
+        stream.define(node.id, { capture, lowFps, read: mode as ReadMode, ...(detect ? { detect } : {}), ...(accel ? { accel } : {}) });
       } catch (err) {
         configError = RED._('ffmpeg-source.errors.source', { message: (err as Error).message });
       }
@@ -154,6 +155,10 @@ function register(RED: NodeRedRuntime): void {
       if (state !== 'healthy' && reason) text = RED._('ffmpeg-source.status.withReason', { state: text, reason });
       node.status({ fill: STATE_FILL[state], shape: state === 'healthy' ? 'dot' : 'ring', text: statusText(text) });
     };
+    const onNote = (level: 'info' | 'warn', text: string): void => {
+      if (level === 'warn') node.warn(RED._('ffmpeg-source.warnings.note', { stream: name, text }));
+      else node.log(RED._('ffmpeg-source.log.note', { stream: name, text }));
+    };
     let lastDegraded: string | undefined;
     const onState = (change: StateChange): void => {
       showStatus();
@@ -175,6 +180,7 @@ function register(RED: NodeRedRuntime): void {
     } else {
       stream.on('frame', onFrame);
       stream.on('state', onState);
+      stream.on('note', onNote);
       node.log(RED._('ffmpeg-source.log.source', { stream: name, source: displaySource(capture) }));
       // Always on: run. Flows of other nodes consume frames: every frame as JPEG. Else our consumers say what they need.
       stream.use(node.id, { run: def.startMode !== 'demand', jpeg: flowConsumes ? 'full' : 'low' });
@@ -220,6 +226,7 @@ function register(RED: NodeRedRuntime): void {
       clearInterval(statusTimer);
       stream.off('frame', onFrame);
       stream.off('state', onState);
+      stream.off('note', onNote);
       // Redeployed unchanged, the successor takes the stream over with its process still running.
       const mode = removed || lifecycle.stopping ? 'now' : 'handover';
       stream.unuse(node.id, mode);

@@ -55,7 +55,7 @@ describe('pass-through: every frame of an unevenly paced camera, health by what 
     cams.push(cam);
     pool = new ProcessPool({ idleGraceMs: 0 });
     const { got } = passthrough(pool, 'pairs', `${cam.url}/`, 10);
-    await until(() => got.length >= 40, () => `${got.length} of 40 frames`, 15000).catch(() => undefined);
+    await until(() => got.length >= 40, '40 frames', 15000).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(got.length, 40, `${got.length} of 40 frames delivered`);
     got.forEach((jpeg, i) => assert.ok(jpeg.equals(frames[i]), `frame ${i} is the camera's`));
@@ -74,7 +74,7 @@ describe('pass-through: every frame of an unevenly paced camera, health by what 
     pool = new ProcessPool({ idleGraceMs: 0, supervisor: { healthIntervalMs: 1000 } });
     const a = passthrough(pool, 'fast', `${fast.url}/`, 10);
     const b = passthrough(pool, 'slow', `${slow.url}/`, 10);
-    await until(() => b.stream.state === 'degraded', () => `slow camera: ${b.stream.state}`, 15000);
+    await until(() => b.stream.state === 'degraded', 'the slow camera degraded', 15000);
     assert.match(b.stream.stateInfo.reason, /^\d\.\d fps, expected 10: the camera sends \d\.\d fps$/);
     assert.equal(a.stream.state, 'healthy');
     const fs_ = a.stream.snapshot();

@@ -101,8 +101,9 @@ describe('ffmpeg-args', function () {
   describe('detectKind', function () {
     const table = [
       ['rtsp://cam/stream', 'rtsp'], ['RTSPS://cam/s', 'rtsp'], ['http://cam/video', 'http'], ['https://cam/x.m3u8', 'http'],
-      ['http://cam/video.mjpg', 'mjpeg-http'], ['http://cam/axis-cgi/mjpg/video.cgi', 'mjpeg-http'],
-      ['http://cam:8080/?action=stream', 'mjpeg-http'], ['/dev/video0', 'device'], ['/dev/v4l/by-id/usb-cam', 'device'],
+      // Whether an http camera sends MJPEG is known from its answer, never from the URL's spelling.
+      ['http://cam/video.mjpg', 'http'], ['http://cam/axis-cgi/mjpg/video.cgi', 'http'], ['http://cam:81/stream', 'http'],
+      ['http://cam:8080/?action=stream', 'http'], ['/dev/video0', 'device'], ['/dev/v4l/by-id/usb-cam', 'device'],
       ['/srv/clip.mp4', 'file'], ['./clip.mp4', 'file'], ['clip.mp4', 'file'], ['file:///srv/clip.mp4', 'file'],
       ['C:\\clips\\a.mp4', 'file'], ['testsrc:testsrc2=size=640x360:rate=5', 'testsrc'],
       ['testsrc2=size=1280x720:rate=10', 'testsrc'], ['smptebars', 'testsrc'], ['  rtsp://cam/x  ', 'rtsp'],
@@ -127,7 +128,7 @@ describe('ffmpeg-args', function () {
         [{ source: 'rtsp://cam/s' }, ['-rtsp_transport', 'tcp', '-timeout', '5000000', '-analyzeduration', '1000000']],
         [{ source: 'http://cam/v' }, ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_on_network_error', '1', '-reconnect_delay_max', '5', '-rw_timeout', '10000000', '-analyzeduration', '1000000']],
         // The MJPEG demuxer stamps frames at 25 fps whatever the camera sends: arrival time is the clock.
-        [{ source: 'http://cam/v.mjpg' }, ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_on_network_error', '1', '-reconnect_delay_max', '5', '-rw_timeout', '10000000', '-analyzeduration', '1000000', '-use_wallclock_as_timestamps', '1']],
+        [{ source: 'http://cam/v.mjpg', kind: 'mjpeg-http' }, ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_on_network_error', '1', '-reconnect_delay_max', '5', '-rw_timeout', '10000000', '-analyzeduration', '1000000', '-use_wallclock_as_timestamps', '1']],
         [{ source: '/srv/a.mp4' }, ['-re']],
         [{ source: '/srv/a.mp4', loop: true }, ['-stream_loop', '-1', '-re']],
         [{ source: '/srv/a.mp4', loop: true, realtime: false }, ['-stream_loop', '-1']],
@@ -320,7 +321,7 @@ describe('ffmpeg-args', function () {
       [{ source: '/a.mp4' }, { source: '/a.mp4', loop: true }],
       [{ source: '/a.mp4' }, { source: '/a.mp4', realtime: false }],
       [{ source: 'rtsp://cam/s' }, { source: 'rtsp://cam/s', hwaccelArgs: ['-hwaccel', 'vaapi'] }],
-      [{ source: 'http://cam/v.mjpg' }, { source: 'http://cam/v.mjpg', kind: 'http' }],
+      [{ source: 'http://cam/v.mjpg', kind: 'mjpeg-http' }, { source: 'http://cam/v.mjpg', kind: 'http' }],
     ];
     for (const [a, b] of different) {
       it(`different: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`, function () {
@@ -463,7 +464,7 @@ describe('ffmpeg-args', function () {
       }
     });
 
-    it('mjpeg-http: FFmpeg reads a multipart MJPEG camera stream', async function () {
+    it('an MJPEG camera read by FFmpeg as a plain http source: its frames, scaled', async function () {
       const rec = recordMjpeg(dir, { size: '320x240', frames: 10, q: 5, name: 'mp' });
       const server = http.createServer((req, res) => {
         res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace; boundary=frame' });
@@ -481,7 +482,7 @@ describe('ffmpeg-args', function () {
       const { port, sockets } = await listen(server);
       try {
         const o = base({ source: `http://127.0.0.1:${port}/video.mjpg`, fps: 10, width: 160 });
-        assert.equal(detectKind(o.source), 'mjpeg-http');
+        assert.equal(detectKind(o.source), 'http');
         const r = await capture(buildArgs(o), { jpeg: 3 });
         assert.ok(r.stoppedByUs, r.stderr);
         assert.deepEqual(jpegSize(r.jpegs[0]), { width: 160, height: 120 });

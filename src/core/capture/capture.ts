@@ -39,6 +39,8 @@ export interface CaptureEvents {
   /** A process (or, for a pass-through camera, a connection) started. */
   spawn: [pid: number];
   exit: [exit: CaptureExit];
+  /** The source answered, but not with what this capture reads (a pass-through camera that does not send MJPEG). */
+  unsupported: [reason: string];
 }
 
 /** What a stream needs of a capture, whether it runs FFmpeg (Capture) or reads an MJPEG camera itself (HttpCapture). */

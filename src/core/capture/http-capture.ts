@@ -72,6 +72,9 @@ export class HttpCapture extends EventEmitter<CaptureEvents> implements CaptureL
     this.emit('spawn', ++this.spawns);
   };
   private readonly onFrame = (jpeg: Buffer): void => this.frame(jpeg);
+  private readonly onUnsupported = (reason: string): void => {
+    this.emit('unsupported', reason);
+  };
 
   constructor(
     readonly key: string,
@@ -128,6 +131,7 @@ export class HttpCapture extends EventEmitter<CaptureEvents> implements CaptureL
     source.on('state', this.onState);
     source.on('connect', this.onConnect);
     source.on('frame', this.onFrame);
+    source.on('unsupported', this.onUnsupported);
     source.start();
     this.tickTimer = setInterval(() => this.tick(), RATE_TICK_MS);
     this.emit('state', this.state, undefined);
@@ -141,6 +145,7 @@ export class HttpCapture extends EventEmitter<CaptureEvents> implements CaptureL
     source.off('state', this.onState);
     source.off('connect', this.onConnect);
     source.off('frame', this.onFrame);
+    source.off('unsupported', this.onUnsupported);
     await this.connection.release();
   }
 

@@ -21,7 +21,8 @@ import { DEFAULT_RECOVERY, Recovery } from './recovery';
 import { redact } from '../ffmpeg/redact';
 import { safeDecode, SourceConfigError } from '../ffmpeg/source-url';
 import { basicAuthorization, chooseAuth, digestAuthorization, parseChallenges, type AuthChoice } from './http-auth';
-import { MultipartJpegSplitter, boundaryFromContentType, type PartErrorKind, type QuirkKind } from '../jpeg/multipart-splitter';
+import type { PartErrorKind, QuirkKind } from '../jpeg/multipart-splitter';
+import { answerFromBody, answerFromType, frameReader, SNIFF_BYTES, type CameraAnswer, type FrameReader } from './camera-answer';
 import { healthChange, RATE_TICK_MS, RateHealth } from './rate-health';
 import { LineRing } from '../util/ring-buffer';
 import type { StreamState } from '../types';
@@ -72,8 +73,10 @@ export const DEFAULT_MJPEG_HTTP: Omit<Resolved, 'url'> = {
 export interface MjpegHttpSourceEvents {
   state: [state: StreamState, reason: string | undefined];
   frame: [jpeg: Buffer];
-  /** A multipart response was accepted (after any authentication and redirects). */
+  /** An MJPEG answer was accepted (after any authentication and redirects). */
   connect: [];
+  /** The camera answered, but not with MJPEG (a video stream, a page, a snapshot): FFmpeg may read it. */
+  unsupported: [reason: string];
 }
 
 /**
@@ -120,7 +123,7 @@ interface Attempt {
   answered: boolean;
   req?: http.ClientRequest;
   res?: http.IncomingMessage;
-  splitter?: MultipartJpegSplitter;
+  reader?: FrameReader;
 }
 
 class Failure {
@@ -313,19 +316,43 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
       return;
     }
     const type = res.headers['content-type'] ?? '';
-    if (!/^\s*multipart\//i.test(type)) {
-      res.resume();
-      this.fail(attempt, new Failure('not-multipart', `answered with ${type ? `"${type.split(';')[0]!.trim()}"` : 'no Content-Type'}, not an MJPEG stream (multipart/x-mixed-replace): use the camera's MJPEG stream URL, or read it through FFmpeg; camera ${where}`, true));
+    const declared = answerFromType(type);
+    // The connection's fate follows from here on; a sniffed answer starts reading once its first bytes are in.
+    res.on('end', () => this.fail(attempt, new Failure('ended', `stream ended by ${where}`, false)));
+    res.on('close', () => {
+      if (!res.complete) this.fail(attempt, new Failure('network', `connection closed mid-stream by ${where}`, false));
+    });
+    this.armFrameTimer(attempt, this.o.firstFrameTimeoutMs, 'first frame');
+    if (declared !== 'sniff') {
+      this.read(attempt, res, declared, []);
       return;
     }
-    const boundary = boundaryFromContentType(type);
-    let splitter: MultipartJpegSplitter;
+    const first: Buffer[] = [];
+    let seen = 0;
+    const sniff = (chunk: Buffer): void => {
+      if (!this.current(attempt)) return;
+      first.push(chunk);
+      seen += chunk.length;
+      if (seen < SNIFF_BYTES) return;
+      res.off('data', sniff);
+      this.read(attempt, res, answerFromBody(type, Buffer.concat(first)), first);
+    };
+    res.on('data', sniff);
+  }
+
+  /** Reads the camera's answer: its JPEGs when it is MJPEG, else says what it is (auto mode then reads it with FFmpeg). */
+  private read(attempt: Attempt, res: http.IncomingMessage, answer: CameraAnswer, already: Buffer[]): void {
+    const where = attempt.target.display;
+    if (answer.format === 'other') {
+      res.resume();
+      const reason = `answered with ${answer.what}, not an MJPEG stream (multipart/x-mixed-replace): use the camera's MJPEG stream URL, or read it through FFmpeg; camera ${where}`;
+      this.emit('unsupported', redact(reason, this.secrets));
+      this.fail(attempt, new Failure('not-multipart', reason, true));
+      return;
+    }
+    let reader: FrameReader;
     try {
-      splitter = new MultipartJpegSplitter({
-        // Without a boundary parameter the stream's first line can still name it.
-        boundary: boundary ?? 'glimpser-no-boundary',
-        boundaryFromStream: boundary === undefined,
-        maxFrameBytes: this.o.maxFrameBytes,
+      reader = frameReader(answer, this.o.maxFrameBytes, {
         onFrame: (jpeg) => this.onFrame(attempt, jpeg),
         onError: (message, kind) => this.countError(kind, `${message}, from ${where}`),
         onOversize: (bytes) => this.countError('oversize', `part of ${bytes} bytes over the ${this.o.maxFrameBytes}-byte cap dropped, from ${where}`),
@@ -338,16 +365,12 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
       this.fail(attempt, new Failure('not-multipart', `${(err as Error).message}, from ${where}`, true));
       return;
     }
-    attempt.splitter = splitter;
-    this.armFrameTimer(attempt, this.o.firstFrameTimeoutMs, 'first frame');
-    res.on('data', (chunk: Buffer) => {
-      if (this.current(attempt)) splitter.push(chunk);
-    });
-    res.on('end', () => this.fail(attempt, new Failure('ended', `stream ended by ${where}`, false)));
-    res.on('close', () => {
-      if (!res.complete) this.fail(attempt, new Failure('network', `connection closed mid-stream by ${where}`, false));
-    });
+    attempt.reader = reader;
     this.emit('connect');
+    for (const chunk of already) if (this.current(attempt)) reader.push(chunk);
+    res.on('data', (chunk: Buffer) => {
+      if (this.current(attempt)) reader.push(chunk);
+    });
   }
 
   private onUnauthorized(attempt: Attempt, req: http.ClientRequest, res: http.IncomingMessage): void {
@@ -475,9 +498,9 @@ export class MjpegHttpSource extends EventEmitter<MjpegHttpSourceEvents> {
     this.frameTimer = undefined;
     this.stats.fps = 0;
     if (!attempt) return;
-    const splitter = attempt.splitter;
-    if (splitter) {
-      if (splitter.reset() && failed) this.countError('truncated', `connection ended inside a JPEG, from ${attempt.target.display}`);
+    const reader = attempt.reader;
+    if (reader) {
+      if (reader.reset() && failed) this.countError('truncated', `connection ended inside a JPEG, from ${attempt.target.display}`);
     }
     attempt.req?.destroy();
   }

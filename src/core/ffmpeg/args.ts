@@ -67,14 +67,27 @@ const RATE_BURST = 2;
 
 /**
  * Thins the decoded frames to `fps` on average, never adding one: a token bucket of RATE_BURST frames refilled at
- * `fps` per second of the stream's timestamps (select's registers: 0 tokens, 1 the last time, 2 started).
+ * `fps` per second of its clock (see RateClock; select's registers: 0 tokens, 1 the last time, 2 started).
  * FFmpeg's `fps` filter makes a constant rate instead: it duplicates frames to fill gaps and drops by rounding, so
  * a camera that paces unevenly (VLC sends pairs 40/160 ms apart) or sends fewer frames than asked lost pictures and
  * got doubled ones (102 distinct pictures of 197 sent). Frames without a timestamp pass.
  */
-export function rateLimit(fps: number): string {
-  const bucket = `if(ld(2)\\,min(${RATE_BURST}\\,ld(0)+max(0\\,t-ld(1))*${fps})\\,${RATE_BURST})`;
-  return `select=st(0\\,${bucket})\\;st(1\\,t)\\;st(2\\,1)\\;if(isnan(t)+gte(ld(0)\\,1)\\,st(0\\,ld(0)-1)*0+1\\,0)`;
+export function rateLimit(fps: number, clock: RateClock = 'stream'): string {
+  const t = clock === 'wall' ? 'time(0)' : 't';
+  const bucket = `if(ld(2)\\,min(${RATE_BURST}\\,ld(0)+max(0\\,${t}-ld(1))*${fps})\\,${RATE_BURST})`;
+  return `select=st(0\\,${bucket})\\;st(1\\,${t})\\;st(2\\,1)\\;if(isnan(${t})+gte(ld(0)\\,1)\\,st(0\\,ld(0)-1)*0+1\\,0)`;
+}
+
+/**
+ * The clock a rate limit counts by: the stream's timestamps, or the wall clock when frames are decoded. A camera
+ * read over HTTP may carry no timestamps (MJPEG over HTTP: FFmpeg's demuxer stamps 25 fps whatever the camera
+ * sends, so a 10 fps camera kept 14 of 35 frames); FFmpeg decodes such frames as they arrive, so the wall clock is
+ * their true pace, whatever the camera sent and whatever its Content-Type said.
+ */
+export type RateClock = 'stream' | 'wall';
+
+function rateClock(n: Normalised): RateClock {
+  return n.kind === 'http' || n.kind === 'mjpeg-http' ? 'wall' : 'stream';
 }
 
 /** The fd each output is written to: JPEG on pipe:1 (stdout), gray outputs from pipe:3 on, in `grays` order. */
@@ -94,7 +107,7 @@ export function buildArgs(o: CaptureOptions): string[] {
   const plan = n.plan;
   const threads = n.decoderThreads > 0 ? ['-threads', String(n.decoderThreads)] : [];
   const args = [...GLOBAL_ARGS, ...(plan ? plan.inputArgs : n.hwaccelArgs), ...inputArgs(n, o.ffmpegVersion), ...threads, ...n.extraInputArgs, '-i', inputWithCredentials(n)];
-  const fps = rateLimit(n.fps);
+  const fps = rateLimit(n.fps, rateClock(n));
   // The hardware plan scales on the GPU and brings frames back to memory; software scales here.
   const scale = plan ? plan.scaleChain(n.width ? { width: n.width } : undefined, 'yuv420p') : n.width ? `scale=${n.width}:-2` : undefined;
   const grayChain = (g: Box): string => plan

@@ -51,12 +51,6 @@ function isWindowsDrivePath(s: string): boolean {
   return /^[a-z]:[\\/]/i.test(s);
 }
 
-/** Heuristic for cameras that already serve multipart MJPEG over HTTP. */
-function looksLikeMjpegHttp(rest: string): boolean {
-  const q = rest.indexOf('?');
-  const pathname = q === -1 ? rest : rest.slice(0, q);
-  return /\.mjpe?g$/i.test(pathname) || /\/mjpg\//i.test(pathname) || /[?&]action=stream(?:&|$)/i.test(rest);
-}
 
 export function parseUrl(source: string): ParsedUrl {
   const m = URL_RE.exec(source);
@@ -108,10 +102,8 @@ export function detectKind(source: string): SourceKind {
     if (!kind) {
       throw new SourceConfigError(`Unsupported source scheme "${scheme}:": use rtsp://, rtsps://, http://, https://, file://, a path, /dev/videoN or testsrc:`);
     }
-    if (kind === 'http') {
-      const u = URL_RE.exec(s);
-      if (u && looksLikeMjpegHttp(u[3]!)) return 'mjpeg-http';
-    }
+    // Whether an http(s) camera sends MJPEG is known only from what it answers (see capture/camera-answer.ts),
+    // never from its URL's spelling: an ESP32-CAM's /stream, Foscam's /videostream.cgi and motion's / send MJPEG.
     return kind;
   }
   return 'file';

@@ -51,7 +51,7 @@ export class JpegSplitter {
   private parts: Buffer[] = [];
   /** Bytes in `parts`. */
   private size = 0;
-  private inFrame = false;
+  private inJpeg = false;
   /**
    * The previous chunk ended in 0xFF that may pair with this chunk's first byte: outside a frame it is not
    * yet counted (it may start an SOI), inside a frame it is already part of the frame (it may start the EOI).
@@ -76,7 +76,7 @@ export class JpegSplitter {
 
     if (this.pendingMarker) {
       this.pendingMarker = false;
-      if (this.inFrame) {
+      if (this.inJpeg) {
         if (chunk[0] === EOI_BYTE) {
           this.parts.push(chunk.subarray(0, 1));
           this.size += 1;
@@ -91,7 +91,7 @@ export class JpegSplitter {
     }
 
     while (pos < len) {
-      if (this.inFrame) {
+      if (this.inJpeg) {
         const eoi = chunk.indexOf(EOI, pos);
         if (eoi === -1) {
           this.collect(chunk.subarray(pos));
@@ -119,12 +119,17 @@ export class JpegSplitter {
     }
   }
 
+  /** Inside a JPEG now (its start seen, its end not yet): a reset would cut it short. */
+  get inFrame(): boolean {
+    return this.inJpeg;
+  }
+
   /** Drops any partial frame, e.g. after the producing process restarted. */
   reset(): void {
-    this.stats.skippedBytes += this.size + (this.pendingMarker && !this.inFrame ? 1 : 0);
+    this.stats.skippedBytes += this.size + (this.pendingMarker && !this.inJpeg ? 1 : 0);
     this.parts = [];
     this.size = 0;
-    this.inFrame = false;
+    this.inJpeg = false;
     this.pendingMarker = false;
   }
 
@@ -146,7 +151,7 @@ export class JpegSplitter {
       }
       return end;
     }
-    this.inFrame = true;
+    this.inJpeg = true;
     if (head === LONE_MARKER) {
       this.parts.push(LONE_MARKER);
       this.size = 1;
@@ -179,7 +184,7 @@ export class JpegSplitter {
     const parts = this.parts;
     this.parts = [];
     this.size = 0;
-    this.inFrame = false;
+    this.inJpeg = false;
     if (size > this.maxFrameBytes) {
       this.countOversize(size);
       return;
@@ -200,7 +205,7 @@ export class JpegSplitter {
     const size = this.size;
     this.parts = [];
     this.size = 0;
-    this.inFrame = false;
+    this.inJpeg = false;
     this.pendingMarker = false;
     this.countOversize(size);
   }

@@ -37,9 +37,11 @@ export function planProcesses({ def, demands, hwPlan, accelPending }: PlanInput)
     if (d.gray) grays.set(boxKey(d.gray), d.gray);
     if (d.thumb) thumbs.add(d.thumb);
   }
-  if (!run || accelPending) return {};
+  // A pass-through camera decodes nothing: hardware decoding neither applies nor needs waiting for.
+  const passthrough = def.capture.passthrough === true;
+  if (!run || (accelPending && !passthrough)) return {};
   const { lowFps, detect } = def;
-  const capture = hwPlan ? { ...def.capture, plan: hwPlan } : def.capture;
+  const capture = hwPlan && !passthrough ? { ...def.capture, plan: hwPlan } : def.capture;
   const wanted = rate;
   // Nobody needs more than the low rate (0: every frame always), or everyone is content with fewer frames.
   rate = Math.max(rate, lowFps > 0 ? lowFps : fps);

@@ -10,6 +10,8 @@ import type { HwaccelPlan } from '../hwaccel/methods';
 import type { Histogram } from '../util/histogram';
 import type { GrayFrame, StreamState } from '../types';
 
+export type ReadMode = 'auto' | 'ffmpeg' | 'passthrough';
+
 /** What a source node says a stream is. Outputs (gray sizes, the JPEG rate) come from the users' demand. */
 export interface StreamDefinition {
   /** Source and JPEG settings of the main process. Its `gray`, `jpeg` and `jpegEvery` are ignored. */
@@ -21,6 +23,12 @@ export interface StreamDefinition {
   lowFps: number;
   /** A second source for motion only (a camera's sub-stream): the gray frames come from it, the JPEG from `capture`. */
   detect?: CaptureOptions;
+  /**
+   * How an http(s) camera is read: 'auto' tries our own client first and keeps it when the camera answers MJPEG
+   * (pass-through), else reads it with FFmpeg; 'passthrough' and 'ffmpeg' force one way. Absent: as
+   * `capture.passthrough` says.
+   */
+  read?: ReadMode;
   /** Hardware decoding for the main process, with a runtime fallback to software. */
   accel?: AccelProvider;
 }

@@ -41,8 +41,18 @@ const PRODUCING: ReadonlySet<StreamState> = new Set(['healthy', 'degraded']);
  * whose outputs cover it, switching outputs without a gap: a successor runs beside the old process until its first
  * frame, then the old one goes.
  */
-export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: [frame: StreamFrame]; motion: [active: boolean] }> {
+export interface StreamEvents {
+  state: [change: StateChange];
+  frame: [frame: StreamFrame];
+  motion: [active: boolean];
+  /** Something the user should know about how the camera is read (logged once by the source node). */
+  note: [level: 'info' | 'warn', text: string];
+}
+
+export class Stream extends EventEmitter<StreamEvents> {
   private readonly owners = new Map<string, Owner>();
+  /** In read mode auto: the definition (by its base) whose camera answered with something other than MJPEG. */
+  private notMjpeg: string | undefined;
   /** Sources whose settings were refused, with why: while no source defines the stream, it is failed with that. */
   private readonly refusals = new Map<string, string>();
   /** A deploy has finished since the stream was made: a stream still without a source is then misconfigured. */
@@ -303,7 +313,27 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     const owner = [...this.owners.values()].find((o) => !o.parked) ?? this.owners.values().next().value;
     if (!owner || this.stopped) return {};
     const demands = [...this.users.values()].map((u) => u.demand);
-    return planProcesses({ def: owner.def, demands, hwPlan: this.accel?.activePlan, accelPending: this.accel?.pending });
+    return planProcesses({ def: this.howRead(owner), demands, hwPlan: this.accel?.activePlan, accelPending: this.accel?.pending });
+  }
+
+  /**
+   * The definition with its camera's way of reading decided: in read mode auto an http(s) camera is read by our own
+   * client (pass-through) until it answers with something other than MJPEG, then by FFmpeg.
+   */
+  private howRead(owner: Owner): StreamDefinition {
+    const def = owner.def;
+    if (def.read === undefined || def.read === 'ffmpeg') return def;
+    const passthrough = def.read === 'passthrough' || (isHttpSource(def.capture) && this.notMjpeg !== owner.base);
+    return passthrough === (def.capture.passthrough === true) ? def : { ...def, capture: { ...def.capture, passthrough } };
+  }
+
+  /** A pass-through camera that does not send MJPEG: in read mode auto, FFmpeg reads it from now on. */
+  private onUnsupported(reason: string): void {
+    const owner = [...this.owners.values()].find((o) => !o.parked);
+    if (!owner || owner.def.read !== 'auto' || this.notMjpeg === owner.base) return;
+    this.notMjpeg = owner.base;
+    this.emit('note', 'info', `${reason.replace(/: use the camera's MJPEG stream URL, or read it through FFmpeg/, '')}: reading it with FFmpeg`);
+    this.apply('now');
   }
 
   /**
@@ -378,15 +408,20 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
       if (spawns++ > 0) this.restarts++;
     };
     const onExit = (exit: CaptureExit): void => this.onExit(role, lease, exit);
+    const onUnsupported = (reason: string): void => {
+      if (role === 'main' && this.slots.main.active === lease) this.onUnsupported(reason);
+    };
     capture.on('frame', onFrame);
     capture.on('state', onState);
     capture.on('spawn', onSpawn);
     capture.on('exit', onExit);
+    capture.on('unsupported', onUnsupported);
     this.detachers.set(lease, () => {
       capture.off('frame', onFrame);
       capture.off('state', onState);
       capture.off('spawn', onSpawn);
       capture.off('exit', onExit);
+      capture.off('unsupported', onUnsupported);
     });
     return lease;
   }
@@ -473,4 +508,10 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     if (state === 'idle') this.latestJpeg = undefined;
     this.emit('state', this.current);
   }
+}
+
+function isHttpSource(capture: CaptureOptions): boolean {
+  const kind = capture.kind;
+  if (kind !== undefined) return kind === 'http' || kind === 'mjpeg-http';
+  return /^https?:\/\//i.test(capture.source.trim());
 }
