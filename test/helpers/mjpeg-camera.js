@@ -11,20 +11,27 @@ function part(body, { boundary = 'cam', headers, dashes = '--' } = {}) {
 }
 
 /**
- * Starts a camera. `handler(req, res, cam)` answers each request. `tls` ({ key, cert }) serves https.
- * Returns { url, port, requests, open, connections, every(res, ms, fn), close() }.
+ * Starts a camera. `handler(req, res, cam)` answers each request. `tls` ({ key, cert }) serves https. `maxClients`:
+ * connections past that many open ones are reset at once, as a camera with one server task (an ESP32-CAM) does.
+ * Returns { url, port, requests, open, connections, refused, every(res, ms, fn), close() }.
  */
-async function startCamera(handler, { tls } = {}) {
+async function startCamera(handler, { tls, maxClients = Infinity } = {}) {
   const sockets = new Set();
   const timers = new Set();
   const requests = [];
   let connections = 0;
+  let refused = 0;
   const onRequest = (req, res) => {
     requests.push({ url: req.url, headers: req.headers });
     handler(req, res, cam);
   };
   const server = tls ? https.createServer(tls, onRequest) : http.createServer(onRequest);
   server.on(tls ? 'secureConnection' : 'connection', (socket) => {
+    if (sockets.size >= maxClients) {
+      refused++;
+      socket.destroy();
+      return;
+    }
     connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -42,6 +49,10 @@ async function startCamera(handler, { tls } = {}) {
     /** Connections accepted so far. */
     get connections() {
       return connections;
+    },
+    /** Connections reset because maxClients were open. */
+    get refused() {
+      return refused;
     },
     /** Calls fn(i) every ms until it returns false or the response closes. */
     every(res, ms, fn) {

@@ -2,9 +2,11 @@ import { EventEmitter } from 'node:events';
 import type { CaptureExit, CapturedFrame } from '../capture/capture';
 import { baseSignature, sourceSignature } from './signature';
 import { boxKey, type CaptureOptions } from '../ffmpeg/options';
-import { DETECT_BUCKETS_MS, Histogram, LATENCY_BUCKETS_MS } from '../util/histogram';
-import type { Frame, GrayFrame, StreamState } from '../types';
+import type { Frame, StreamState } from '../types';
 import { StreamAccel } from './accel';
+import { CameraAccess } from './camera-access';
+import { sumCounters } from './counters';
+import { streamFrame } from './frame';
 import { covers, planProcesses, type ProcessPlan } from './demand-plan';
 import {
   StreamConflictError, type AccelProvider, type Demand, type ProcessSource, type ReleaseMode, type StateChange,
@@ -51,8 +53,7 @@ export interface StreamEvents {
 
 export class Stream extends EventEmitter<StreamEvents> {
   private readonly owners = new Map<string, Owner>();
-  /** In read mode auto: the definition (by its base) whose camera answered with something other than MJPEG. */
-  private notMjpeg: string | undefined;
+  private readonly access = new CameraAccess();
   /** Sources whose settings were refused, with why: while no source defines the stream, it is failed with that. */
   private readonly refusals = new Map<string, string>();
   /** A deploy has finished since the stream was made: a stream still without a source is then misconfigured. */
@@ -233,18 +234,8 @@ export class Stream extends EventEmitter<StreamEvents> {
 
   snapshot(): StreamSnapshot {
     const main = this.slots.main.active?.capture ?? this.slots.detect.active?.capture;
-    const latency = new Histogram(LATENCY_BUCKETS_MS);
-    const detectMs = new Histogram(DETECT_BUCKETS_MS);
-    let viewers = 0;
-    let droppedFrames = 0;
-    for (const u of this.users.values()) {
-      const c = u.counters?.();
-      if (!c) continue;
-      viewers += c.viewers ?? 0;
-      droppedFrames += c.droppedFrames ?? 0;
-      if (c.latency) latency.add(c.latency);
-      if (c.detectMs) detectMs.add(c.detectMs);
-    }
+    const { viewers, droppedFrames, latency, detectMs } = sumCounters([...this.users.values()].map((u) => u.counters));
+    const stats = main?.stats();
     const pids: number[] = [];
     for (const slot of Object.values(this.slots)) {
       const pid = slot.active?.capture.stats().pid;
@@ -262,8 +253,8 @@ export class Stream extends EventEmitter<StreamEvents> {
       time,
       name: this.name,
       source: main?.description,
-      fps: main?.stats().fps ?? 0,
-      sourceFps: main?.stats().sourceFps,
+      fps: stats?.fps ?? 0,
+      sourceFps: stats?.sourceFps,
       expectedFps: def?.capture.fps ?? 0,
       frames: this.frames,
       jpegFrames: this.jpegFrames,
@@ -304,7 +295,27 @@ export class Stream extends EventEmitter<StreamEvents> {
   }
 
   private onExit(role: Role, lease: StreamLease, exit: CaptureExit): void {
+    if (lease === this.slots[role].next && !exit.stopRequested && this.refusedSecond(role, lease, exit)) return;
     if (role === 'main' && lease.capture.options.plan) this.accel?.exited(exit);
+  }
+
+  /**
+   * A successor started beside a producing process for other outputs (make before break) ended before its first
+   * frame: a camera that serves one client at a time (an ESP32-CAM, FFmpeg's -listen server) refused the second
+   * connection. From now on this camera switches outputs by reconnecting (break before make, a moment of
+   * placeholder); it says so once. Returns whether that was it.
+   */
+  private refusedSecond(role: Role, lease: StreamLease, exit: CaptureExit): boolean {
+    const slot = this.slots[role];
+    const active = slot.active;
+    const owner = [...this.owners.values()].find((o) => !o.parked);
+    if (!owner || !active || !PRODUCING.has(active.capture.state) || lease.capture.stats().upSince !== undefined) return false;
+    if (!this.access.refusedSecond(owner.base, lease.capture.options, active.capture.options)) return false;
+    this.emit('note', 'warn', `the camera refused a second connection (${exit.verdict.reason}): it serves one client at a time, so its outputs now change by reconnecting`);
+    slot.next = undefined;
+    void this.retire(lease, true);
+    this.apply('now');
+    return true;
   }
 
   // --- demand to processes -----------------------------------------------------------------------
@@ -313,25 +324,13 @@ export class Stream extends EventEmitter<StreamEvents> {
     const owner = [...this.owners.values()].find((o) => !o.parked) ?? this.owners.values().next().value;
     if (!owner || this.stopped) return {};
     const demands = [...this.users.values()].map((u) => u.demand);
-    return planProcesses({ def: this.howRead(owner), demands, hwPlan: this.accel?.activePlan, accelPending: this.accel?.pending });
-  }
-
-  /**
-   * The definition with its camera's way of reading decided: in read mode auto an http(s) camera is read by our own
-   * client (pass-through) until it answers with something other than MJPEG, then by FFmpeg.
-   */
-  private howRead(owner: Owner): StreamDefinition {
-    const def = owner.def;
-    if (def.read === undefined || def.read === 'ffmpeg') return def;
-    const passthrough = def.read === 'passthrough' || (isHttpSource(def.capture) && this.notMjpeg !== owner.base);
-    return passthrough === (def.capture.passthrough === true) ? def : { ...def, capture: { ...def.capture, passthrough } };
+    return planProcesses({ def: this.access.howRead(owner.def, owner.base), demands, hwPlan: this.accel?.activePlan, accelPending: this.accel?.pending });
   }
 
   /** A pass-through camera that does not send MJPEG: in read mode auto, FFmpeg reads it from now on. */
   private onUnsupported(reason: string): void {
     const owner = [...this.owners.values()].find((o) => !o.parked);
-    if (!owner || owner.def.read !== 'auto' || this.notMjpeg === owner.base) return;
-    this.notMjpeg = owner.base;
+    if (!owner || !this.access.answeredNotMjpeg(owner.def, owner.base)) return;
     this.emit('note', 'info', `${reason.replace(/: use the camera's MJPEG stream URL, or read it through FFmpeg/, '')}: reading it with FFmpeg`);
     this.apply('now');
   }
@@ -388,7 +387,8 @@ export class Stream extends EventEmitter<StreamEvents> {
     if (slot.next) void this.retire(slot.next, true);
     slot.next = undefined;
     const old = slot.active;
-    if (old && baseSignature(old.capture.options) === baseSignature(want) && PRODUCING.has(old.capture.state)) {
+    const owner = [...this.owners.values()].find((o) => !o.parked);
+    if (old && this.access.allowsTwo(owner?.base) && baseSignature(old.capture.options) === baseSignature(want) && PRODUCING.has(old.capture.state)) {
       // Same pictures, other outputs: the successor runs beside the old process until its first frame.
       slot.next = this.attach(role, this.processes.acquireCapture(want));
       return;
@@ -446,35 +446,18 @@ export class Stream extends EventEmitter<StreamEvents> {
       const up = lease.capture.stats().upSince;
       if (up !== undefined && this.accel.delivered(f.time - up)) this.updateState();
     }
-    const boxes = lease.capture.boxes;
-    const gray: Record<string, GrayFrame> = {};
     // The sub-stream's stills stand in only while the main stream makes no pictures.
     const mainCapture = this.slots.main.active?.capture;
     const jpeg = role === 'detect' && mainCapture && PRODUCING.has(mainCapture.state) ? undefined : f.jpeg;
-    let bytes = jpeg?.length ?? 0;
-    const seq = ++this.seq;
-    for (let i = 0; i < boxes.length; i++) {
-      const g = f.gray[i];
-      if (!g) continue;
-      gray[boxKey(boxes[i]!)] = { data: g.data, width: g.width, height: g.height, seq, time: f.time };
-      bytes += g.data.length;
-    }
-    let thumbs: Record<string, Buffer> | undefined;
-    const widths = lease.capture.thumbs;
-    for (let i = 0; i < widths.length; i++) {
-      const t = f.thumbs?.[i];
-      if (!t) continue;
-      (thumbs ??= {})[String(widths[i])] = t;
-      bytes += t.length;
-    }
+    const { frame, bytes } = streamFrame(++this.seq, f, lease.capture, jpeg);
     this.frames++;
     this.bytes += bytes;
     this.lastFrameAt = f.time;
     if (jpeg) {
       this.jpegFrames++;
-      this.latestJpeg = { data: jpeg, seq, time: f.time };
+      this.latestJpeg = { data: jpeg, seq: frame.seq, time: f.time };
     }
-    this.emit('frame', thumbs ? { seq, time: f.time, jpeg, gray, thumbs } : { seq, time: f.time, jpeg, gray });
+    this.emit('frame', frame);
   }
 
   // --- state ------------------------------------------------------------------------------------------
@@ -508,10 +491,4 @@ export class Stream extends EventEmitter<StreamEvents> {
     if (state === 'idle') this.latestJpeg = undefined;
     this.emit('state', this.current);
   }
-}
-
-function isHttpSource(capture: CaptureOptions): boolean {
-  const kind = capture.kind;
-  if (kind !== undefined) return kind === 'http' || kind === 'mjpeg-http';
-  return /^https?:\/\//i.test(capture.source.trim());
 }
