@@ -36,11 +36,25 @@
     return { rangeError: rangeError, check: check };
   }
 
+  // The runtime's path rule (normalisePath in src/core/serve/route-table.ts): '/' added in front, trailing '/' dropped,
+  // RFC 3986 path characters between single slashes. test/unit/editor-rules.test.js holds both to one table of paths.
+  var PATH_RE = /^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$/;
+
+  /** A route path as entered, normalised as the runtime does it; undefined when the runtime would refuse it. */
+  function normalisePath(input) {
+    if (typeof input !== 'string') return undefined;
+    var p = input.trim();
+    if (!p) return undefined;
+    if (p.charAt(0) !== '/') p = '/' + p;
+    while (p.length > 1 && p.charAt(p.length - 1) === '/') p = p.slice(0, -1);
+    return PATH_RE.test(p) ? p : undefined;
+  }
+
   /** The value being edited while the dialog is open, else the saved one (`input` is the field's id prefix). */
   function current(node, field, input) {
     var el = $('#' + (input || 'node-input-') + field);
     return el.length ? el.val() : node[field];
   }
 
-  window.glimpserEditor = { ranges: ranges, current: current };
+  window.glimpserEditor = { ranges: ranges, current: current, normalisePath: normalisePath };
 })();

@@ -208,9 +208,6 @@ function register(RED: NodeRedRuntime): void {
       if (handle) handle.deregister(node, done, removed);
       else done();
     });
-
-    // Exposed for tests and diagnostics: counts of viewers, timers and listeners.
-    (node as Node & { endpoint?: MjpegEndpoint }).endpoint = endpoint;
   }
 
   RED.nodes.registerType(NODE_TYPE, MjpegOutNode);

@@ -17,6 +17,7 @@ const { openMux, postJson, openEvents } = require('../helpers/mux-client');
 const { TestSource } = require('../helpers/test-source');
 const { until, delay } = require('../helpers/procs');
 const { listen, closeServer } = require('../helpers/http-server');
+const { ManualClock } = require('../helpers/manual-clock');
 
 const ASSETS = path.join(__dirname, '..', '..', 'viewer');
 
@@ -182,7 +183,7 @@ describe('viewer page and adaptive rate (core)', function () {
       };
       assert.equal(every(), 3, 'capped at 3 fps: every 3rd frame of 10 (3.3 fps)');
       const [viewer] = [...ep.hub];
-      const rate = ep['rates'].get(viewer);
+      const rate = ep.demandOfViewers.rateOf(viewer);
       rate.need = 2.4; // as measured for a viewer that takes 2.4 fps of the 3 it is allowed
       assert.equal(every(), 5, 'slow at 2.4 fps: every 5th (2 fps), not every 4th (2.5 fps, more than it takes)');
       rate.need = 2.5;
@@ -191,31 +192,32 @@ describe('viewer page and adaptive rate (core)', function () {
     });
 
     it('motion-aware viewers get the idle rate while nothing moves and every frame the moment motion starts', async function () {
-      await start();
+      const clock = new ManualClock();
+      await start({ clock });
       src.setMotion(false);
       ep.frame(frames[0]);
       const c = await openStream(`${url}?idlefps=2`);
       await nextParts(c, 1);
       await until(() => typeof src.users.get('out1').jpeg === 'number', 'idle demand');
       assert.equal(Math.floor(10 / src.users.get('out1').jpeg), 5);
-      // 10 fps in: the viewer gets about 2.
-      const t0 = Date.now();
-      let i = 0;
-      const feeder = setInterval(() => ep.frame(frames[++i % frames.length]), 100);
-      try {
-        await delay(2000);
-        const idleParts = c.queue.splice(0).length;
-        const secs = (Date.now() - t0) / 1000;
-        assert.ok(idleParts <= 2 * secs + 2, `${idleParts} parts in ${secs} s while still`);
-        src.setMotion(true);
-        assert.equal(src.users.get('out1').jpeg, 'full', 'full demand at once');
-        await delay(1500);
-        const busy = c.queue.splice(0).length;
-        assert.ok(busy >= 11, `${busy} parts in 1.5 s of motion`);
-      } finally {
-        clearInterval(feeder);
-        c.close();
-      }
+      const [viewer] = [...ep.hub];
+      // 10 fps in for 2 s of the endpoint's clock: the viewer gets 2 a second while nothing moves.
+      const feed = async (n) => {
+        const before = viewer.sent;
+        for (let i = 1; i <= n; i++) {
+          ep.frame(frames[i % frames.length]);
+          clock.advance(100);
+          await new Promise(setImmediate); // the socket drains as it would between frames
+        }
+        return viewer.sent - before;
+      };
+      const idle = await feed(20);
+      assert.ok(idle >= 3 && idle <= 5, `${idle} parts in 2 s while still`);
+      src.setMotion(true);
+      assert.equal(src.users.get('out1').jpeg, 'full', 'full demand at once');
+      const busy = await feed(15);
+      assert.ok(busy >= 14, `${busy} parts of 15 frames in 1.5 s of motion`);
+      c.close();
     });
 
     it('?width: the viewer gets its thumbnail width, asked of the stream only while such a viewer exists', async function () {
