@@ -220,14 +220,16 @@ describe('viewer page and adaptive rate (core)', function () {
       c.close();
     });
 
-    it('?width: the viewer gets its thumbnail width, asked of the stream only while such a viewer exists', async function () {
+    it('?width: the viewer gets its thumbnail width from its first picture on, asked of the stream only while such a viewer exists', async function () {
       await start();
       const thumb = await sharp(frames[1]).resize(160).jpeg().toBuffer();
       ep.frame(frames[0]);
       const small = await openStream(`${url}?width=150`);
       const main = await openStream(url);
-      await nextParts(small, 1);
-      await nextParts(main, 1);
+      // The stream has no 160-wide thumbnail of the last frame yet (it is asked for now): the frame is scaled once.
+      const [first] = await nextParts(small, 1);
+      assert.equal((await sharp(first).metadata()).width, 160, 'the first picture is 160 wide, not the 320-wide frame');
+      assert.ok((await nextParts(main, 1))[0].equals(frames[0]), 'the other viewer gets the frame itself');
       assert.deepEqual(src.users.get('out1:thumb160'), { thumb: 160 });
       ep.frame(frames[1], 2, Date.now(), { 160: thumb });
       const [s] = await nextParts(small, 1);
@@ -240,6 +242,41 @@ describe('viewer page and adaptive rate (core)', function () {
       small.close();
       await until(() => !src.users.has('out1:thumb160'), 'thumbnail demand gone with its viewer');
       main.close();
+    });
+
+    it('?width on a running stream: frames without its thumbnail are held back from it until the stream makes them (at most 5 s)', async function () {
+      const clock = new ManualClock();
+      await start({ clock });
+      const thumb = await sharp(frames[3]).resize(160).jpeg().toBuffer();
+      ep.frame(frames[0]);
+      const main = await openStream(url);
+      await nextParts(main, 1);
+      const small = await openStream(`${url}?width=150`);
+      const [first] = await nextParts(small, 1);
+      assert.equal((await sharp(first).metadata()).width, 160);
+      const smallViewer = [...ep.hub].find((v) => v.variant === 160);
+      // The stream's old process goes on without thumbnails until its successor (with them) delivers.
+      ep.frame(frames[1]);
+      ep.frame(frames[2]);
+      const got = await nextParts(main, 2);
+      assert.ok(got[1].equals(frames[2]), 'the main viewer gets every frame');
+      assert.equal(smallViewer.offered, 1, 'the thumbnail viewer keeps its picture at its size');
+      ep.frame(frames[3], 4, Date.now(), { 160: thumb });
+      assert.ok((await nextParts(small, 1))[0].equals(thumb), 'then the stream\'s own thumbnails');
+
+      // Asked again, and its thumbnails never come (frames through nodes that drop msg.thumbs): full frames after 5 s.
+      small.close();
+      await until(() => ![...ep.hub].some((v) => v.variant === 160), 'the thumbnail viewer gone');
+      const again = await openStream(`${url}?width=150`);
+      assert.equal((await sharp((await nextParts(again, 1))[0]).metadata()).width, 160);
+      const againViewer = [...ep.hub].find((v) => v.variant === 160);
+      ep.frame(frames[4]);
+      await nextParts(main, 2);
+      assert.equal(againViewer.offered, 1, 'held back while its thumbnails may come');
+      clock.advance(5000);
+      ep.frame(frames[5]);
+      await until(() => again.queue.some((b) => b.equals(frames[5])), 'the full frame once the wait is over');
+      for (const c of [main, again]) c.close();
     });
 
     it('when every viewer is slow the demand drops to what they take, and comes back when they catch up', async function () {

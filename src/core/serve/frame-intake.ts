@@ -3,7 +3,14 @@ import type { MultipartWriter, Part } from '../jpeg/multipart-writer';
 import type { Clock, ClockTimer } from './clock';
 import { DOWN_STATES, NOT_PRODUCING, type EndpointSource } from './endpoint-source';
 import { DEFAULT_PLACEHOLDER_SIZE, PlaceholderCache, fitPixels } from './placeholder';
+import { resizeJpeg } from './thumb-resize';
 import type { Viewer, ViewerHub } from './viewer-hub';
+
+/**
+ * How long a newly asked thumbnail width may take to arrive (the stream starts a process with that output beside the
+ * old one) before its viewers get full frames instead; meanwhile they keep their first picture at their size.
+ */
+export const THUMB_WAIT_MS = 5000;
 
 export class FrameTooLargeError extends Error {
   override readonly name = 'FrameTooLargeError';
@@ -53,6 +60,15 @@ export class FrameIntake {
   private lastRealPart: Part | undefined;
   /** The thumbnail parts of the last frame, by width. */
   private lastVariants: Map<number, Part> | undefined;
+  /** Thumbnail widths asked of the stream and not seen yet, with when they were asked (see THUMB_WAIT_MS). */
+  private readonly widthAsked = new Map<number, number>();
+  /**
+   * Widths whose thumbnails did not come within THUMB_WAIT_MS (frames reach this endpoint through nodes that drop
+   * msg.thumbs, say): their later viewers do not wait again, until a thumbnail of that width does come.
+   */
+  private readonly thumbsMissing = new Set<number>();
+  /** The last frame scaled to a width by us, while the stream's own thumbnail of it is missing (first pictures). */
+  private scaled: { seq: number; width: number; part: Promise<Part | undefined> } | undefined;
   private lastPlaceholder: { part: Part; at: number; src: Buffer } | undefined;
   private lastPushWasPlaceholder = false;
   private frameSize: JpegSize | undefined;
@@ -113,12 +129,22 @@ export class FrameIntake {
         // From other nodes a "thumbnail" may be anything: only a JPEG no larger than the cap is served.
         const t = jpegView(thumbs[String(w)]);
         const ts = t && jpegSize(t);
-        if (t && ts && ts.width * ts.height <= maxPixels) (variants ??= new Map()).set(w, this.writer.part(t, seq, time));
+        if (t && ts && ts.width * ts.height <= maxPixels) {
+          (variants ??= new Map()).set(w, this.writer.part(t, seq, time));
+          this.widthAsked.delete(w);
+          this.thumbsMissing.delete(w);
+        }
       }
     }
     this.lastVariants = variants;
     this.push(part, true, variants);
     return undefined;
+  }
+
+  /** A viewer watches this thumbnail width: until the stream's first thumbnail of it comes, its viewers wait for it. */
+  widthWanted(width: number): void {
+    if (this.widthAsked.has(width) || this.thumbsMissing.has(width) || this.lastVariants?.has(width)) return;
+    this.widthAsked.set(width, this.opts.clock.now());
   }
 
   /** The last viewer left: nothing to repeat to anyone. */
@@ -131,6 +157,7 @@ export class FrameIntake {
   /** Nobody watches this thumbnail width any more. */
   widthGone(width: number): void {
     this.lastVariants?.delete(width);
+    this.widthAsked.delete(width);
   }
 
   /** The served stream changed. */
@@ -151,8 +178,13 @@ export class FrameIntake {
   firstPart(viewer: Viewer): void {
     if (!this.keepTimer) this.armKeep();
     if (!this.needsPlaceholder()) {
-      const part = (viewer.variant && this.lastVariants?.get(viewer.variant)) || this.realPart();
-      if (part) viewer.offer(part, this.hub.now());
+      const own = viewer.variant ? this.lastVariants?.get(viewer.variant) : undefined;
+      if (own) viewer.offer(own, this.hub.now());
+      else if (viewer.variant && this.lastFrame) this.firstScaled(viewer, this.lastFrame);
+      else {
+        const part = this.realPart();
+        if (part) viewer.offer(part, this.hub.now());
+      }
       return;
     }
     const ph = this.lastPlaceholder;
@@ -175,8 +207,55 @@ export class FrameIntake {
     this.clearKeep();
   }
 
+  /**
+   * A thumbnail viewer's first picture when the stream has no thumbnail of its width for the last frame (it is asked
+   * for now): the last frame scaled to that width once, shared by every viewer that joins before the next frame. It
+   * goes to the viewer only if nothing reached it meanwhile (its own thumbnail, or a placeholder); if it cannot be
+   * made, the full frame.
+   */
+  private firstScaled(viewer: Viewer, last: LastFrame): void {
+    const width = viewer.variant;
+    let scaled = this.scaled;
+    if (!scaled || scaled.seq !== last.seq || scaled.width !== width) {
+      const { jpeg, seq, time } = last;
+      const part = resizeJpeg(jpeg, width, this.opts.maxPixels).then(
+        (small) => this.writer.part(small, seq, time),
+        (err: unknown) => {
+          this.opts.onError?.(err);
+          return undefined;
+        },
+      );
+      scaled = this.scaled = { seq, width, part };
+    }
+    const { seq } = scaled;
+    void scaled.part.then((part) => {
+      if (this.closed || viewer.gone || viewer.offered > 0) return;
+      const chosen = part ?? this.realPart();
+      if (!chosen) return;
+      // Still the last frame: it stands for the stream's thumbnail of it (repeats and later viewers take it too).
+      if (part && this.lastFrame?.seq === seq && !this.lastVariants?.has(width)) (this.lastVariants ??= new Map()).set(width, part);
+      viewer.offer(chosen, this.hub.now());
+    });
+  }
+
+  /** Widths whose viewers wait for their first thumbnail (only while a stream that can make them is served). */
+  private withheld(): ReadonlySet<number> | undefined {
+    if (this.widthAsked.size === 0) return undefined;
+    if (!this.opts.source()) {
+      this.widthAsked.clear();
+      return undefined;
+    }
+    const now = this.opts.clock.now();
+    for (const [w, at] of this.widthAsked) {
+      if (now - at < THUMB_WAIT_MS) continue;
+      this.widthAsked.delete(w);
+      this.thumbsMissing.add(w);
+    }
+    return this.widthAsked.size > 0 ? new Set(this.widthAsked.keys()) : undefined;
+  }
+
   private push(part: Part, live = false, variants?: ReadonlyMap<number, Part>): void {
-    this.hub.push(part, live, variants);
+    this.hub.push(part, live, variants, part.placeholder ? undefined : this.withheld());
     this.lastPushWasPlaceholder = part.placeholder;
     if (part.placeholder) this.placeholdersSent++;
     this.armKeep();

@@ -273,6 +273,7 @@ export class MjpegEndpoint extends EventEmitter {
     });
     if (!viewer) return undefined;
     this.viewerDemand.added(viewer);
+    if (viewer.variant) this.intake.widthWanted(viewer.variant);
     viewer.setStill(this.source?.motion === false);
     this.viewerDemand.tell();
     this.intake.firstPart(viewer);

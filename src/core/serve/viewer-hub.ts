@@ -108,15 +108,21 @@ export class ViewerHub extends EventEmitter implements ViewerHost {
 
   /**
    * Offers a part to every viewer; `live` marks a fresh frame (its delivery latency is measured). A viewer of a
-   * thumbnail width gets that width's part from `variants` when there is one, else `part`.
+   * thumbnail width gets that width's part from `variants` when there is one, else `part`, unless its width is in
+   * `withheld` (its thumbnails are on their way: it keeps its picture at its size rather than get a full frame).
    */
-  push(part: Part, live = false, variants?: ReadonlyMap<number, Part>): void {
+  push(part: Part, live = false, variants?: ReadonlyMap<number, Part>, withheld?: ReadonlySet<number>): void {
     const t = this.now();
-    if (!variants || variants.size === 0) {
+    if ((!variants || variants.size === 0) && (!withheld || withheld.size === 0)) {
       for (const viewer of this.viewers) viewer.offer(part, t, live);
       return;
     }
-    for (const viewer of this.viewers) viewer.offer((viewer.variant && variants.get(viewer.variant)) || part, t, live);
+    for (const viewer of this.viewers) {
+      const v = viewer.variant;
+      const own = v ? variants?.get(v) : undefined;
+      if (own) viewer.offer(own, t, live);
+      else if (!v || !withheld?.has(v)) viewer.offer(part, t, live);
+    }
   }
 
   [Symbol.iterator](): IterableIterator<Viewer> {

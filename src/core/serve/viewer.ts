@@ -92,6 +92,8 @@ const PROGRESS_TCP_AGE_MS = 5000;
 export class Viewer {
   /** Parts handed to the socket. */
   sent = 0;
+  /** Parts offered (sent, skipped or pending). */
+  offered = 0;
   /** Parts replaced before they could be written. */
   skipped = 0;
   /** Of those, parts replaced while the connection was still busy (not held back by the fps cap). */
@@ -152,6 +154,11 @@ export class Viewer {
     this.out.on('drain', this.onDrain);
     sink.on('close', this.onClose);
     sink.on('error', this.onClose);
+  }
+
+  /** Removed from its hub (left, stalled, evicted or shut down). */
+  get gone(): boolean {
+    return this.closed;
   }
 
   get isBlocked(): boolean {
@@ -220,6 +227,7 @@ export class Viewer {
   /** A new part; `t` is the hub's clock, read once per frame for all viewers. `live`: a fresh frame, not a repeat. */
   offer(part: Part, t: number, live = false): void {
     if (this.closed) return;
+    this.offered++;
     if (this.pending !== undefined) {
       this.skipped++;
       if (this.capTimer === undefined) this.skippedBehind++;
