@@ -142,16 +142,19 @@ describe('hostile clients (real FFmpeg, real Node-RED runtime, sockets on 127.0.
     const out = await load(flow({ source: { startMode: 'always' }, out: { maxViewers: 20, stallTimeout: 300 } }));
     for (let i = 0; i < 20; i++) sockets.push(await neverReader(port, '/glimpser/front.mjpg', `127.0.1.${i + 1}`));
     await until(() => viewersShown(out) === 20, '20 viewers');
-    // Their kernel buffers fill within a few big frames; then nothing more is written to any of them (the status,
-    // measured every 2 s, reads 0 fps) and they have taken no whole frame for a while.
-    await until(() => /^20 viewers · 0\.0 fps$/.test(statusesOf(out).at(-1).text), 'all blocked', 60000);
-    await delay(1200);
+    // Their kernel buffers fill within a few big frames; a second later they have taken no whole frame for a second.
+    // Until then the newcomer is refused (a browser retries after Retry-After; here every 200 ms).
     const shownBefore = statusesOf(out).length;
-    const real = await openStream(`http://127.0.0.1:${port}/glimpser/front.mjpg`, { localAddress: '127.0.0.2' });
+    const t0 = Date.now();
+    let real;
+    while (!real && Date.now() - t0 < 60000) {
+      real = await openStream(`http://127.0.0.1:${port}/glimpser/front.mjpg`, { localAddress: '127.0.0.2' }).catch(() => delay(200));
+    }
+    assert.ok(real, 'the newcomer got a slot');
     await nextParts(real, 1);
     const counts = statusesOf(out).slice(shownBefore).map((st) => Number(/^(\d+) viewers?/.exec(st.text)?.[1]));
-    assert.deepEqual([...new Set(counts)], [19, 20], 'one stalled viewer evicted, then the newcomer admitted');
-    assert.equal(viewersShown(out), 20);
+    assert.equal(Math.min(...counts), 19, `one stalled viewer evicted (viewer counts shown: ${counts.join(', ')})`);
+    assert.equal(viewersShown(out), 20, 'then the newcomer admitted');
     real.close();
   });
 
