@@ -402,6 +402,41 @@ describe('mjpeg core', function () {
       assert.equal(ep.counts().stillWaiters, 0);
     });
 
+    it('still: a camera that fails while a still request waits answers it at once with a 503 and the reason', async function () {
+      const src = new TestSource('cam', 'idle');
+      const clock = new ManualClock();
+      const url = await start({ stillTimeoutMs: 60000, clock }, src);
+      const pending = fetchBuffer(`${url}/s.jpg`);
+      await until(() => ep.counts().stillWaiters === 1, 'the still request waits for the camera');
+      src.setState('failed', 'no source node defines this stream');
+      const r = await pending;
+      assert.equal(r.status, 503);
+      assert.equal(r.headers['retry-after'], '5');
+      assert.equal(r.body.toString(), '503 Service Unavailable: camera failed: no source node defines this stream\n');
+      assert.deepEqual(src.running(), [], 'the still no longer keeps the camera running');
+      // Asked again while failed: at once, with the reason.
+      const again = await fetchBuffer(`${url}/s.jpg`);
+      assert.equal(again.body.toString(), '503 Service Unavailable: camera failed: no source node defines this stream\n');
+    });
+
+    it('refused viewers are counted by reason (the stream full: 503; its address at its limit: 429) and reach the stream\'s counters', async function () {
+      const src = new TestSource('cam');
+      const url = await start({ maxViewers: 3, maxPerAddress: 2 }, src);
+      ep.frame(frames[0]);
+      const open = (addr) => openStream(`${url}/s.mjpg`, { localAddress: addr });
+      const a1 = await open('127.0.0.1');
+      const a2 = await open('127.0.0.1');
+      await assert.rejects(open('127.0.0.1'), (err) => err.status === 429);
+      const b1 = await open('127.0.0.3');
+      // Full, and the slots as even as two addresses can hold three: no viewer to give its place.
+      await assert.rejects(open('127.0.0.3'), (err) => err.status === 503);
+      await assert.rejects(open('127.0.0.3'), (err) => err.status === 503);
+      assert.deepEqual(ep.refused, { full: 2, address: 1 });
+      const [, , counters] = src.usedWith.get('out1');
+      assert.deepEqual(counters().viewersRefused, { full: 2, address: 1 });
+      for (const c of [a1, a2, b1]) c.close();
+    });
+
     it('sends the stream unchunked, part by part straight to the socket, ended with the connection by close()', async function () {
       const url = await start();
       ep.frame(frames[0]);

@@ -156,6 +156,24 @@ describe('metrics node: /glimpser/metrics and /glimpser/health (real FFmpeg, rea
     assert.doesNotMatch(metrics.text, /stream="porch"/);
   });
 
+  it('/glimpser/health tells the truth: an empty source, fps 0 and a stream no camera defines are 503 with their reasons', async function () {
+    const out = { id: 'out', type: 'glimpser-mjpeg-out', name: 'x', stream: 'nowhere', path: '/glimpser/x.mjpg', stillPath: '', maxViewers: 10, stallTimeout: 30, stillTimeout: 10, wires: [] };
+    await load(flow({ sources: [source('emptySrc', 'empty', { source: '' }), source('zeroSrc', 'zero', { fps: 0 })], extra: [out] }));
+    // Each alone would make it 503; the body names each with its reason (this runtime's RED._ gives message keys).
+    await until(async () => (await get('/glimpser/health')).status === 503, '503');
+    const body = JSON.parse((await get('/glimpser/health')).text);
+    assert.equal(body.status, 'unhealthy');
+    const byName = Object.fromEntries(body.streams.map((e) => [e.stream, e]));
+    assert.deepEqual(Object.keys(byName).sort(), ['empty', 'nowhere', 'zero']);
+    for (const name of ['empty', 'zero']) {
+      assert.equal(byName[name].state, 'failed', name);
+      assert.ok(typeof byName[name].reason === 'string' && byName[name].reason.length > 0, `${name}: ${byName[name].reason}`);
+    }
+    assert.deepEqual(byName.nowhere, { pool: 'default', stream: 'nowhere', state: 'failed', reason: 'no source node defines this stream', fps: 0, viewers: 0, lastFrameAgeSeconds: null });
+    const metrics = (await get('/glimpser/metrics')).text;
+    for (const name of ['empty', 'zero']) assert.match(metrics, new RegExp(`^glimpser_camera_state\\{state="failed",stream="${name}",pool="cams"\\} 1$`, 'm'));
+  });
+
   it('paths are configurable; a bad, duplicate or taken path is refused with a clear error', async function () {
     const out = { id: 'out', type: 'glimpser-mjpeg-out', name: 'x', path: '/taken', stillPath: '', maxViewers: 10, stallTimeout: 30, stillTimeout: 10, wires: [] };
     await load([

@@ -248,6 +248,52 @@ describe('mjpeg-out node (real Node-RED runtime, real HTTP clients)', function (
       await until(() => cameraState() === 'idle (on demand)', 'camera stopped after its idle grace', 15000);
     });
 
+    /** Pixels of the failed state's red (#e04040) in a placeholder: its state line is drawn in it. */
+    async function redPixels(jpeg) {
+      const { data, info } = await require('sharp')(jpeg).raw().toBuffer({ resolveWithObject: true });
+      let n = 0;
+      for (let i = 0; i < data.length; i += info.channels) if (data[i] > 180 && data[i + 1] < 110 && data[i + 2] < 110) n++;
+      return n;
+    }
+
+    it('a camera whose settings were refused (fps 0): red status with its reason, the still a 503 at once, viewers get the failed placeholder', async function () {
+      const out = await load([...camera([['out']], { fps: 0 }), flow({ stillTimeout: 60 })[1]]);
+      const reason = 'Frame rate (fps) must be a number from 0.1 to 60, got "0"';
+      assert.deepEqual(lastStatus(out), { fill: 'red', shape: 'ring', text: `camera failed: ${reason}` });
+      const t0 = Date.now();
+      const still = await fetchBuffer(`${base}/glimpser/front.jpg`);
+      assert.ok(Date.now() - t0 < 10000, 'at once, not after the 60 s still timeout');
+      assert.equal(still.status, 503);
+      assert.equal(still.headers['retry-after'], '5');
+      assert.equal(still.body.toString(), `503 Service Unavailable: camera failed: ${reason}\n`);
+      const viewer = await openStream(`${base}/glimpser/front.mjpg`);
+      const [ph] = await nextParts(viewer, 1);
+      assert.ok(ph.placeholder);
+      assert.ok((await redPixels(ph)) > 100, 'the placeholder says failed, in red');
+      viewer.close();
+    });
+
+    it('a Stream field naming a stream no camera defines: failed once the deploy is over; its still says so at once', async function () {
+      const out = await load([flow({ stream: 'nowhere', stillTimeout: 60 })[1]]);
+      await until(() => lastStatus(out)?.fill === 'red', 'red status');
+      assert.deepEqual(lastStatus(out), { fill: 'red', shape: 'ring', text: 'camera failed: no source node defines this stream' });
+      const still = await fetchBuffer(`${base}/glimpser/front.jpg`);
+      assert.equal(still.status, 503);
+      assert.match(still.body.toString(), /camera failed: no source node defines this stream/);
+    });
+
+    it('?width=320 of a 640-wide camera: every picture is 320 wide, the first one too', async function () {
+      const sharp = require('sharp');
+      await load([...camera([['out']], { source: 'testsrc2=size=640x480:rate=10', startMode: 'always', lowFps: 0.5 }), flow()[1]]);
+      // Running at its low rate, nobody watching: the endpoint has the last frame (640 wide), no thumbnail of it.
+      await until(async () => (await fetchBuffer(`${base}/glimpser/front.jpg`)).status === 200, 'a frame');
+      const viewer = await openStream(`${base}/glimpser/front.mjpg?width=320`);
+      const parts = await nextParts(viewer, 5);
+      const widths = await Promise.all(parts.map(async (b) => (await sharp(b).metadata()).width));
+      assert.deepEqual(widths, [320, 320, 320, 320, 320]);
+      viewer.close();
+    });
+
     it('the still of an idle on-demand camera starts it and answers with its first frame; the camera stops again', async function () {
       await load([...camera(), flow()[1]]);
       const r = await fetchBuffer(`${base}/glimpser/front.jpg`);

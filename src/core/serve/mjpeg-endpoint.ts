@@ -18,13 +18,21 @@ import { fpsFromUrl, viewerRequestFromUrl, type ViewerRequest } from './viewer-r
 
 export { FrameTooLargeError, fpsFromUrl, viewerRequestFromUrl, type EndpointSource, type ViewerRequest };
 
+/** Why a down camera has no picture, as a refused still says it. */
+function cameraDown(source: EndpointSource): string {
+  return source.lastError ? `camera ${source.state}: ${source.lastError}` : `camera ${source.state}`;
+}
+
 export interface MjpegEndpointOptions {
   /** Shown on placeholders. */
   name: string;
   /** The user id under which the endpoint registers with its stream (the node id). */
   consumerId: string;
   maxViewers: number;
-  /** Viewers per client address (default: a tenth of maxViewers, at least 1). */
+  /**
+   * Viewers per client address; default: no limit (Home Assistant and reverse proxies bring every viewer from one
+   * address). Either way a full stream gives a newcomer a slot of the address that holds the most.
+   */
   maxPerAddress?: number;
   stallTimeoutMs: number;
   stillTimeoutMs: number;
@@ -66,6 +74,8 @@ export class MjpegEndpoint extends EventEmitter {
   private readonly stills: StillWaiters;
   private source: EndpointSource | undefined;
   private closed = false;
+  /** Viewers refused, by why: the stream was full, or their address held its share. */
+  private readonly refusedViewers: Record<Refusal, number> = { full: 0, address: 0 };
 
   constructor(private readonly opts: MjpegEndpointOptions) {
     super();
@@ -73,7 +83,7 @@ export class MjpegEndpoint extends EventEmitter {
     this.writer = new MultipartWriter(opts.boundary);
     this.hub = new ViewerHub({
       maxViewers: opts.maxViewers,
-      maxPerAddress: opts.maxPerAddress ?? Math.max(1, Math.ceil(opts.maxViewers / 10)),
+      ...(opts.maxPerAddress ? { maxPerAddress: opts.maxPerAddress } : {}),
       stallTimeoutMs: opts.stallTimeoutMs,
       clock: this.clock,
     });
@@ -167,8 +177,18 @@ export class MjpegEndpoint extends EventEmitter {
     };
   }
 
+  /** Viewers refused so far, by reason (429: their address held its share; 503: the stream was full). */
+  get refused(): Readonly<Record<Refusal, number>> {
+    return this.refusedViewers;
+  }
+
   /** Counters the stream reads for health and metrics (kept in the hub, where they happen). */
-  readonly counters = (): UserCounters => ({ viewers: this.hub.size, droppedFrames: this.hub.droppedParts, latency: this.hub.latency });
+  readonly counters = (): UserCounters => ({
+    viewers: this.hub.size,
+    droppedFrames: this.hub.droppedParts,
+    latency: this.hub.latency,
+    viewersRefused: this.refusedViewers,
+  });
 
   /**
    * The stream this endpoint serves (or none, when frames come from other nodes): its state drives placeholders and
@@ -212,21 +232,29 @@ export class MjpegEndpoint extends EventEmitter {
   attach(sink: ViewerSink, req: ViewerRequest, opts: Omit<ViewerOptions, 'variant' | 'maxFps' | 'idleFps'> = {}): Viewer | Refusal | 'closed' {
     if (this.closed) return 'closed';
     const refusal = this.hub.admit(opts.address ?? '');
-    if (refusal) return refusal;
+    if (refusal) {
+      this.refusedViewers[refusal]++;
+      return refusal;
+    }
     return this.addViewer(sink, req, opts) ?? 'full';
   }
 
-  serveStream(req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * A viewer's request. `address` is the client's address as the HTTP server determined it (Express's req.ip, which
+   * follows X-Forwarded-For where `trust proxy` says so); default: the socket's peer.
+   */
+  serveStream(req: IncomingMessage, res: ServerResponse, address?: string): void {
     const socket = res.socket;
     // A client that reset its connection before we got here must never be counted as a viewer.
     if (!socket || socket.destroyed || res.destroyed || req.destroyed) return;
     if (this.closed) return refuse(res, 503, 'endpoint closed');
-    const address = socket.remoteAddress ?? '';
-    const refusal = this.hub.admit(address);
+    const client = address ?? socket.remoteAddress ?? '';
+    const refusal = this.hub.admit(client);
+    if (refusal) this.refusedViewers[refusal]++;
     if (refusal === 'full') return refuse(res, 503, 'too many viewers');
     if (refusal === 'address') return refuse(res, 429, 'too many viewers from this address');
     const reply = startStreamReply(req, res, this.writer);
-    if (reply) this.addViewer(res, viewerRequestFromUrl(req.url), { ...reply, address });
+    if (reply) this.addViewer(res, viewerRequestFromUrl(req.url), { ...reply, address: client });
   }
 
   serveStill(req: IncomingMessage, res: ServerResponse): void {
@@ -235,11 +263,13 @@ export class MjpegEndpoint extends EventEmitter {
     if (last && !this.intake.needsPlaceholder()) return sendJpeg(res, last.jpeg, head);
     if (head || this.closed) return refuse(res, 503, 'no frame yet');
     const source = this.source;
-    if (!source || DOWN_STATES.has(source.state)) return refuse(res, 503, source ? `source ${source.state}` : 'no frame yet');
-    this.stills.wait((jpeg) => {
+    if (!source) return refuse(res, 503, 'no frame yet');
+    // A camera that cannot deliver: say so at once, rather than after the still timeout.
+    if (DOWN_STATES.has(source.state)) return refuse(res, 503, cameraDown(source));
+    this.stills.wait((jpeg, why) => {
       if (res.destroyed || res.writableEnded) return;
       if (jpeg) sendJpeg(res, jpeg, false);
-      else refuse(res, 503, 'no frame within the still timeout');
+      else refuse(res, 503, why ?? 'no frame within the still timeout');
     }, res);
   }
 
@@ -295,5 +325,8 @@ export class MjpegEndpoint extends EventEmitter {
   private readonly onState = (change: StateChange): void => {
     this.emit('state', change);
     this.intake.stateChanged();
+    // Waiting stills of a camera that failed (a refused one, or one no source defines once a deploy is over) are
+    // answered now; a recovering camera may still deliver within their timeout.
+    if (change.state === 'failed' && this.source) this.stills.cancelAll(cameraDown(this.source));
   };
 }

@@ -5,7 +5,7 @@ import type { Clock } from './clock';
  * first to wait and the last to go are reported, so the endpoint holds the stream's run demand exactly meanwhile.
  */
 export class StillWaiters {
-  private readonly waiters = new Set<(jpeg: Buffer | undefined) => void>();
+  private readonly waiters = new Set<(jpeg: Buffer | undefined, why?: string) => void>();
 
   constructor(
     private readonly clock: Clock,
@@ -19,20 +19,20 @@ export class StillWaiters {
   }
 
   /**
-   * Waits for a frame: `answer` gets the JPEG, or undefined at the timeout or when `gone` fires first (the client
-   * left).
+   * Waits for a frame: `answer` gets the JPEG, or undefined at the timeout, when `gone` fires first (the client
+   * left) or when the wait is cancelled (with why).
    */
-  wait(answer: (jpeg: Buffer | undefined) => void, gone: { on(e: 'close', f: () => void): unknown; off(e: 'close', f: () => void): unknown }): void {
+  wait(answer: (jpeg: Buffer | undefined, why?: string) => void, gone: { on(e: 'close', f: () => void): unknown; off(e: 'close', f: () => void): unknown }): void {
     if (this.waiters.size === 0) this.onWaiting(true);
     let finished = false;
-    const finish = (jpeg: Buffer | undefined): void => {
+    const finish = (jpeg: Buffer | undefined, why?: string): void => {
       if (finished) return;
       finished = true;
       this.clock.clearTimeout(timer);
       gone.off('close', onClose);
       this.waiters.delete(finish);
       if (this.waiters.size === 0) this.onWaiting(false);
-      answer(jpeg);
+      answer(jpeg, why);
     };
     const onClose = (): void => finish(undefined);
     const timer = this.clock.setTimeout(() => finish(undefined), this.timeoutMs);
@@ -45,8 +45,8 @@ export class StillWaiters {
     if (this.waiters.size > 0) for (const finish of [...this.waiters]) finish(jpeg);
   }
 
-  /** Every waiting request ends without a frame. */
-  cancelAll(): void {
-    for (const finish of [...this.waiters]) finish(undefined);
+  /** Every waiting request ends without a frame, for this reason. */
+  cancelAll(why?: string): void {
+    for (const finish of [...this.waiters]) finish(undefined, why);
   }
 }

@@ -52,7 +52,12 @@ export interface UserCounters {
   droppedFrames?: number;
   latency?: Histogram;
   detectMs?: Histogram;
+  /** Viewers refused (the stream full, or their address at its limit), counted by the endpoint that refused them. */
+  viewersRefused?: Readonly<Record<ViewerRefusal, number>>;
 }
+
+/** Why a viewer was refused: the stream was full (503), or its address held its share (429). */
+export type ViewerRefusal = 'full' | 'address';
 
 export interface StreamFrame {
   /** Monotonic per stream, across process restarts and output changes. */
@@ -87,6 +92,7 @@ export interface StreamSnapshot extends StateChange {
   restarts: number;
   viewers: number;
   droppedFrames: number;
+  viewersRefused: Record<ViewerRefusal, number>;
   latency: Histogram;
   detectMs: Histogram;
   lastFrameAt: number | undefined;
@@ -356,11 +362,16 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
     const detectMs = new Histogram(DETECT_BUCKETS_MS);
     let viewers = 0;
     let droppedFrames = 0;
+    const viewersRefused = { full: 0, address: 0 };
     for (const u of this.users.values()) {
       const c = u.counters?.();
       if (!c) continue;
       viewers += c.viewers ?? 0;
       droppedFrames += c.droppedFrames ?? 0;
+      if (c.viewersRefused) {
+        viewersRefused.full += c.viewersRefused.full;
+        viewersRefused.address += c.viewersRefused.address;
+      }
       if (c.latency) latency.add(c.latency);
       if (c.detectMs) detectMs.add(c.detectMs);
     }
@@ -389,6 +400,7 @@ export class Stream extends EventEmitter<{ state: [change: StateChange]; frame: 
       restarts: this.restarts,
       viewers,
       droppedFrames,
+      viewersRefused,
       latency,
       detectMs,
       lastFrameAt: this.lastFrameAt,
