@@ -36,11 +36,96 @@
     return { rangeError: rangeError, check: check };
   }
 
+  // The runtime's path rule (normalisePath in src/core/serve/route-table.ts): '/' added in front, trailing '/' dropped,
+  // RFC 3986 path characters between single slashes. test/unit/editor-rules.test.js holds both to one table of paths.
+  var PATH_RE = /^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$/;
+
+  /** A route path as entered, normalised as the runtime does it; undefined when the runtime would refuse it. */
+  function normalisePath(input) {
+    if (typeof input !== 'string') return undefined;
+    var p = input.trim();
+    if (!p) return undefined;
+    if (p.charAt(0) !== '/') p = '/' + p;
+    while (p.length > 1 && p.charAt(p.length - 1) === '/') p = p.slice(0, -1);
+    return PATH_RE.test(p) ? p : undefined;
+  }
+
+  var SOURCE_TYPE = 'glimpser-ffmpeg-source';
+
+  function listOf(v) {
+    return Array.isArray(v) ? v.filter(function (x) { return typeof x === 'string'; }) : [];
+  }
+
+  /**
+   * The cameras upstream of node `id` in `defs` (nodes in the flow file's shape: id, type, z, d, wires, links, mode),
+   * through any nodes between and through link nodes, each stream once ({name, pool}), nearest first. The runtime's
+   * upstreamStreams (src/nodes/stream-ref.ts) finds a consumer's stream the same way; test/unit/editor-rules.test.js
+   * holds the two to the same flows. `nameOf(def)` names a camera's stream.
+   */
+  function upstreamStreams(defs, id, nameOf) {
+    var disabledTabs = {};
+    defs.forEach(function (d) { if (d.type === 'tab' && d.disabled === true) disabledTabs[d.id] = true; });
+    var live = defs.filter(function (d) { return d.d !== true && !(d.z !== undefined && disabledTabs[d.z]); });
+    var byId = {};
+    var feeders = {};
+    function feed(target, from) { (feeders[target] = feeders[target] || []).push(from); }
+    live.forEach(function (d) { byId[d.id] = d; });
+    live.forEach(function (d) {
+      (Array.isArray(d.wires) ? d.wires : []).forEach(function (port) { listOf(port).forEach(function (t) { feed(t, d); }); });
+      if (d.type === 'link out' && d.mode !== 'return') listOf(d.links).forEach(function (t) { feed(t, d); });
+      if (d.type === 'link call') listOf(d.links).forEach(function (t) { feed(t, d); });
+    });
+    live.forEach(function (d) {
+      if (d.type !== 'link in') return;
+      listOf(d.links).forEach(function (o) {
+        var out = byId[o];
+        if (out && out.type === 'link out' && out.mode !== 'return' && listOf(out.links).indexOf(d.id) < 0) feed(d.id, out);
+      });
+    });
+    var streams = [];
+    var seen = {};
+    seen[id] = true;
+    var queue = (feeders[id] || []).slice();
+    for (var i = 0; i < queue.length; i++) {
+      var n = queue[i];
+      if (seen[n.id]) continue;
+      seen[n.id] = true;
+      if (n.type === SOURCE_TYPE) {
+        var ref = { name: nameOf(n), pool: (typeof n.pool === 'string' && n.pool.trim()) || undefined };
+        if (!streams.some(function (s) { return s.name === ref.name && s.pool === ref.pool; })) streams.push(ref);
+        continue;
+      }
+      (feeders[n.id] || []).forEach(function (f) { if (!seen[f.id]) queue.push(f); });
+    }
+    return streams;
+  }
+
+  /** The editor's flows in the flow file's shape, for upstreamStreams: tabs, nodes with their wires and links. */
+  function flowDefs() {
+    var defs = [];
+    var byId = {};
+    RED.nodes.eachWorkspace(function (ws) { defs.push({ id: ws.id, type: 'tab', disabled: !!ws.disabled }); });
+    function add(n) {
+      var d = { id: n.id, type: n.type, z: n.z, d: n.d, name: n.name, source: n.source, pool: n.pool, mode: n.mode, links: n.links, wires: [] };
+      byId[n.id] = d;
+      defs.push(d);
+    }
+    RED.nodes.eachNode(add);
+    // Junctions are kept apart from nodes in the editor; in the flow file they are nodes with wires.
+    if (RED.nodes.eachJunction) RED.nodes.eachJunction(function (j) { add({ id: j.id, type: 'junction', z: j.z }); });
+    RED.nodes.eachLink(function (l) {
+      var d = byId[l.source.id];
+      if (!d) return;
+      (d.wires[l.sourcePort] = d.wires[l.sourcePort] || []).push(l.target.id);
+    });
+    return defs;
+  }
+
   /** The value being edited while the dialog is open, else the saved one (`input` is the field's id prefix). */
   function current(node, field, input) {
     var el = $('#' + (input || 'node-input-') + field);
     return el.length ? el.val() : node[field];
   }
 
-  window.glimpserEditor = { ranges: ranges, current: current };
+  window.glimpserEditor = { ranges: ranges, current: current, normalisePath: normalisePath, upstreamStreams: upstreamStreams, flowDefs: flowDefs };
 })();

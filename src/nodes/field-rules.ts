@@ -24,8 +24,9 @@ export const SOURCE_RULES = {
 
 export const MJPEG_OUT_RULES = {
   maxViewers: { min: 1, max: 10000, fallback: 100, integer: true },
-  // Above max viewers it never binds; the total limit applies anyway.
-  maxPerAddress: { min: 1, max: 10000, fallback: 10, integer: true },
+  // Empty (0): no limit, as Home Assistant and reverse proxies bring every viewer from one address. Above max viewers
+  // it never binds; the total limit applies anyway.
+  maxPerAddress: { min: 1, max: 10000, fallback: 0, integer: true },
   // Empty: 3840x2160.
   maxMegapixels: { min: 0.01, max: 100, fallback: DEFAULT_MAX_PIXELS / 1e6 },
   stallTimeout: { min: 1, max: 3600, fallback: 5 },

@@ -32,6 +32,16 @@ export function nodeRoutes(RED: NodeRedRuntime): NodeRoutes | undefined {
   };
 }
 
+/**
+ * The client's address as the httpNode app sees it: Express's `req.ip`, which is the socket's peer unless Node-RED's
+ * `httpServerOptions` set `trust proxy` (applied to httpNode), when it is the client named by X-Forwarded-For as far
+ * as the trusted proxies go. Undefined outside Express: the endpoint then takes the socket's peer.
+ */
+export function clientAddress(req: IncomingMessage): string | undefined {
+  const ip = (req as IncomingMessage & { ip?: unknown }).ip;
+  return typeof ip === 'string' && ip !== '' ? ip : undefined;
+}
+
 function tableFor(app: HttpApp): RouteTable {
   let table = tables.get(app);
   if (!table) {

@@ -3,11 +3,11 @@ import { MjpegEndpoint } from '../core/serve/mjpeg-endpoint';
 import { normalisePath, PathInUseError, type RouteTable } from '../core/serve/route-table';
 import { rangeMessage, readNumbers, trimmed } from './config';
 import { MJPEG_OUT_RULES } from './field-rules';
-import { nodeRoutes } from './http-routes';
+import { clientAddress, nodeRoutes } from './http-routes';
 import { lifecycleOf, settingsHash } from './lifecycle';
 import { poolHandleFor } from './pool-handle';
 import type { Node, NodeDef, NodeRedRuntime, NodeStatus } from './red-types';
-import { findStream } from './stream-ref';
+import { resolveStream } from './stream-ref';
 import { statusText } from './status-text';
 
 interface MjpegOutConfig {
@@ -42,13 +42,18 @@ function register(RED: NodeRedRuntime): void {
       streamPath,
       stillPath,
       maxViewers,
-      maxPerAddress: Math.min(values.maxPerAddress, maxViewers),
+      // Empty: no limit. Home Assistant and reverse proxies bring every viewer from one address; fairness between
+      // addresses then comes only from the eviction of a full stream.
+      maxPerAddress: values.maxPerAddress > 0 ? Math.min(values.maxPerAddress, maxViewers) : undefined,
       maxPixels: Math.round(values.maxMegapixels * 1e6),
       stallTimeoutMs: values.stallTimeout * 1000,
       stillTimeoutMs: values.stillTimeout * 1000,
     };
     const label = settings.name;
-    const ref = findStream(RED, config, trimmed(config.stream));
+    const { ref, problem } = resolveStream(RED, config, trimmed(config.stream));
+    // Without its stream the node still serves frames from its wire, but no viewer can start an on-demand camera.
+    if (problem?.kind === 'none') node.warn(RED._('mjpeg-out.warnings.noStream'));
+    else if (problem?.kind === 'several') node.warn(RED._('mjpeg-out.warnings.severalStreams', { streams: problem.streams.join(', ') }));
     const handle = ref ? poolHandleFor(RED, ref.poolId) : undefined;
     handle?.register(node);
     const stream = ref && handle ? handle.pool.stream(ref.name) : undefined;
@@ -62,7 +67,7 @@ function register(RED: NodeRedRuntime): void {
         name: label,
         consumerId: node.id,
         maxViewers,
-        maxPerAddress: settings.maxPerAddress,
+        ...(settings.maxPerAddress ? { maxPerAddress: settings.maxPerAddress } : {}),
         maxPixels: settings.maxPixels,
         stallTimeoutMs: settings.stallTimeoutMs,
         stillTimeoutMs: settings.stillTimeoutMs,
@@ -87,6 +92,12 @@ function register(RED: NodeRedRuntime): void {
 
     const updateStatus = (): void => {
       if (routesProblem) return setStatus({ fill: 'red', shape: 'ring', text: statusText(routesProblem) });
+      // A camera that cannot deliver shows downstream too: its viewers and stills get placeholders and 503s.
+      const { state, reason } = endpoint.stateInfo;
+      if (state === 'failed' || state === 'recovering') {
+        const text = RED._(reason ? `mjpeg-out.status.${state}` : `mjpeg-out.status.${state}NoReason`, { reason });
+        return setStatus({ fill: state === 'failed' ? 'red' : 'yellow', shape: 'ring', text: statusText(text) });
+      }
       const viewers = endpoint.viewers;
       const t = performance.now();
       const written = endpoint.hub.partsWritten;
@@ -113,6 +124,8 @@ function register(RED: NodeRedRuntime): void {
       updateStatus();
     };
     endpoint.on('viewers', onViewers);
+    const onState = (): void => updateStatus();
+    endpoint.on('state', onState);
 
     const claimed: string[] = [];
     let table: RouteTable | undefined;
@@ -136,7 +149,7 @@ function register(RED: NodeRedRuntime): void {
     } else {
       table = routes.table;
       try {
-        table.claim(streamPath, node.id, routes.route((req, res) => endpoint.serveStream(req, res)));
+        table.claim(streamPath, node.id, routes.route((req, res) => endpoint.serveStream(req, res, clientAddress(req))));
         claimed.push(streamPath);
         if (stillPath) {
           table.claim(stillPath, node.id, routes.route((req, res) => endpoint.serveStill(req, res)));
@@ -188,6 +201,7 @@ function register(RED: NodeRedRuntime): void {
       if (statusTimer) clearInterval(statusTimer);
       statusTimer = undefined;
       endpoint.off('viewers', onViewers);
+      endpoint.off('state', onState);
       const release = (): void => {
         if (table) for (const p of claimed) table.release(p, node.id);
       };
@@ -208,9 +222,6 @@ function register(RED: NodeRedRuntime): void {
       if (handle) handle.deregister(node, done, removed);
       else done();
     });
-
-    // Exposed for tests and diagnostics: counts of viewers, timers and listeners.
-    (node as Node & { endpoint?: MjpegEndpoint }).endpoint = endpoint;
   }
 
   RED.nodes.registerType(NODE_TYPE, MjpegOutNode);

@@ -8,7 +8,7 @@ import { poolHandleFor, type PoolHandle } from './pool-handle';
 import { POOL_TYPE, poolLabel } from './pool-labels';
 import type { DoneFn, Node, NodeMessage, NodeRedRuntime, SendFn } from './red-types';
 import { STATE_FILL } from './state-fill';
-import { findStream } from './stream-ref';
+import { resolveStream } from './stream-ref';
 import { statusText } from './status-text';
 
 /** Worst first: the pool status takes its colour from the worst stream. */
@@ -33,8 +33,9 @@ function register(RED: NodeRedRuntime): void {
       if (settings.poolId && (!poolNode || poolNode.type !== POOL_TYPE)) problem = RED._('stream-health.errors.pool', { id: settings.poolId });
       else handle = poolHandleFor(RED, settings.poolId);
     } else {
-      const ref = findStream(RED, def, settings.stream);
-      if (!ref) problem = RED._('stream-health.errors.noStream');
+      const { ref, problem: missing } = resolveStream(RED, def, settings.stream);
+      if (missing?.kind === 'several') problem = RED._('stream-health.errors.severalStreams', { streams: missing.streams.join(', ') });
+      else if (!ref) problem = RED._('stream-health.errors.noStream');
       else {
         handle = poolHandleFor(RED, ref.poolId);
         try {
@@ -127,8 +128,8 @@ function register(RED: NodeRedRuntime): void {
       pool.on('streamRemoved', unwatch);
     }
 
-    /** One figures message per watched stream, on the second output. */
-    const report = (): void => {
+    /** One figures message per watched stream, on the second output (with `send`: the input handler's). */
+    const report = (send: SendFn = (msg) => node.send(msg)): void => {
       const streams = [...watched.keys()];
       const poolName = label();
       const samples = sampleEach(streams.map((stream) => ({ pool: poolName, stream })));
@@ -138,17 +139,17 @@ function register(RED: NodeRedRuntime): void {
         previous.set(stream, sample);
         return { topic: stream.name, payload: figures };
       });
-      if (msgs.length > 0) node.send([null, msgs]);
+      if (msgs.length > 0) send([null, msgs]);
       showStatus(samples);
     };
 
-    const timer = ok.intervalMs > 0 ? setInterval(report, ok.intervalMs) : undefined;
+    const timer = ok.intervalMs > 0 ? setInterval(() => report(), ok.intervalMs) : undefined;
     showStatus();
 
-    node.on('input', (msg: NodeMessage, _send: SendFn, done: DoneFn) => {
+    node.on('input', (msg: NodeMessage, send: SendFn, done: DoneFn) => {
       // Frames from a wired ffmpeg-source only say which stream to watch; any other message asks for the figures now.
       if (msg.frame !== undefined) return done();
-      report();
+      report(send);
       done();
     });
 

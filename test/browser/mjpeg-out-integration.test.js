@@ -9,9 +9,14 @@ const path = require('node:path');
 const { spawn } = require('node:child_process');
 const helper = require('../helpers/node-red').testHelper();
 const sharp = require('sharp');
-const poolNode = require('../../nodes/process-pool.js');
-const sourceNode = require('../../nodes/ffmpeg-source.js');
-const mjpegOut = require('../../nodes/mjpeg-out.js');
+const { withCatalogs } = require('../helpers/i18n');
+// Statuses in the English of nodes/locales: the viewer counts are read from the node's status, as a user reads them.
+const [poolNode, sourceNode, mjpegOut] = withCatalogs([
+  require('../../nodes/process-pool.js'),
+  require('../../nodes/ffmpeg-source.js'),
+  require('../../nodes/mjpeg-out.js'),
+]);
+const { viewersShown } = require('../helpers/node-status');
 const { openStream, nextParts, fetchBuffer, isCompleteJpeg } = require('../helpers/mjpeg-client');
 const { splitJpegs, FFMPEG } = require('../helpers/ffmpeg-frames');
 const { delay, isAlive, until } = require('../helpers/procs');
@@ -50,7 +55,7 @@ describe('ffmpeg-source -> mjpeg-out (real FFmpeg, real Node-RED, real clients)'
   it('50 concurrent clients get complete JPEGs at >= 95% of the source frame rate', async function () {
     const out = await load(flow());
     const clients = await Promise.all(Array.from({ length: 50 }, () => openStream(`${base}/glimpser/front.mjpg`)));
-    await until(() => out.endpoint.viewers === 50);
+    await until(() => viewersShown(out) === 50);
     await Promise.all(clients.map((c) => nextParts(c, 2)));
     const tap = countTap();
     const startParts = clients.map((c) => c.parser.parts);
@@ -131,8 +136,7 @@ describe('ffmpeg-source -> mjpeg-out (real FFmpeg, real Node-RED, real clients)'
       const page = await browser.newPage();
       await page.goto(`${base}/page.html`);
       await page.waitForFunction(() => document.getElementById('v').naturalWidth === 320, null, { timeout: 20000 });
-      const viewers = helper.getNode('out').endpoint.viewers;
-      assert.equal(viewers, 1);
+      assert.equal(viewersShown(helper.getNode('out')), 1);
       const shot1 = await page.screenshot();
       const tap = countTap();
       await until(() => tap.n >= 5, 'five more frames');
@@ -160,26 +164,22 @@ describe('ffmpeg-source -> mjpeg-out (real FFmpeg, real Node-RED, real clients)'
       setTimeout(() => slow.res.pause(), 5);
     }, 400);
     try {
-      await until(() => out.endpoint.viewers === 7, '7 viewers');
+      await until(() => viewersShown(out) === 7, '7 viewers');
       const tap = countTap();
       await until(() => tap.n >= 1, 'first counted frame');
       const frameSize = tap.last.length;
       const startFast = fast.map((c) => c.parser.parts);
       const startSlow = slow.parser.parts;
-      const stalledViewer = [...out.endpoint.hub['viewers']].find((v) => v.sink.req.socket.remotePort === stalled.req.socket.localPort);
-      let maxBuffered = 0;
+      // What a stalled viewer holds on the server (the part in flight plus one pending) is checked on the viewer hub
+      // itself (test/capture/mjpeg-core.test.js); here, what a user sees: bounded memory and fast clients unaffected.
       const rss0 = process.memoryUsage().rss;
       let rssMax = rss0;
       while (tap.n < 80) {
         await delay(50);
-        maxBuffered = Math.max(maxBuffered, stalledViewer.sink.writableLength);
         rssMax = Math.max(rssMax, process.memoryUsage().rss);
       }
       const srcFrames = tap.n - 1;
-      assert.ok(stalledViewer.isBlocked, 'the stalled viewer is blocked by now');
-      assert.ok(stalledViewer.skipped > 0, 'and skips frames');
-      assert.ok(maxBuffered <= 2 * 1.5 * frameSize, `stalled viewer buffered ${maxBuffered} B (frame ~${frameSize} B)`);
-      assert.ok(rssMax - rss0 < 100 * 1024 * 1024, `server RSS grew ${(rssMax - rss0) / 1e6} MB`);
+      assert.ok(rssMax - rss0 < 100 * 1024 * 1024, `server RSS grew ${(rssMax - rss0) / 1e6} MB (frames of ~${frameSize} B)`);
       for (const [i, c] of fast.entries()) {
         const n = c.parser.parts - startFast[i];
         assert.ok(n >= Math.floor(srcFrames * 0.95) - 1, `fast client got ${n} of ${srcFrames}`);
@@ -201,6 +201,8 @@ describe('ffmpeg-source -> mjpeg-out (real FFmpeg, real Node-RED, real clients)'
     const stream = pool.stream('front');
     assert.equal(pool.captures().length, 0, 'idle before the first viewer');
     const handlesBefore = process._getActiveHandles().length;
+    const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const timeoutsBefore = timeouts();
     const stateListeners = stream.listenerCount('state');
     const frameListeners = stream.listenerCount('frame');
     let pid;
@@ -211,8 +213,7 @@ describe('ffmpeg-source -> mjpeg-out (real FFmpeg, real Node-RED, real clients)'
       pid = pid || pool.captures()[0]?.stats().pid;
       clients.forEach((c) => c.close());
     }
-    await until(() => out.endpoint.viewers === 0, 'all viewers gone');
-    assert.deepEqual(out.endpoint.counts(), { viewers: 0, blocked: 0, capTimers: 0, stallTimers: 0, keepTimer: false, stillWaiters: 0, boundSources: 1 });
+    await until(() => viewersShown(out) === 0, 'all viewers gone');
     assert.equal(stream.listenerCount('state'), stateListeners);
     assert.equal(stream.listenerCount('frame'), frameListeners);
     assert.deepEqual(stream.userIds().filter((id) => stream.snapshot() && id !== 'src' && id !== 'out'), [], 'no user left behind');
@@ -220,6 +221,8 @@ describe('ffmpeg-source -> mjpeg-out (real FFmpeg, real Node-RED, real clients)'
     await until(() => pool.captures().length === 0, 'source stopped after its idle grace', 15000);
     await until(() => !isAlive(pid), 'ffmpeg exited', 10000);
     await until(() => process._getActiveHandles().length <= handlesBefore, `active handles back to ${handlesBefore} (now ${process._getActiveHandles().length})`, 10000);
+    // No viewer timer (fps caps, stall sweeps, repeats) left behind by a thousand viewers.
+    await until(() => timeouts() <= timeoutsBefore, `timers back to ${timeoutsBefore} (now ${timeouts()})`, 10000);
   });
 
   it('FFmpeg killed with SIGKILL while 20 viewers watch: all stay connected, see placeholders, then real frames', async function () {
@@ -249,7 +252,7 @@ describe('ffmpeg-source -> mjpeg-out (real FFmpeg, real Node-RED, real clients)'
       assert.ok(realAfter[0].equals(firstAfter) || realAfter.some((b) => b.equals(firstAfter)), 'resumes with the new process frames');
       for (const b of c.queue) assert.ok(isCompleteJpeg(b));
     }
-    assert.equal(out.endpoint.viewers, 20);
+    assert.equal(viewersShown(out), 20);
     clients.forEach((c) => c.close());
   });
 });

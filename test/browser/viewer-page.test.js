@@ -12,6 +12,9 @@ const viewerPage = require('../../nodes/viewer-page.js');
 const { recordFrames } = require('../helpers/ffmpeg-frames');
 const { launch, grab, regionDiff, regionSpread, tileRects, unchangedTiles } = require('../helpers/browser');
 const { delay, isAlive, until } = require('../helpers/procs');
+const { endpointOf: endpointIn } = require('../helpers/endpoints');
+
+const endpointOf = (id) => endpointIn(helper, id);
 
 /** `n` mjpeg-out nodes that the test feeds itself with recorded frames (no FFmpeg), for tests about the page rather than the cameras. */
 function recordedFlow(n) {
@@ -107,7 +110,7 @@ describe('viewer page in Chromium (real Node-RED runtime)', function () {
   /** The viewer page's server on this runtime. */
   const viewerServerOf = () => viewerPage.serverFor(httpNode);
   /** The page's endpoint viewers, per node id. */
-  const viewersOf = (ids) => ids.map((id) => helper.getNode(id).endpoint.viewers);
+  const viewersOf = (ids) => ids.map((id) => endpointOf(id).viewers);
   const stats = (page) => page.evaluate(() => window.glimpserViewer.stats());
 
   it('16 cameras on one page all move: every picture changes within 2 s, over two long connections', async function () {
@@ -211,17 +214,17 @@ describe('viewer page in Chromium (real Node-RED runtime)', function () {
     await page.goto(url);
     await page.evaluate(() => (window.notReloaded = true));
     await until(async () => (await stats(page)).tiles?.rec02?.frames > 2, 'frames', 30000);
-    const kept = helper.getNode('rec00').endpoint;
-    const changedBefore = helper.getNode('rec01').endpoint;
+    const kept = endpointOf('rec00');
+    const changedBefore = endpointOf('rec01');
     const next = [{ ...flow[0] }, { ...flow[1], name: 'Renamed', maxViewers: 50 }];
     await helper.setFlows(next, 'full');
     await until(async () => {
       const names = await page.evaluate(() => window.glimpserViewer.tiles().map((t) => t.name).sort().join());
       return names === 'Recorded 01,Renamed';
     }, 'the new tile list', 10000);
-    assert.equal(helper.getNode('rec00').endpoint, kept, 'the unchanged node took its endpoint over');
-    assert.notEqual(helper.getNode('rec01').endpoint, changedBefore, 'the changed node has a new endpoint');
-    await until(() => helper.getNode('rec01').endpoint.viewers === 1 && kept.viewers === 1, 'both tiles are viewers again', 10000);
+    assert.equal(endpointOf('rec00'), kept, 'the unchanged node took its endpoint over');
+    assert.notEqual(endpointOf('rec01'), changedBefore, 'the changed node has a new endpoint');
+    await until(() => endpointOf('rec01').viewers === 1 && kept.viewers === 1, 'both tiles are viewers again', 10000);
     assert.equal(changedBefore.viewers, 0, 'nothing left on the old endpoint');
     assert.deepEqual(await unchangedTiles(page, ['rec00', 'rec01'], 2000), []);
     assert.equal(await page.evaluate(() => window.notReloaded), true);
@@ -261,10 +264,10 @@ describe('viewer page in Chromium (real Node-RED runtime)', function () {
     await until(async () => (await stats(page)).tiles?.rec00?.frames > 2, 'frames', 30000);
     const wanted = await page.evaluate(() => window.glimpserViewer.wanted());
     assert.ok(wanted.includes('rec00') && !wanted.includes('rec11'), `wanted ${wanted}`);
-    await until(() => helper.getNode('rec11').endpoint.viewers === 0 && helper.getNode('rec00').endpoint.viewers === 1, 'only visible tiles are viewers');
+    await until(() => endpointOf('rec11').viewers === 0 && endpointOf('rec00').viewers === 1, 'only visible tiles are viewers');
     assert.deepEqual(await unchangedTiles(page, ['rec00', 'rec01'], 2000), []);
     await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
-    await until(() => helper.getNode('rec11').endpoint.viewers === 1 && helper.getNode('rec00').endpoint.viewers === 0, 'scrolled: the other tiles', 5000);
+    await until(() => endpointOf('rec11').viewers === 1 && endpointOf('rec00').viewers === 0, 'scrolled: the other tiles', 5000);
     assert.deepEqual(await unchangedTiles(page, ['rec11'], 2000), []);
   });
 
@@ -274,12 +277,12 @@ describe('viewer page in Chromium (real Node-RED runtime)', function () {
     const { page } = browser;
     await page.goto(url);
     await until(async () => (await stats(page)).tiles?.rec00?.frames > 2, 'frames', 30000);
-    assert.deepEqual(ids.map((id) => [...helper.getNode(id).endpoint.hub][0]?.variant), [320, 320, 320], 'grid tiles take 320-wide thumbnails');
+    assert.deepEqual(ids.map((id) => [...endpointOf(id).hub][0]?.variant), [320, 320, 320], 'grid tiles take 320-wide thumbnails');
     await page.tap('.tile[data-id="rec00"]');
     await page.waitForSelector('.tile.is-full[data-id="rec00"]');
     await until(() => viewersOf(ids).join() === '1,0,0', 'only the full-screen tile is asked for', 5000);
     // Full screen asks for the whole picture (390 px: the 640-wide main JPEG); grid tiles asked for 320-wide thumbnails.
-    await until(() => [...helper.getNode('rec00').endpoint.hub][0]?.variant === 0, 'the main JPEG for the full-screen tile', 5000);
+    await until(() => [...endpointOf('rec00').hub][0]?.variant === 0, 'the main JPEG for the full-screen tile', 5000);
     const cdp = await browser.context.newCDPSession(page);
     const touch = (type, points) => cdp.send('Input.dispatchTouchEvent', { type, touchPoints: points.map(([x, y], id) => ({ x, y, id })) });
     await touch('touchStart', [[300, 400]]);

@@ -13,6 +13,7 @@ const { openStream, nextParts, fetchBuffer, isCompleteJpeg, MultipartParser } = 
 const { TestSource } = require('../helpers/test-source');
 const { until, delay } = require('../helpers/procs');
 const { listen, closeServer } = require('../helpers/http-server');
+const { ManualClock } = require('../helpers/manual-clock');
 
 function once(emitter, event, pred = () => true) {
   return new Promise((resolve) => {
@@ -259,15 +260,20 @@ describe('mjpeg core', function () {
     });
 
     it('caps a viewer at ?fps and sends it the newest frame', async function () {
-      const url = await start({ maxViewers: 10, stallTimeoutMs: 30000 }, (req) => ({ maxFps: fpsFromUrl(req.url) }));
+      const clock = new ManualClock();
+      const url = await start({ maxViewers: 10, stallTimeoutMs: 30000, clock }, (req) => ({ maxFps: fpsFromUrl(req.url) }));
       const capped = await openStream(`${url}?fps=2`);
       await until(() => hub.size >= 1, 'viewers');
-      const got = [];
-      capped.parser.on('part', (b) => got.push(b));
+      const [viewer] = [...hub];
       for (const p of partsOf) hub.push(p); // a burst: the first goes out, the rest collapse into one pending
-      await nextParts(capped, 2);
-      await delay(700); // longer than one cap interval: nothing more may come, nothing was pushed
-      assert.equal(got.length, 2);
+      assert.equal(viewer.sent, 1, 'the first at once');
+      assert.equal(hub.counts().capTimers, 1, 'the newest waits for the cap');
+      clock.advance(499);
+      assert.equal(viewer.sent, 1, 'not before the cap interval');
+      clock.advance(1);
+      const got = await nextParts(capped, 2);
+      clock.advance(700); // longer than one cap interval: nothing more may go, nothing was pushed
+      assert.equal(viewer.sent, 2);
       assert.ok(got[0].equals(frames[0]));
       assert.ok(got[1].equals(frames[frames.length - 1]));
       assert.equal(hub.counts().capTimers, 0);
@@ -309,12 +315,26 @@ describe('mjpeg core', function () {
       c.close();
     });
 
-    it('repeats the last frame when none arrive, so viewers never go quiet', async function () {
-      const url = await start({ repeatMs: 50 });
+    it('repeats the last frame when none arrive, so viewers never go quiet; a frame gone stale gives way to a placeholder', async function () {
+      const clock = new ManualClock();
+      const url = await start({ repeatMs: 2000, staleMs: 10000, clock });
       ep.frame(frames[3]);
       const c = await openStream(`${url}/s.mjpg`);
-      const got = await nextParts(c, 4);
-      for (const b of got) assert.ok(b.equals(frames[3]));
+      assert.ok((await nextParts(c, 1))[0].equals(frames[3]), 'the last frame at once');
+      clock.advance(1999);
+      assert.equal(ep.hub.partsWritten, 1, 'no repeat before the repeat period');
+      for (let i = 0; i < 4; i++) {
+        clock.advance(2000);
+        const [b] = await nextParts(c, 1);
+        assert.ok(b.equals(frames[3]), `repeat ${i + 1}`);
+      }
+      // The next is due 10 s after the frame came: it is stale by then.
+      clock.advance(2000);
+      const [ph] = await nextParts(c, 1);
+      assert.ok(ph.placeholder, 'no frame for the stale period: a placeholder instead of a frozen picture');
+      assert.equal((await fetchBuffer(`${url}/s.jpg`, 'HEAD')).status, 503, 'nor a stale still');
+      ep.frame(frames[4]);
+      assert.ok((await nextParts(c, 1))[0].equals(frames[4]), 'pictures again with the next frame');
       c.close();
     });
 
@@ -351,7 +371,8 @@ describe('mjpeg core', function () {
 
     it('still: latest frame at once; on-demand idle source started and awaited; 503 with Retry-After on timeout', async function () {
       const src = new TestSource('cam', 'idle');
-      const url = await start({ stillTimeoutMs: 300 }, src);
+      const clock = new ManualClock();
+      const url = await start({ stillTimeoutMs: 10000, clock }, src);
       const pending = fetchBuffer(`${url}/s.jpg`);
       await once(src, 'use');
       await until(() => src.running().length === 1, 'still demand');
@@ -369,11 +390,51 @@ describe('mjpeg core', function () {
       assert.equal(head.headers['content-length'], String(frames[4].length));
 
       src.setState('idle');
-      const t = await fetchBuffer(`${url}/s.jpg`);
+      const timedOut = fetchBuffer(`${url}/s.jpg`);
+      await until(() => ep.counts().stillWaiters === 1, 'the still request waits');
+      clock.advance(9999);
+      assert.equal(ep.counts().stillWaiters, 1, 'still waiting just before the timeout');
+      clock.advance(1);
+      const t = await timedOut;
       assert.equal(t.status, 503);
       assert.equal(t.headers['retry-after'], '5');
       assert.deepEqual(src.running(), [], 'released after the timeout');
       assert.equal(ep.counts().stillWaiters, 0);
+    });
+
+    it('still: a camera that fails while a still request waits answers it at once with a 503 and the reason', async function () {
+      const src = new TestSource('cam', 'idle');
+      const clock = new ManualClock();
+      const url = await start({ stillTimeoutMs: 60000, clock }, src);
+      const pending = fetchBuffer(`${url}/s.jpg`);
+      await until(() => ep.counts().stillWaiters === 1, 'the still request waits for the camera');
+      src.setState('failed', 'no source node defines this stream');
+      const r = await pending;
+      assert.equal(r.status, 503);
+      assert.equal(r.headers['retry-after'], '5');
+      assert.equal(r.body.toString(), '503 Service Unavailable: camera failed: no source node defines this stream\n');
+      assert.deepEqual(src.running(), [], 'the still no longer keeps the camera running');
+      // Asked again while failed: at once, with the reason.
+      const again = await fetchBuffer(`${url}/s.jpg`);
+      assert.equal(again.body.toString(), '503 Service Unavailable: camera failed: no source node defines this stream\n');
+    });
+
+    it('refused viewers are counted by reason (the stream full: 503; its address at its limit: 429) and reach the stream\'s counters', async function () {
+      const src = new TestSource('cam');
+      const url = await start({ maxViewers: 3, maxPerAddress: 2 }, src);
+      ep.frame(frames[0]);
+      const open = (addr) => openStream(`${url}/s.mjpg`, { localAddress: addr });
+      const a1 = await open('127.0.0.1');
+      const a2 = await open('127.0.0.1');
+      await assert.rejects(open('127.0.0.1'), (err) => err.status === 429);
+      const b1 = await open('127.0.0.3');
+      // Full, and the slots as even as two addresses can hold three: no viewer to give its place.
+      await assert.rejects(open('127.0.0.3'), (err) => err.status === 503);
+      await assert.rejects(open('127.0.0.3'), (err) => err.status === 503);
+      assert.deepEqual(ep.refused, { full: 2, address: 1 });
+      const [, , counters] = src.usedWith.get('out1');
+      assert.deepEqual(counters().viewersRefused, { full: 2, address: 1 });
+      for (const c of [a1, a2, b1]) c.close();
     });
 
     it('sends the stream unchunked, part by part straight to the socket, ended with the connection by close()', async function () {

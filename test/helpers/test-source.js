@@ -24,8 +24,10 @@ class TestSource extends EventEmitter {
   get state() { return this._state; }
   get lastError() { return this._state === 'recovering' || this._state === 'failed' ? this._error : undefined; }
   latest() { return this._latest; }
-  use(id, demand) {
+  use(id, demand, counters) {
     this.users.set(id, demand);
+    // What the user told last, with its counters (what health and metrics read of it).
+    (this.usedWith ??= new Map()).set(id, [id, demand, counters ?? this.usedWith.get(id)?.[2]]);
     this.emit('use', id, demand);
     if (demand.run && this._state === 'idle') this.setState('starting');
   }

@@ -105,8 +105,9 @@ describe('metrics node: /glimpser/metrics and /glimpser/health (real FFmpeg, rea
     await load(flow({ sources: [source('src', 'front', { wires: [['out']] })], extra: [out] }));
     const viewer = await new Promise((resolve) => http.get(`${base}/glimpser/front.mjpg`, { agent: false }, resolve));
     viewer.resume();
-    await until(() => helper.getNode('out').endpoint.hub.latency.count >= 10, '10 frames delivered');
-    const r = await get('/glimpser/metrics');
+    const delivered = (text) => Number(/^glimpser_camera_delivery_latency_seconds_count\{stream="front",pool="cams"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    let r;
+    await until(async () => delivered((r = await get('/glimpser/metrics')).text) >= 10, '10 frames delivered');
     viewer.destroy();
     const buckets = [...r.text.matchAll(/^glimpser_camera_delivery_latency_seconds_bucket\{le="([^"]+)",stream="front",pool="cams"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]);
     assert.deepEqual(buckets.map(([le]) => le), ['0.001', '0.002', '0.005', '0.01', '0.02', '0.05', '0.1', '0.2', '0.5', '1', '2', '5', '+Inf']);
@@ -153,6 +154,24 @@ describe('metrics node: /glimpser/metrics and /glimpser/health (real FFmpeg, rea
     const metrics = await get('/glimpser/metrics');
     assert.match(metrics.text, /^glimpser_camera_state\{state="failed",stream="back",pool="cams"\} 1$/m);
     assert.doesNotMatch(metrics.text, /stream="porch"/);
+  });
+
+  it('/glimpser/health tells the truth: an empty source, fps 0 and a stream no camera defines are 503 with their reasons', async function () {
+    const out = { id: 'out', type: 'glimpser-mjpeg-out', name: 'x', stream: 'nowhere', path: '/glimpser/x.mjpg', stillPath: '', maxViewers: 10, stallTimeout: 30, stillTimeout: 10, wires: [] };
+    await load(flow({ sources: [source('emptySrc', 'empty', { source: '' }), source('zeroSrc', 'zero', { fps: 0 })], extra: [out] }));
+    // Each alone would make it 503; the body names each with its reason (this runtime's RED._ gives message keys).
+    await until(async () => (await get('/glimpser/health')).status === 503, '503');
+    const body = JSON.parse((await get('/glimpser/health')).text);
+    assert.equal(body.status, 'unhealthy');
+    const byName = Object.fromEntries(body.streams.map((e) => [e.stream, e]));
+    assert.deepEqual(Object.keys(byName).sort(), ['empty', 'nowhere', 'zero']);
+    for (const name of ['empty', 'zero']) {
+      assert.equal(byName[name].state, 'failed', name);
+      assert.ok(typeof byName[name].reason === 'string' && byName[name].reason.length > 0, `${name}: ${byName[name].reason}`);
+    }
+    assert.deepEqual(byName.nowhere, { pool: 'default', stream: 'nowhere', state: 'failed', reason: 'no source node defines this stream', fps: 0, viewers: 0, lastFrameAgeSeconds: null });
+    const metrics = (await get('/glimpser/metrics')).text;
+    for (const name of ['empty', 'zero']) assert.match(metrics, new RegExp(`^glimpser_camera_state\\{state="failed",stream="${name}",pool="cams"\\} 1$`, 'm'));
   });
 
   it('paths are configurable; a bad, duplicate or taken path is refused with a clear error', async function () {

@@ -6,10 +6,14 @@ const http = require('node:http');
 const helper = require('../helpers/node-red').testHelper();
 const { withCatalogs } = require('../helpers/i18n');
 // Statuses and errors in the English of nodes/locales, as users read them.
-const [mjpegOut] = withCatalogs([require('../../nodes/mjpeg-out.js')]);
+const [poolNode, sourceNode, mjpegOut] = withCatalogs([
+  require('../../nodes/process-pool.js'),
+  require('../../nodes/ffmpeg-source.js'),
+  require('../../nodes/mjpeg-out.js'),
+]);
 const { recordFrames } = require('../helpers/ffmpeg-frames');
 const { openStream, nextParts, fetchBuffer } = require('../helpers/mjpeg-client');
-const { TestSource } = require('../helpers/test-source');
+const { lastStatus, viewersShown } = require('../helpers/node-status');
 
 const { until, delay } = require('../helpers/procs');
 const { useHttpRuntime } = require('../helpers/red-http');
@@ -33,7 +37,7 @@ describe('mjpeg-out node (real Node-RED runtime, real HTTP clients)', function (
   });
 
   async function load(f, settings) {
-    await rt.load([mjpegOut], f, { settings });
+    await rt.load([poolNode, sourceNode, mjpegOut], f, { settings });
     base = rt.base;
     return helper.getNode('out');
   }
@@ -41,7 +45,7 @@ describe('mjpeg-out node (real Node-RED runtime, real HTTP clients)', function (
   it('serves byte-exact complete JPEGs to 30 concurrent clients at the input rate', async function () {
     const out = await load(flow({ maxPerAddress: 30 }));
     const clients = await Promise.all(Array.from({ length: 30 }, () => openStream(`${base}/glimpser/front.mjpg`)));
-    await until(() => out.endpoint.viewers === 30, '30 viewers');
+    await until(() => viewersShown(out) === 30, '30 viewers');
     // The first part of each is a placeholder (no frame yet); drop it before counting.
     await Promise.all(clients.map((c) => nextParts(c, 1)));
     const received = clients.map((c) => nextParts(c, frames.length));
@@ -55,7 +59,7 @@ describe('mjpeg-out node (real Node-RED runtime, real HTTP clients)', function (
     const statusCalls = out.status.getCalls().map((c) => c.args[0].text);
     assert.ok(statusCalls.some((t) => /^30 viewers · /.test(t)), statusCalls.join(' | '));
     clients.forEach((c) => c.close());
-    await until(() => out.endpoint.viewers === 0, 'viewers gone');
+    await until(() => viewersShown(out) === 0, 'viewers gone');
   });
 
   it('answers HEAD and GET on both paths with the right headers', async function () {
@@ -108,7 +112,7 @@ describe('mjpeg-out node (real Node-RED runtime, real HTTP clients)', function (
     out.receive({ payload: frames[0] });
     const full = await openStream(`${base}/glimpser/front.mjpg`);
     const capped = await openStream(`${base}/glimpser/front.mjpg?fps=1`);
-    await until(() => out.endpoint.viewers === 2, 'viewers');
+    await until(() => viewersShown(out) === 2, 'viewers');
     await Promise.all([nextParts(full, 1), nextParts(capped, 1)]);
     // 20 frames at the uncapped viewer's pace (well under a second): it takes all of them, while the capped
     // viewer's one pending frame is replaced each time and only the newest goes out at its next slot.
@@ -120,7 +124,6 @@ describe('mjpeg-out node (real Node-RED runtime, real HTTP clients)', function (
     const [last] = await nextParts(capped, 1);
     assert.ok(last.equals(frames[20]), 'the capped viewer gets the newest frame');
     assert.equal(capped.queue.length, 0);
-    assert.ok(out.endpoint.hub.counts().capTimers <= 1);
     full.close();
     capped.close();
   });
@@ -208,11 +211,9 @@ describe('mjpeg-out node (real Node-RED runtime, real HTTP clients)', function (
     out.receive({ payload: frames[0] });
     const plain = await openStream(`${base}/glimpser/front.mjpg`);
     const viaWrapper = await openStream(`${base}/glimpser/front.mjpg`, { headers: { 'x-wrap': 'yes' } });
-    await until(() => out.endpoint.viewers === 2, '2 viewers');
+    await until(() => viewersShown(out) === 2, '2 viewers');
     assert.equal(plain.res.headers['transfer-encoding'], undefined);
     assert.equal(plain.res.headers.connection, 'close');
-    const viewers = [...out.endpoint.hub['viewers']];
-    assert.deepEqual(viewers.map((v) => v.direct).sort(), [false, true]);
     await Promise.all([nextParts(plain, 1), nextParts(viaWrapper, 1)]);
     const got = [nextParts(plain, 3), nextParts(viaWrapper, 3)];
     for (const f of frames.slice(1, 4)) {
@@ -223,50 +224,83 @@ describe('mjpeg-out node (real Node-RED runtime, real HTTP clients)', function (
     assert.ok(wrapped >= 4, `the wrapped res.write carried the parts (${wrapped} calls)`);
     plain.close();
     viaWrapper.close();
-    await until(() => out.endpoint.viewers === 0, 'viewers gone');
+    await until(() => viewersShown(out) === 0, 'viewers gone');
   });
 
-  describe('with a stream to serve (states and demand)', function () {
-    it('asks for full-rate frames while viewers watch; placeholders while recovering, frames after', async function () {
-      const src = new TestSource('front', 'idle');
-      const out = await load(flow());
-      out.endpoint.setSource(src);
+  describe('with a camera to serve (an on-demand ffmpeg-source wired in)', function () {
+    const camera = (wires = [['out']], props = {}) => [
+      { id: 'pool', type: 'glimpser-process-pool', idleGrace: 0.5 },
+      { id: 'cam', type: 'glimpser-ffmpeg-source', name: 'front', pool: 'pool', source: 'testsrc2=size=320x240:rate=10', fps: 10, quality: 5, lowFps: 0, startMode: 'demand', wires, ...props },
+    ];
+    const cameraState = () => lastStatus(helper.getNode('cam'))?.text;
+
+    it('a viewer starts the camera: a placeholder first, then its frames; the camera stops after its grace when the viewer leaves', async function () {
+      const out = await load([...camera(), flow()[1]]);
+      assert.equal(cameraState(), 'idle (on demand)');
       const a = await openStream(`${base}/glimpser/front.mjpg`);
       const [first] = await nextParts(a, 1);
       assert.ok(first.placeholder, 'placeholder before the first frame');
-      assert.deepEqual(src.running(), ['out']);
-      assert.deepEqual(src.users.get('out'), { run: true, jpeg: 'full' });
-      const b = await openStream(`${base}/glimpser/front.mjpg`);
-      assert.deepEqual(src.running(), ['out'], 'one demand for all viewers');
-      src.setState('healthy');
-      out.receive({ payload: frames[0] });
-      await until(() => a.queue.some((x) => !x.placeholder) && b.queue.some((x) => !x.placeholder), 'real frames');
-      a.queue.length = b.queue.length = 0;
-      src.setState('recovering', 'ffmpeg killed by SIGKILL');
-      const [ph] = await nextParts(b, 1);
-      assert.ok(ph.placeholder, 'placeholder while recovering');
-      src.setState('healthy');
-      out.receive({ payload: frames[7] });
-      await until(() => b.queue.some((x) => x.equals(frames[7])), 'frames again on the same connection');
+      await until(() => a.queue.some((x) => !x.placeholder), 'real frames');
+      assert.match(cameraState(), /^healthy/);
+      assert.equal(viewersShown(out), 1);
       a.close();
-      await until(() => out.endpoint.viewers === 1, 'one viewer');
-      assert.deepEqual(src.running(), ['out'], 'still wanted by the other viewer');
-      b.close();
-      await until(() => src.running().length === 0, 'released');
-      await helper.unload();
-      assert.equal(src.listenerCount('state'), 0, 'the closed node left its stream');
-      assert.equal(src.users.size, 0);
+      await until(() => viewersShown(out) === 0, 'viewer gone');
+      await until(() => cameraState() === 'idle (on demand)', 'camera stopped after its idle grace', 15000);
     });
 
-    it('still on an idle on-demand source: asks it to run, awaits the first frame, lets go', async function () {
-      const src = new TestSource('front', 'idle');
-      const out = await load(flow({ stillTimeout: 0.5 }));
-      out.endpoint.setSource(src);
-      src.once('use', () => setImmediate(() => out.receive({ payload: frames[9] })));
+    /** Pixels of the failed state's red (#e04040) in a placeholder: its state line is drawn in it. */
+    async function redPixels(jpeg) {
+      const { data, info } = await require('sharp')(jpeg).raw().toBuffer({ resolveWithObject: true });
+      let n = 0;
+      for (let i = 0; i < data.length; i += info.channels) if (data[i] > 180 && data[i + 1] < 110 && data[i + 2] < 110) n++;
+      return n;
+    }
+
+    it('a camera whose settings were refused (fps 0): red status with its reason, the still a 503 at once, viewers get the failed placeholder', async function () {
+      const out = await load([...camera([['out']], { fps: 0 }), flow({ stillTimeout: 60 })[1]]);
+      const reason = 'Frame rate (fps) must be a number from 0.1 to 60, got "0"';
+      assert.deepEqual(lastStatus(out), { fill: 'red', shape: 'ring', text: `camera failed: ${reason}` });
+      const t0 = Date.now();
+      const still = await fetchBuffer(`${base}/glimpser/front.jpg`);
+      assert.ok(Date.now() - t0 < 10000, 'at once, not after the 60 s still timeout');
+      assert.equal(still.status, 503);
+      assert.equal(still.headers['retry-after'], '5');
+      assert.equal(still.body.toString(), `503 Service Unavailable: camera failed: ${reason}\n`);
+      const viewer = await openStream(`${base}/glimpser/front.mjpg`);
+      const [ph] = await nextParts(viewer, 1);
+      assert.ok(ph.placeholder);
+      assert.ok((await redPixels(ph)) > 100, 'the placeholder says failed, in red');
+      viewer.close();
+    });
+
+    it('a Stream field naming a stream no camera defines: failed once the deploy is over; its still says so at once', async function () {
+      const out = await load([flow({ stream: 'nowhere', stillTimeout: 60 })[1]]);
+      await until(() => lastStatus(out)?.fill === 'red', 'red status');
+      assert.deepEqual(lastStatus(out), { fill: 'red', shape: 'ring', text: 'camera failed: no source node defines this stream' });
+      const still = await fetchBuffer(`${base}/glimpser/front.jpg`);
+      assert.equal(still.status, 503);
+      assert.match(still.body.toString(), /camera failed: no source node defines this stream/);
+    });
+
+    it('?width=320 of a 640-wide camera: every picture is 320 wide, the first one too', async function () {
+      const sharp = require('sharp');
+      await load([...camera([['out']], { source: 'testsrc2=size=640x480:rate=10', startMode: 'always', lowFps: 0.5 }), flow()[1]]);
+      // Running at its low rate, nobody watching: the endpoint has the last frame (640 wide), no thumbnail of it.
+      await until(async () => (await fetchBuffer(`${base}/glimpser/front.jpg`)).status === 200, 'a frame');
+      const viewer = await openStream(`${base}/glimpser/front.mjpg?width=320`);
+      const parts = await nextParts(viewer, 5);
+      const widths = await Promise.all(parts.map(async (b) => (await sharp(b).metadata()).width));
+      assert.deepEqual(widths, [320, 320, 320, 320, 320]);
+      viewer.close();
+    });
+
+    it('the still of an idle on-demand camera starts it and answers with its first frame; the camera stops again', async function () {
+      await load([...camera(), flow()[1]]);
       const r = await fetchBuffer(`${base}/glimpser/front.jpg`);
       assert.equal(r.status, 200);
-      assert.ok(r.body.equals(frames[9]));
-      assert.deepEqual(src.running(), []);
+      assert.equal(r.headers['content-type'], 'image/jpeg');
+      assert.ok(r.body.length > 1000 && r.body[0] === 0xff && r.body[1] === 0xd8);
+      await until(() => cameraState() === 'idle (on demand)', 'camera stopped after its idle grace', 15000);
     });
   });
 });

@@ -178,6 +178,41 @@ describe('stream-health node (real FFmpeg, real Node-RED)', function () {
     assert.equal(figures[0].msg.payload.targetFps, 1);
   });
 
+  it('a camera whose settings were refused (fps 0, an empty source) and a stream no camera defines are failed, with the reason', async function () {
+    // Node ids unlike any stream name: without a flow tab, Node-RED takes a property equal to a node id for a reference.
+    const watch = (stream) => ({ id: `h-${stream}`, type: 'glimpser-stream-health', scope: 'stream', stream, interval: 0, wires: [[], [`h-${stream}-figures`]] });
+    await load([
+      { id: 'pool', type: 'glimpser-process-pool', name: 'cams', idleGrace: 1 },
+      { id: 'zeroSrc', type: 'glimpser-ffmpeg-source', name: 'zero', pool: 'pool', source: TESTSRC, fps: 0, startMode: 'always', wires: [[]] },
+      { id: 'emptySrc', type: 'glimpser-ffmpeg-source', name: 'empty', pool: 'pool', source: '', fps: 10, startMode: 'always', wires: [[]] },
+      watch('zero'),
+      watch('empty'),
+      watch('nowhere'),
+      ...['zero', 'empty', 'nowhere'].map((stream) => ({ id: `h-${stream}-figures`, type: 'helper' })),
+      { id: 'states', type: 'helper' },
+      { id: 'figures', type: 'helper' },
+    ]);
+    const expect = {
+      zero: 'zero: failed: Frame rate (fps) must be a number from 0.1 to 60, got "0"',
+      empty: 'empty: failed: No source given: enter an rtsp:// or http:// URL, a file path, a /dev/video device or testsrc:<lavfi spec>',
+      // Mid-deploy a consumer may come before its camera: only once the deploy is over is a missing one a fault.
+      nowhere: 'nowhere: failed: no source node defines this stream',
+    };
+    for (const [stream, text] of Object.entries(expect)) {
+      const id = `h-${stream}`;
+      const node = helper.getNode(id);
+      // The editor shows 80 characters under a node: longer texts are cut there (the messages carry them whole).
+      const shown = text.length > 80 ? `${text.slice(0, 79)}…` : text;
+      await until(() => lastStatus(node)?.text === shown, `${id}: ${shown}`, 5000);
+      assert.equal(lastStatus(node).fill, 'red');
+      const figures = collect(`${id}-figures`);
+      node.receive({ payload: 'now' });
+      await until(() => figures.length === 1, `${id} figures`);
+      assert.equal(figures[0].msg.payload.state, 'failed');
+      assert.equal(figures[0].msg.payload.reason, text.replace(/^\w+: failed: /, ''));
+    }
+  });
+
   it('never starts an on-demand stream; reports it idle', async function () {
     const { states, health } = await load(flow({ source: { startMode: 'demand' } }));
     const pool = helper.getNode('pool').pool;

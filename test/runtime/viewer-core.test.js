@@ -17,6 +17,7 @@ const { openMux, postJson, openEvents } = require('../helpers/mux-client');
 const { TestSource } = require('../helpers/test-source');
 const { until, delay } = require('../helpers/procs');
 const { listen, closeServer } = require('../helpers/http-server');
+const { ManualClock } = require('../helpers/manual-clock');
 
 const ASSETS = path.join(__dirname, '..', '..', 'viewer');
 
@@ -182,7 +183,7 @@ describe('viewer page and adaptive rate (core)', function () {
       };
       assert.equal(every(), 3, 'capped at 3 fps: every 3rd frame of 10 (3.3 fps)');
       const [viewer] = [...ep.hub];
-      const rate = ep['rates'].get(viewer);
+      const rate = ep.demandOfViewers.rateOf(viewer);
       rate.need = 2.4; // as measured for a viewer that takes 2.4 fps of the 3 it is allowed
       assert.equal(every(), 5, 'slow at 2.4 fps: every 5th (2 fps), not every 4th (2.5 fps, more than it takes)');
       rate.need = 2.5;
@@ -191,41 +192,44 @@ describe('viewer page and adaptive rate (core)', function () {
     });
 
     it('motion-aware viewers get the idle rate while nothing moves and every frame the moment motion starts', async function () {
-      await start();
+      const clock = new ManualClock();
+      await start({ clock });
       src.setMotion(false);
       ep.frame(frames[0]);
       const c = await openStream(`${url}?idlefps=2`);
       await nextParts(c, 1);
       await until(() => typeof src.users.get('out1').jpeg === 'number', 'idle demand');
       assert.equal(Math.floor(10 / src.users.get('out1').jpeg), 5);
-      // 10 fps in: the viewer gets about 2.
-      const t0 = Date.now();
-      let i = 0;
-      const feeder = setInterval(() => ep.frame(frames[++i % frames.length]), 100);
-      try {
-        await delay(2000);
-        const idleParts = c.queue.splice(0).length;
-        const secs = (Date.now() - t0) / 1000;
-        assert.ok(idleParts <= 2 * secs + 2, `${idleParts} parts in ${secs} s while still`);
-        src.setMotion(true);
-        assert.equal(src.users.get('out1').jpeg, 'full', 'full demand at once');
-        await delay(1500);
-        const busy = c.queue.splice(0).length;
-        assert.ok(busy >= 11, `${busy} parts in 1.5 s of motion`);
-      } finally {
-        clearInterval(feeder);
-        c.close();
-      }
+      const [viewer] = [...ep.hub];
+      // 10 fps in for 2 s of the endpoint's clock: the viewer gets 2 a second while nothing moves.
+      const feed = async (n) => {
+        const before = viewer.sent;
+        for (let i = 1; i <= n; i++) {
+          ep.frame(frames[i % frames.length]);
+          clock.advance(100);
+          await new Promise(setImmediate); // the socket drains as it would between frames
+        }
+        return viewer.sent - before;
+      };
+      const idle = await feed(20);
+      assert.ok(idle >= 3 && idle <= 5, `${idle} parts in 2 s while still`);
+      src.setMotion(true);
+      assert.equal(src.users.get('out1').jpeg, 'full', 'full demand at once');
+      const busy = await feed(15);
+      assert.ok(busy >= 14, `${busy} parts of 15 frames in 1.5 s of motion`);
+      c.close();
     });
 
-    it('?width: the viewer gets its thumbnail width, asked of the stream only while such a viewer exists', async function () {
+    it('?width: the viewer gets its thumbnail width from its first picture on, asked of the stream only while such a viewer exists', async function () {
       await start();
       const thumb = await sharp(frames[1]).resize(160).jpeg().toBuffer();
       ep.frame(frames[0]);
       const small = await openStream(`${url}?width=150`);
       const main = await openStream(url);
-      await nextParts(small, 1);
-      await nextParts(main, 1);
+      // The stream has no 160-wide thumbnail of the last frame yet (it is asked for now): the frame is scaled once.
+      const [first] = await nextParts(small, 1);
+      assert.equal((await sharp(first).metadata()).width, 160, 'the first picture is 160 wide, not the 320-wide frame');
+      assert.ok((await nextParts(main, 1))[0].equals(frames[0]), 'the other viewer gets the frame itself');
       assert.deepEqual(src.users.get('out1:thumb160'), { thumb: 160 });
       ep.frame(frames[1], 2, Date.now(), { 160: thumb });
       const [s] = await nextParts(small, 1);
@@ -238,6 +242,41 @@ describe('viewer page and adaptive rate (core)', function () {
       small.close();
       await until(() => !src.users.has('out1:thumb160'), 'thumbnail demand gone with its viewer');
       main.close();
+    });
+
+    it('?width on a running stream: frames without its thumbnail are held back from it until the stream makes them (at most 5 s)', async function () {
+      const clock = new ManualClock();
+      await start({ clock });
+      const thumb = await sharp(frames[3]).resize(160).jpeg().toBuffer();
+      ep.frame(frames[0]);
+      const main = await openStream(url);
+      await nextParts(main, 1);
+      const small = await openStream(`${url}?width=150`);
+      const [first] = await nextParts(small, 1);
+      assert.equal((await sharp(first).metadata()).width, 160);
+      const smallViewer = [...ep.hub].find((v) => v.variant === 160);
+      // The stream's old process goes on without thumbnails until its successor (with them) delivers.
+      ep.frame(frames[1]);
+      ep.frame(frames[2]);
+      const got = await nextParts(main, 2);
+      assert.ok(got[1].equals(frames[2]), 'the main viewer gets every frame');
+      assert.equal(smallViewer.offered, 1, 'the thumbnail viewer keeps its picture at its size');
+      ep.frame(frames[3], 4, Date.now(), { 160: thumb });
+      assert.ok((await nextParts(small, 1))[0].equals(thumb), 'then the stream\'s own thumbnails');
+
+      // Asked again, and its thumbnails never come (frames through nodes that drop msg.thumbs): full frames after 5 s.
+      small.close();
+      await until(() => ![...ep.hub].some((v) => v.variant === 160), 'the thumbnail viewer gone');
+      const again = await openStream(`${url}?width=150`);
+      assert.equal((await sharp((await nextParts(again, 1))[0]).metadata()).width, 160);
+      const againViewer = [...ep.hub].find((v) => v.variant === 160);
+      ep.frame(frames[4]);
+      await nextParts(main, 2);
+      assert.equal(againViewer.offered, 1, 'held back while its thumbnails may come');
+      clock.advance(5000);
+      ep.frame(frames[5]);
+      await until(() => again.queue.some((b) => b.equals(frames[5])), 'the full frame once the wait is over');
+      for (const c of [main, again]) c.close();
     });
 
     it('when every viewer is slow the demand drops to what they take, and comes back when they catch up', async function () {

@@ -32,6 +32,7 @@ function snapshot(name, over = {}) {
     restarts: 1,
     viewers: 2,
     droppedFrames: 3,
+    viewersRefused: { full: 0, address: 0 },
     latency: new Histogram(LATENCY_BUCKETS_MS),
     detectMs: new Histogram(DETECT_BUCKETS_MS),
     lastFrameAt: 1_700_000_000_000,
@@ -146,6 +147,14 @@ describe('StreamMetrics (prom-client, a registry of its own)', function () {
     assert.doesNotMatch(two.body, /glimpser_ffmpeg_cpu_seconds_total\{stream="back"/, 'no process figures: no series');
     assert.match(two.body, /^glimpser_ffmpeg_info\{version="5\.1\.8-0\+deb12u1",acceleration="software",stream="front",pool="cams"\} 1$/m);
     assert.match(two.body, /^glimpser_camera_last_frame_timestamp_seconds\{stream="front",pool="cams"\} 1700000000$/m);
+    // Refused viewers by reason, both series from the start (an alert's rate() needs the 0 before the first refusal).
+    assert.match(two.body, /^# TYPE glimpser_camera_viewers_refused_total counter$/m);
+    assert.match(two.body, /^# HELP glimpser_camera_viewers_refused_total \S.+$/m);
+    assert.match(two.body, /^glimpser_camera_viewers_refused_total\{reason="full",stream="front",pool="cams"\} 0$/m);
+    assert.match(two.body, /^glimpser_camera_viewers_refused_total\{reason="address",stream="front",pool="cams"\} 0$/m);
+    const refused = await new StreamMetrics().exposition([sample('front', { viewersRefused: { full: 7, address: 2 } })], false);
+    assert.match(refused.body, /^glimpser_camera_viewers_refused_total\{reason="full",stream="front",pool="cams"\} 7$/m);
+    assert.match(refused.body, /^glimpser_camera_viewers_refused_total\{reason="address",stream="front",pool="cams"\} 2$/m);
     assert.doesNotMatch(two.body, /_bucket\{/, 'histograms without observations have no series');
     const one = await m.exposition([sample('front')], false);
     assert.doesNotMatch(one.body, /stream="back"/);

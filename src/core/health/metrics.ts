@@ -8,6 +8,8 @@ type Extra = Record<string, string | number>;
 
 const STATES: readonly StreamState[] = ['idle', 'starting', 'healthy', 'degraded', 'recovering', 'failed'];
 const STATE_LABELS: readonly Extra[] = STATES.map((state) => ({ state }));
+const REFUSALS = ['full', 'address'] as const;
+const REFUSAL_LABELS: readonly Extra[] = REFUSALS.map((reason) => ({ reason }));
 const NO_LABELS: Extra = Object.freeze({}) as Extra;
 
 /** One line of the text format as prom-client's Registry reads it from a metric. */
@@ -136,7 +138,7 @@ export function processMetricsRegistry(): Registry {
 export class StreamMetrics {
   readonly registry = new Registry();
   private readonly gauges: Record<'fps' | 'sourceFps' | 'targetFps' | 'retries' | 'viewers' | 'lastFrame' | 'memory' | 'state' | 'info' | 'fallback', SeriesMetric>;
-  private readonly counters: Record<'frames' | 'bytes' | 'restarts' | 'dropped' | 'cpu', SeriesMetric>;
+  private readonly counters: Record<'frames' | 'bytes' | 'restarts' | 'dropped' | 'cpu' | 'refused', SeriesMetric>;
   private readonly latency: BucketHistogram;
   private readonly detect: BucketHistogram;
   /** Each stream's labels object, kept across scrapes so the registry's formatting cache holds (dropped with the stream). */
@@ -163,6 +165,10 @@ export class StreamMetrics {
       restarts: counter('glimpser_camera_restarts_total', 'FFmpeg restarts of the stream after an exit or a stall.'),
       dropped: counter('glimpser_camera_dropped_frames_total', 'Frames skipped for slow viewers (each viewer holds at most one pending frame).'),
       cpu: counter('glimpser_ffmpeg_cpu_seconds_total', 'User and system CPU time of the stream\'s running FFmpeg processes (starts again from 0 when FFmpeg restarts).'),
+      refused: counter(
+        'glimpser_camera_viewers_refused_total',
+        'Viewers the stream\'s endpoints refused: reason "full" (503, max viewers reached and no lagging viewer to replace) or "address" (429, the per-address limit).',
+      ),
     };
     this.latency = new BucketHistogram(
       'glimpser_camera_delivery_latency_seconds',
@@ -197,6 +203,8 @@ export class StreamMetrics {
       c.bytes.set(labels, s.bytes);
       c.restarts.set(labels, s.restarts);
       c.dropped.set(labels, s.droppedFrames);
+      // Both reasons from the start: a rate() or an alert on a series that appears only at the first refusal misses it.
+      for (let i = 0; i < REFUSALS.length; i++) c.refused.set(labels, s.viewersRefused[REFUSALS[i]!], REFUSAL_LABELS[i]);
       if (usage) {
         c.cpu.set(labels, usage.cpuSeconds);
         g.memory.set(labels, usage.rssBytes);

@@ -63,7 +63,12 @@ export interface UserCounters {
   droppedFrames?: number;
   latency?: Histogram;
   detectMs?: Histogram;
+  /** Viewers refused (the stream full, or their address at its limit), counted by the endpoint that refused them. */
+  viewersRefused?: Readonly<Record<ViewerRefusal, number>>;
 }
+
+/** Why a viewer was refused: the stream was full (503), or its address held its share (429). */
+export type ViewerRefusal = 'full' | 'address';
 
 export interface StreamFrame {
   /** Monotonic per stream, across process restarts and output changes. */
@@ -100,6 +105,7 @@ export interface StreamSnapshot extends StateChange {
   restarts: number;
   viewers: number;
   droppedFrames: number;
+  viewersRefused: Record<ViewerRefusal, number>;
   latency: Histogram;
   detectMs: Histogram;
   lastFrameAt: number | undefined;

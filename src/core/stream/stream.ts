@@ -15,7 +15,7 @@ import {
 
 // The stream's vocabulary lives in model.ts; users of a stream find it here too.
 export { StreamConflictError } from './model';
-export type { AccelProvider, Demand, ProcessSource, ReleaseMode, StateChange, StreamDefinition, StreamFrame, StreamLease, StreamSnapshot, UserCounters } from './model';
+export type { AccelProvider, Demand, ProcessSource, ReleaseMode, StateChange, StreamDefinition, StreamFrame, StreamLease, StreamSnapshot, UserCounters, ViewerRefusal } from './model';
 
 type Role = 'main' | 'detect';
 interface Slot {
@@ -234,7 +234,7 @@ export class Stream extends EventEmitter<StreamEvents> {
 
   snapshot(): StreamSnapshot {
     const main = this.slots.main.active?.capture ?? this.slots.detect.active?.capture;
-    const { viewers, droppedFrames, latency, detectMs } = sumCounters([...this.users.values()].map((u) => u.counters));
+    const { viewers, droppedFrames, viewersRefused, latency, detectMs } = sumCounters([...this.users.values()].map((u) => u.counters));
     const stats = main?.stats();
     const pids: number[] = [];
     for (const slot of Object.values(this.slots)) {
@@ -262,6 +262,7 @@ export class Stream extends EventEmitter<StreamEvents> {
       restarts: this.restarts,
       viewers,
       droppedFrames,
+      viewersRefused,
       latency,
       detectMs,
       lastFrameAt: this.lastFrameAt,
