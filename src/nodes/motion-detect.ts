@@ -4,9 +4,10 @@ import { MotionEvents, type MotionEvent } from '../core/motion/events';
 import { HaPublisher, type MotionMessage } from '../core/motion/ha-publisher';
 import { DETECT_BUCKETS_MS, Histogram } from '../core/util/histogram';
 import { lifecycleOf } from './lifecycle';
+import { planInput } from './motion-input';
 import { motionSettings, type MotionDetectConfig } from './motion-settings';
 import { poolHandleFor } from './pool-handle';
-import type { Node, NodeDef, NodeMessage, NodeRedRuntime, SendFn } from './red-types';
+import type { DoneFn, Node, NodeDef, NodeMessage, NodeRedRuntime, SendFn } from './red-types';
 import { findStream } from './stream-ref';
 import { statusText } from './status-text';
 
@@ -22,14 +23,12 @@ interface Session {
   detectMs: Histogram;
 }
 
-interface GrayInput {
-  data?: unknown;
-  width?: unknown;
-  height?: unknown;
-  time?: unknown;
-}
-
 const STATUS_INTERVAL_MS = 1000;
+/**
+ * How long frames of our stream may come without our gray size (its outputs switching) before their JPEGs are
+ * decoded instead: a camera that cannot make it (or a node on the wire that drops it) must not stop motion.
+ */
+const SWITCH_GRACE_MS = 5000;
 const PKG_VERSION: string = (() => {
   try {
     return (require('../../package.json') as { version: string }).version;
@@ -79,11 +78,14 @@ function register(RED: NodeRedRuntime): void {
     handle?.register(node);
     const owner = ref && handle ? handle.pool.stream(ref.name) : undefined;
     if (ref && !publisher.stream) publisher.stream = ref.name;
-    if (refused.length === 0) owner?.use(node.id, { gray: box }, () => ({ detectMs: s.detectMs }));
+    const demandedFrom = refused.length === 0 && owner ? owner.name : undefined;
+    if (demandedFrom !== undefined) owner?.use(node.id, { gray: box }, () => ({ detectMs: s.detectMs }));
     owner?.reportMotion(node.id, events.isActive);
 
     let discoveryDue = false;
     let decoding = false;
+    /** Since when frames of our stream came without our gray size (undefined: ours came last). */
+    let skippingSince: number | undefined;
     let lastStatusAt = 0;
     let lastError = refused[0] ?? (regionErrors.length > 0 ? RED._('motion-detect.status.badRegions') : '');
     let closed = false;
@@ -141,13 +143,30 @@ function register(RED: NodeRedRuntime): void {
       if (discoveryDue && !publisher.announced) announce(send, 'deploy');
     }
 
-    /** Our gray frame in a message: a map by box key (from an ffmpeg-source), or one frame (from other nodes). */
-    function grayOf(msg: NodeMessage): GrayInput | undefined {
-      const g = msg.gray as (GrayInput & Record<string, unknown>) | undefined;
-      if (!g || typeof g !== 'object') return undefined;
-      if ('data' in g) return g;
-      const mine = g[settings.grayKey];
-      return mine && typeof mine === 'object' ? (mine as GrayInput) : undefined;
+    /** The JPEG's luma at the analysis size, as a source's gray output would give it (one decode at a time). */
+    function decode(send: SendFn, done: DoneFn, jpeg: Buffer, time: number): void {
+      if (decoding) {
+        // A slow decoder drops frames instead of queueing them.
+        events.alive(time);
+        return done();
+      }
+      decoding = true;
+      decodeGray(jpeg, box).then(
+        (g) => {
+          decoding = false;
+          if (closed) return done();
+          out(send, publisher.jpeg(jpeg, time));
+          analyse(send, g.data, g.width, g.height, time);
+          done();
+        },
+        (err: Error) => {
+          decoding = false;
+          events.alive(time);
+          lastError = RED._('motion-detect.status.notDecodable', { message: err.message });
+          showStatus(Date.now(), true);
+          done(new Error(RED._('motion-detect.errors.notDecodable', { message: err.message })));
+        },
+      );
     }
 
     // An unchanged node taken over from before a deploy has announced itself already.
@@ -180,61 +199,41 @@ function register(RED: NodeRedRuntime): void {
       // Refused settings were reported at deploy and the status stays red; frames are dropped meanwhile.
       if (refused.length > 0) return done();
       learnStream(send, msg);
-      const frame = msg.frame as { gray?: unknown; time?: unknown } | undefined;
-      const gray = grayOf(msg);
-      const time = typeof gray?.time === 'number' ? gray.time : typeof frame?.time === 'number' ? frame.time : Date.now();
+      const plan = planInput(msg, { grayKey: settings.grayKey, box, demandedFrom });
+      if (plan.use === 'invalid') return done(new Error(RED._('motion-detect.errors.noInput')));
+      const time = plan.time ?? Date.now();
       if (Buffer.isBuffer(msg.payload)) out(send, publisher.jpeg(msg.payload, time));
-      if (gray) {
-        try {
-          const width = Number(gray.width);
-          const height = Number(gray.height);
-          MotionDetector.check(gray.data as Uint8Array, width, height);
-          analyse(send, gray.data as Uint8Array, width, height, time);
-          done();
-        } catch (err) {
-          events.alive(time);
-          lastError = (err as Error).message;
-          showStatus(Date.now(), true);
-          done(new Error(RED._(err instanceof GrayFrameError ? 'motion-detect.errors.gray' : 'motion-detect.errors.detect', { message: (err as Error).message })));
-        }
-        return;
-      }
-      if (Array.isArray(frame?.gray) || msg.gray !== undefined) {
-        // From a source that makes gray frames, but not (yet) ours, e.g. while its process switches outputs:
-        // skip rather than decode the JPEG, which would cost far more CPU than the frame is worth.
-        events.alive(time);
-        done();
-        return;
-      }
-      if (Buffer.isBuffer(msg.payload)) {
-        if (decoding) {
-          // One decode at a time: a slow decoder drops frames instead of queueing them.
-          events.alive(time);
-          done();
-          return;
-        }
-        decoding = true;
-        const jpeg = msg.payload;
-        // The JPEG's luma at the analysis size, as a source's gray output would give it (one decode at a time).
-        decodeGray(jpeg, box).then(
-          (g) => {
-            decoding = false;
-            if (closed) return done();
-            out(send, publisher.jpeg(jpeg, time));
-            analyse(send, g.data, g.width, g.height, time);
+      switch (plan.use) {
+        case 'gray':
+          skippingSince = undefined;
+          try {
+            MotionDetector.check(plan.data, plan.width, plan.height);
+            analyse(send, plan.data, plan.width, plan.height, time);
             done();
-          },
-          (err: Error) => {
-            decoding = false;
+          } catch (err) {
             events.alive(time);
-            lastError = RED._('motion-detect.status.notDecodable', { message: err.message });
+            lastError = (err as Error).message;
             showStatus(Date.now(), true);
-            done(new Error(RED._('motion-detect.errors.notDecodable', { message: err.message })));
-          },
-        );
-        return;
+            done(new Error(RED._(err instanceof GrayFrameError ? 'motion-detect.errors.gray' : 'motion-detect.errors.detect', { message: (err as Error).message })));
+          }
+          return;
+        case 'skip': {
+          // Our stream, while its outputs switch: our size comes with the next frames, and a JPEG decode costs far
+          // more CPU than the frame is worth. Unless that has lasted too long.
+          const now = Date.now();
+          skippingSince ??= now;
+          if (now - skippingSince < SWITCH_GRACE_MS || !Buffer.isBuffer(msg.payload)) {
+            events.alive(time);
+            return done();
+          }
+          return decode(send, done, msg.payload, time);
+        }
+        case 'jpeg':
+          return decode(send, done, plan.jpeg, time);
+        case 'nothing':
+          events.alive(time);
+          return done();
       }
-      done(new Error(RED._('motion-detect.errors.noInput')));
     });
 
     node.on('close', (removed, done) => {
