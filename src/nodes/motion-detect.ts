@@ -2,14 +2,16 @@ import { decodeGray } from '../core/jpeg/jpeg-gray';
 import { MotionDetector, GrayFrameError, type MotionResult } from '../core/motion/detector';
 import { MotionEvents, type MotionEvent } from '../core/motion/events';
 import { HaPublisher, type MotionMessage } from '../core/motion/ha-publisher';
+import type { StateChange } from '../core/stream/stream';
 import { DETECT_BUCKETS_MS, Histogram } from '../core/util/histogram';
+import { ReportLimiter } from '../core/util/report-limiter';
 import { lifecycleOf } from './lifecycle';
 import { planInput } from './motion-input';
-import { motionSettings, type MotionDetectConfig } from './motion-settings';
+import { errorReportMs, motionSettings, type MotionDetectConfig } from './motion-settings';
+import { motionStatus } from './motion-status';
 import { poolHandleFor } from './pool-handle';
 import type { DoneFn, Node, NodeDef, NodeMessage, NodeRedRuntime, SendFn } from './red-types';
 import { findStream } from './stream-ref';
-import { statusText } from './status-text';
 
 /** What a motion-detect node knows that must outlive a redeploy of the unchanged node (an event under way, above all). */
 interface Session {
@@ -84,11 +86,18 @@ function register(RED: NodeRedRuntime): void {
 
     let discoveryDue = false;
     let decoding = false;
+    let closed = false;
     /** Since when frames of our stream came without our gray size (undefined: ours came last). */
     let skippingSince: number | undefined;
+    // What the status shows (motion-status.ts): the camera's fault, the last frame's error, frames gone stale.
+    let camera: { state: StateChange['state']; reason: string | undefined; since: number } | undefined;
+    let lastAnalysedAt = 0;
+    let frameError = '';
+    let stale = false;
+    const warning = regionErrors.length > 0 ? RED._('motion-detect.status.badRegions') : undefined;
     let lastStatusAt = 0;
-    let lastError = refused[0] ?? (regionErrors.length > 0 ? RED._('motion-detect.status.badRegions') : '');
-    let closed = false;
+    let lastStatusKey = '';
+    const errors = new ReportLimiter(errorReportMs(RED.settings));
 
     const out = (send: SendFn, messages: MotionMessage[]): void => {
       for (const m of messages) send(m);
@@ -102,19 +111,47 @@ function register(RED: NodeRedRuntime): void {
     function emitEvent(send: SendFn, ev: MotionEvent, r: MotionResult | null): void {
       owner?.reportMotion(node.id, ev.kind === 'start');
       out(send, publisher.event(ev, r, events.peakScore, Date.now()));
-      showStatus(Date.now(), true);
+      showStatus(true);
     }
 
-    function showStatus(now: number, force = false): void {
-      if (!force && now - lastStatusAt < STATUS_INTERVAL_MS) return;
+    /** The status now; a change of colour or shape shows at once, a new score at most once a second. */
+    function showStatus(force = false): void {
+      const now = Date.now();
+      const status = motionStatus(
+        {
+          refused: refused[0],
+          // The latest news wins: a fault the camera reported after our last analysed frame.
+          camera: camera && camera.since >= lastAnalysedAt ? camera : undefined,
+          frameError,
+          noFrames: stale,
+          waiting: s.lastResult === null,
+          warning,
+          active: events.isActive,
+          learning: s.lastResult?.learning === true,
+          score: s.lastResult?.score ?? 0,
+          msPerFrame: s.msPerFrame,
+        },
+        RED._,
+      );
+      const look = `${status.fill}|${status.shape}`;
+      const key = `${look}|${status.text}`;
+      if (key === lastStatusKey) return;
+      if (!force && lastStatusKey.startsWith(`${look}|`) && now - lastStatusAt < STATUS_INTERVAL_MS) return;
       lastStatusAt = now;
-      if (lastError) {
-        node.status({ fill: 'red', shape: 'ring', text: statusText(lastError) });
-        return;
-      }
-      const score = s.lastResult ? (s.lastResult.score * 100).toFixed(1) : '0.0';
-      const state = RED._(events.isActive ? 'motion-detect.status.motion' : s.lastResult?.learning ? 'motion-detect.status.learning' : 'motion-detect.status.noMotion');
-      node.status({ fill: events.isActive ? 'blue' : 'green', shape: 'dot', text: RED._('motion-detect.status.detecting', { state, score, ms: s.msPerFrame.toFixed(2) }) });
+      lastStatusKey = key;
+      node.status(status);
+    }
+
+    // A refused or failed camera shows here too, not only on the camera node: a green "no motion" would say all is well.
+    const onState = (change: StateChange): void => {
+      const fault = change.state === 'failed' || change.state === 'recovering';
+      camera = fault ? { state: change.state, reason: change.reason, since: Date.now() } : undefined;
+      showStatus(true);
+    };
+    if (demandedFrom !== undefined && owner) {
+      owner.on('state', onState);
+      const now = owner.stateInfo;
+      if (now.state === 'failed' || now.state === 'recovering') camera = { state: now.state, reason: now.reason, since: Date.now() };
     }
 
     function analyse(send: SendFn, data: Uint8Array, width: number, height: number, time: number): void {
@@ -126,11 +163,29 @@ function register(RED: NodeRedRuntime): void {
       s.frames++;
       s.lastResult = r;
       s.lastFrameTime = time;
-      lastError = '';
+      lastAnalysedAt = Date.now();
+      frameError = '';
+      stale = false;
       out(send, publisher.setOnline(true));
       const ev = events.frame(r.motion, time, r.score);
       if (ev) emitEvent(send, ev, r);
-      else showStatus(Date.now());
+      else showStatus();
+    }
+
+    /**
+     * A frame that could not be analysed: its error stays in the status until a frame is, and reaches the log and
+     * Catch nodes once per period with how many more there were (done() without an error for those held back).
+     */
+    function frameFailed(done: DoneFn, time: number | undefined, shown: string | undefined, err: Error): void {
+      // A frame that came keeps the stuck-ON safety quiet, even when it could not be analysed; a non-frame does not.
+      if (time !== undefined) events.alive(time);
+      if (shown !== undefined) {
+        frameError = shown;
+        showStatus(true);
+      }
+      const held = errors.offer();
+      if (held === undefined) return done();
+      done(held > 0 ? new Error(RED._('motion-detect.errors.repeated', { message: err.message, count: held })) : err);
     }
 
     function learnStream(send: SendFn, msg: NodeMessage): void {
@@ -161,10 +216,8 @@ function register(RED: NodeRedRuntime): void {
         },
         (err: Error) => {
           decoding = false;
-          events.alive(time);
-          lastError = RED._('motion-detect.status.notDecodable', { message: err.message });
-          showStatus(Date.now(), true);
-          done(new Error(RED._('motion-detect.errors.notDecodable', { message: err.message })));
+          if (closed) return done();
+          frameFailed(done, time, RED._('motion-detect.status.notDecodable', { message: err.message }), new Error(RED._('motion-detect.errors.notDecodable', { message: err.message })));
         },
       );
     }
@@ -183,11 +236,13 @@ function register(RED: NodeRedRuntime): void {
       if (ev) emitEvent(send, ev, null);
       if (publisher.isOnline && s.lastFrameTime > 0 && now - s.lastFrameTime >= events.opts.staleMs) {
         out(send, publisher.setOnline(false));
-        node.status({ fill: 'yellow', shape: 'ring', text: RED._('motion-detect.status.noFrames') });
+        stale = true;
       }
+      // Shows what the once-a-second limit held back.
+      showStatus();
     }, 1000);
 
-    showStatus(Date.now(), true);
+    showStatus(true);
 
     node.on('input', (msg, send, done) => {
       if (msg.topic === settings.haStatusTopic || msg.topic === settings.bridgeTopic) {
@@ -200,7 +255,7 @@ function register(RED: NodeRedRuntime): void {
       if (refused.length > 0) return done();
       learnStream(send, msg);
       const plan = planInput(msg, { grayKey: settings.grayKey, box, demandedFrom });
-      if (plan.use === 'invalid') return done(new Error(RED._('motion-detect.errors.noInput')));
+      if (plan.use === 'invalid') return frameFailed(done, undefined, undefined, new Error(RED._('motion-detect.errors.noInput')));
       const time = plan.time ?? Date.now();
       if (Buffer.isBuffer(msg.payload)) out(send, publisher.jpeg(msg.payload, time));
       switch (plan.use) {
@@ -211,10 +266,8 @@ function register(RED: NodeRedRuntime): void {
             analyse(send, plan.data, plan.width, plan.height, time);
             done();
           } catch (err) {
-            events.alive(time);
-            lastError = (err as Error).message;
-            showStatus(Date.now(), true);
-            done(new Error(RED._(err instanceof GrayFrameError ? 'motion-detect.errors.gray' : 'motion-detect.errors.detect', { message: (err as Error).message })));
+            const message = (err as Error).message;
+            frameFailed(done, time, message, new Error(RED._(err instanceof GrayFrameError ? 'motion-detect.errors.gray' : 'motion-detect.errors.detect', { message })));
           }
           return;
         case 'skip': {
@@ -262,6 +315,7 @@ function register(RED: NodeRedRuntime): void {
           });
         }
       }
+      owner?.off('state', onState);
       const mode = removed || lifecycle.stopping ? 'now' : 'handover';
       if (mode === 'handover') lifecycle.park(parkKey, settings.hash, s, () => undefined);
       owner?.unuse(node.id, mode);
