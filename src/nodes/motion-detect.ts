@@ -1,83 +1,36 @@
-import { boxKey } from '../core/ffmpeg/options';
-import {
-  attributesTopic,
-  availabilityMessage,
-  bridgeStatusTopic,
-  cameraDiscoveryMessage,
-  discoveryMessage,
-  snapshotTopic,
-  stateTopic,
-  PAYLOAD_OFF,
-  PAYLOAD_ON,
-  type MqttMessage,
-} from '../core/motion/ha-discovery';
-import { DETECT_BUCKETS_MS, Histogram } from '../core/util/histogram';
 import { decodeGray } from '../core/jpeg/jpeg-gray';
 import { MotionDetector, GrayFrameError, type MotionResult } from '../core/motion/detector';
 import { MotionEvents, type MotionEvent } from '../core/motion/events';
-import { parseRegions, type Region } from '../core/motion/roi';
-import { rangeMessage, readNumbers, trimmed, type Translate } from './config';
-import { MOTION_RULES } from './field-rules';
-import { lifecycleOf, settingsHash } from './lifecycle';
+import { HaPublisher, type MotionMessage } from '../core/motion/ha-publisher';
+import type { StateChange } from '../core/stream/stream';
+import { DETECT_BUCKETS_MS, Histogram } from '../core/util/histogram';
+import { ReportLimiter } from '../core/util/report-limiter';
+import { lifecycleOf } from './lifecycle';
+import { planInput } from './motion-input';
+import { errorReportMs, motionSettings, type MotionDetectConfig } from './motion-settings';
+import { motionStatus } from './motion-status';
 import { poolHandleFor } from './pool-handle';
-import type { Node, NodeDef, NodeMessage, NodeRedRuntime } from './red-types';
+import type { DoneFn, Node, NodeDef, NodeMessage, NodeRedRuntime, SendFn } from './red-types';
 import { findStream } from './stream-ref';
-import { statusText } from './status-text';
-
-export interface MotionDetectConfig {
-  name?: string;
-  stream?: string;
-  analysisWidth?: number | string;
-  analysisHeight?: number | string;
-  pixelThreshold?: number | string;
-  minArea?: number | string;
-  noiseFactor?: number | string;
-  startFrames?: number | string;
-  quietSeconds?: number | string;
-  cooldownSeconds?: number | string;
-  staleSeconds?: number | string;
-  regions?: string;
-  topicPrefix?: string;
-  discovery?: boolean;
-  discoveryPrefix?: string;
-  haStatusTopic?: string;
-  discoveryDelay?: number | string;
-  sensorName?: string;
-  attachImage?: boolean;
-  cameraEntity?: boolean;
-}
 
 /** What a motion-detect node knows that must outlive a redeploy of the unchanged node (an event under way, above all). */
 interface Session {
   detector: MotionDetector;
   events: MotionEvents;
-  stream: string;
-  discoverySentFor: string;
-  online: boolean;
+  publisher: HaPublisher;
   lastResult: MotionResult | null;
   lastFrameTime: number;
-  lastJpeg: Buffer | undefined;
-  /** Time of the frame lastJpeg shows (a source makes JPEGs at a low rate while nobody watches). */
-  lastJpegTime: number;
   frames: number;
-  skipped: number;
   msPerFrame: number;
   detectMs: Histogram;
 }
 
-/** Editor-only properties: moving a node or rewiring it does not change what it does. */
-const LAYOUT_KEYS = new Set(['x', 'y', 'z', 'g', 'w', 'h', 'wires', 'l', '_users']);
-
-interface GrayInput {
-  data?: unknown;
-  width?: unknown;
-  height?: unknown;
-  time?: unknown;
-}
-
 const STATUS_INTERVAL_MS = 1000;
-/** Longest wait for a JPEG taken at or after a motion start (the source's low rate is every 2 s by default). */
-const SNAPSHOT_WAIT_MS = 3000;
+/**
+ * How long frames of our stream may come without our gray size (its outputs switching) before their JPEGs are
+ * decoded instead: a camera that cannot make it (or a node on the wire that drops it) must not stop motion.
+ */
+const SWITCH_GRACE_MS = 5000;
 const PKG_VERSION: string = (() => {
   try {
     return (require('../../package.json') as { version: string }).version;
@@ -86,66 +39,25 @@ const PKG_VERSION: string = (() => {
   }
 })();
 
-
-/** Keeps the valid regions and reports each invalid one, so one typo does not stop detection. */
-function parseRegionsLenient(text: unknown, _: Translate): { regions: Region[]; errors: string[] } {
-  let list: unknown;
-  const wholeFrame = (problem: string): string => _('motion-detect.errors.regionsWholeFrame', { problem });
-  try {
-    list = typeof text === 'string' && text.trim() !== '' ? JSON.parse(text) : [];
-  } catch (err) {
-    return { regions: [], errors: [wholeFrame(_('motion-detect.errors.regionsJson', { message: (err as Error).message }))] };
-  }
-  if (!Array.isArray(list)) return { regions: [], errors: [wholeFrame(_('motion-detect.errors.regionsArray'))] };
-  const errors: string[] = [];
-  const ok: unknown[] = [];
-  list.forEach((r, i) => {
-    try {
-      parseRegions([r]);
-      ok.push(r && typeof r === 'object' && !(r as { name?: unknown }).name ? { ...(r as object), name: `region${i + 1}` } : r);
-    } catch (err) {
-      errors.push(_('motion-detect.errors.regionIgnored', { problem: (err as Error).message.replace(/^regions\[0\]/, `regions[${i}]`) }));
-    }
-  });
-  try {
-    return { regions: parseRegions(ok), errors };
-  } catch (err) {
-    return { regions: [], errors: [...errors, wholeFrame((err as Error).message)] };
-  }
-}
-
-module.exports = function register(RED: NodeRedRuntime): void {
+function register(RED: NodeRedRuntime): void {
   function MotionDetectNode(this: Node, config: MotionDetectConfig & NodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
     const lifecycle = lifecycleOf(RED);
-    const { values, problems } = readNumbers(config, MOTION_RULES);
+    const settings = motionSettings(config, RED._);
+    const { values, refused, regionErrors, box } = settings;
     // Refused settings: each is reported, and the node asks for no frames and sends nothing until they are fixed.
-    const refused = problems.map((p) => rangeMessage(RED._, 'motion-detect', p));
     for (const message of refused) node.error(message);
-    const box = { width: values.analysisWidth, height: values.analysisHeight };
-    const myGray = boxKey(box);
-    const { regions, errors: regionErrors } = parseRegionsLenient(config.regions, RED._);
     for (const e of regionErrors) node.error(e);
-    const topicPrefix = trimmed(config.topicPrefix) || 'glimpser';
-    const discovery = config.discovery !== false;
-    const discoveryPrefix = trimmed(config.discoveryPrefix) || 'homeassistant';
-    const haStatusTopic = trimmed(config.haStatusTopic) || 'homeassistant/status';
-    const bridgeTopic = bridgeStatusTopic(topicPrefix);
-    const discoveryDelayMs = values.discoveryDelay * 1000;
-    const attachImage = config.attachImage === true;
-    const cameraEntity = config.cameraEntity !== false;
-    const configuredStream = trimmed(config.stream);
 
     // Redeployed unchanged, the node carries on where its predecessor was: same background, same event, nothing re-sent.
     const parkKey = `motion:${node.id}`;
-    const hash = settingsHash(Object.fromEntries(Object.entries(config).filter(([k]) => !LAYOUT_KEYS.has(k))));
-    const s: Session = lifecycle.take<Session>(parkKey, hash) ?? {
+    const s: Session = lifecycle.take<Session>(parkKey, settings.hash) ?? {
       detector: new MotionDetector({
         pixelThreshold: values.pixelThreshold,
         minArea: values.minArea,
         noiseFactor: values.noiseFactor,
-        regions,
+        regions: settings.regions,
       }),
       events: new MotionEvents({
         startFrames: values.startFrames,
@@ -153,123 +65,96 @@ module.exports = function register(RED: NodeRedRuntime): void {
         cooldownMs: values.cooldownSeconds * 1000,
         staleMs: values.staleSeconds * 1000,
       }),
-      stream: configuredStream,
-      discoverySentFor: '',
-      online: false,
+      publisher: new HaPublisher({ ...settings.publisher, nodeId: node.id, version: PKG_VERSION }, settings.stream),
       lastResult: null,
       lastFrameTime: 0,
-      lastJpeg: undefined,
-      lastJpegTime: 0,
       frames: 0,
-      skipped: 0,
       msPerFrame: 0,
       detectMs: new Histogram(DETECT_BUCKETS_MS),
     };
-    const { detector, events } = s;
+    const { detector, events, publisher } = s;
 
     // The stream we analyse makes gray frames of exactly our size for us, whoever else watches it.
-    const ref = findStream(RED, config, configuredStream);
+    const ref = findStream(RED, config, settings.stream);
     const handle = ref ? poolHandleFor(RED, ref.poolId) : undefined;
     handle?.register(node);
     const owner = ref && handle ? handle.pool.stream(ref.name) : undefined;
-    if (ref && !s.stream) s.stream = ref.name;
-    if (refused.length === 0) owner?.use(node.id, { gray: box }, () => ({ detectMs: s.detectMs }));
+    if (ref && !publisher.stream) publisher.stream = ref.name;
+    const demandedFrom = refused.length === 0 && owner ? owner.name : undefined;
+    if (demandedFrom !== undefined) owner?.use(node.id, { gray: box }, () => ({ detectMs: s.detectMs }));
     owner?.reportMotion(node.id, events.isActive);
 
     let discoveryDue = false;
-    let pendingSnapshot: { since: number; until: number } | undefined;
     let decoding = false;
-    let lastStatusAt = 0;
-    let lastError = refused[0] ?? (regionErrors.length > 0 ? RED._('motion-detect.status.badRegions') : '');
     let closed = false;
+    /** Since when frames of our stream came without our gray size (undefined: ours came last). */
+    let skippingSince: number | undefined;
+    // What the status shows (motion-status.ts): the camera's fault, the last frame's error, frames gone stale.
+    let camera: { state: StateChange['state']; reason: string | undefined; since: number } | undefined;
+    let lastAnalysedAt = 0;
+    let frameError = '';
+    let stale = false;
+    const warning = regionErrors.length > 0 ? RED._('motion-detect.status.badRegions') : undefined;
+    let lastStatusAt = 0;
+    let lastStatusKey = '';
+    const errors = new ReportLimiter(errorReportMs(RED.settings));
 
-    function mqtt(m: MqttMessage, extra: Record<string, unknown>): NodeMessage {
-      return { topic: m.topic, payload: m.payload, retain: m.retain, qos: m.qos, ...extra };
+    const out = (send: SendFn, messages: MotionMessage[]): void => {
+      for (const m of messages) send(m);
+    };
+
+    function announce(send: SendFn, reason: string): void {
+      if (closed || refused.length > 0) return;
+      out(send, publisher.announce(events.isActive, reason));
     }
 
-    function discoveryInput(): Parameters<typeof discoveryMessage>[0] {
-      return { topicPrefix, stream: s.stream, nodeId: node.id, discoveryPrefix, name: config.sensorName, version: PKG_VERSION };
-    }
-
-    /** Discovery, availability and the current state: what Home Assistant needs after it (or the broker) restarted. */
-    function sendDiscovery(reason: string): void {
-      if (!discovery || !s.stream || closed || refused.length > 0) return;
-      const out: NodeMessage[] = [mqtt(discoveryMessage(discoveryInput()), { kind: 'discovery', reason, stream: s.stream })];
-      if (cameraEntity) out.push(mqtt(cameraDiscoveryMessage(discoveryInput()), { kind: 'discovery', reason, stream: s.stream }));
-      if (s.online) out.push(mqtt(availabilityMessage(topicPrefix, s.stream, true), { kind: 'availability', stream: s.stream }));
-      out.push({ ...stateMessage(events.isActive), kind: 'state', reason });
-      s.discoverySentFor = s.stream;
-      for (const m of out) node.send(m);
-    }
-
-    function setOnline(value: boolean): void {
-      if (s.online === value) return;
-      s.online = value;
-      if (discovery && s.stream) node.send(mqtt(availabilityMessage(topicPrefix, s.stream, value), { kind: 'availability', stream: s.stream }));
-    }
-
-    // Retained, so Home Assistant (or a broker that lost its store) gets the true state as soon as it subscribes.
-    function stateMessage(on: boolean): NodeMessage {
-      return { topic: stateTopic(topicPrefix, s.stream || 'camera'), payload: on ? PAYLOAD_ON : PAYLOAD_OFF, retain: true, qos: 1, kind: 'motion', stream: s.stream };
-    }
-
-    function eventMessages(ev: MotionEvent, r: MotionResult | null): NodeMessage[] {
-      const msg = stateMessage(ev.kind === 'start');
-      const regionsOut: Record<string, { motion: boolean; score: number; changedArea: number }> = {};
-      if (r) for (const rr of r.regions) regionsOut[rr.name] = { motion: ev.kind === 'start' && rr.motion, score: round(rr.score), changedArea: rr.changedArea };
-      msg.score = r && ev.kind === 'start' ? round(r.score) : round(events.peakScore);
-      msg.changedArea = r && ev.kind === 'start' ? r.changedArea : 0;
-      msg.regions = regionsOut;
-      msg.bbox = r && r.bbox && ev.kind === 'start' ? { x: round(r.bbox.x), y: round(r.bbox.y), w: round(r.bbox.w), h: round(r.bbox.h) } : null;
-      msg.frameTime = ev.time;
-      msg.event = ev.kind === 'end' ? { reason: ev.reason, startedAt: ev.startedAt, peakScore: round(events.peakScore) } : { startedAt: ev.time };
-      if (attachImage && ev.kind === 'start' && s.lastJpeg) msg.image = s.lastJpeg;
-      const out = [msg];
-      if (!discovery || !s.stream) return out;
-      const attributes = { score: msg.score, changed_area: msg.changedArea, regions: regionsOut, bbox: msg.bbox, event: msg.event };
-      out.push({ topic: attributesTopic(topicPrefix, s.stream), payload: JSON.stringify(attributes), retain: true, qos: 1, kind: 'attributes', stream: s.stream });
-      if (cameraEntity && ev.kind === 'start') {
-        // The picture for the camera entity shows the event: a JPEG taken at or after its first frame. While nobody
-        // watches, the source makes one every couple of seconds, so the snapshot may follow the ON by that much.
-        if (s.lastJpeg && s.lastJpegTime >= ev.time) out.push(snapshotMessage(s.lastJpeg));
-        else pendingSnapshot = { since: ev.time, until: Date.now() + SNAPSHOT_WAIT_MS };
-      }
-      return out;
-    }
-
-    function snapshotMessage(jpeg: Buffer): NodeMessage {
-      return { topic: snapshotTopic(topicPrefix, s.stream), payload: jpeg, retain: true, qos: 1, kind: 'snapshot', stream: s.stream };
-    }
-
-    /** A JPEG came: it is the event's snapshot if one is awaited (or the wait is over and it is the best there is). */
-    function jpegArrived(jpeg: Buffer, time: number): void {
-      s.lastJpeg = jpeg;
-      s.lastJpegTime = time;
-      if (pendingSnapshot && time >= pendingSnapshot.since) {
-        pendingSnapshot = undefined;
-        node.send(snapshotMessage(jpeg));
-      }
-    }
-
-    function emitEvent(ev: MotionEvent, r: MotionResult | null): void {
+    function emitEvent(send: SendFn, ev: MotionEvent, r: MotionResult | null): void {
       owner?.reportMotion(node.id, ev.kind === 'start');
-      for (const m of eventMessages(ev, r)) node.send(m);
-      showStatus(Date.now(), true);
+      out(send, publisher.event(ev, r, events.peakScore, Date.now()));
+      showStatus(true);
     }
 
-    function showStatus(now: number, force = false): void {
-      if (!force && now - lastStatusAt < STATUS_INTERVAL_MS) return;
+    /** The status now; a change of colour or shape shows at once, a new score at most once a second. */
+    function showStatus(force = false): void {
+      const now = Date.now();
+      const status = motionStatus(
+        {
+          refused: refused[0],
+          // The latest news wins: a fault the camera reported after our last analysed frame.
+          camera: camera && camera.since >= lastAnalysedAt ? camera : undefined,
+          frameError,
+          noFrames: stale,
+          waiting: s.lastResult === null,
+          warning,
+          active: events.isActive,
+          learning: s.lastResult?.learning === true,
+          score: s.lastResult?.score ?? 0,
+          msPerFrame: s.msPerFrame,
+        },
+        RED._,
+      );
+      const look = `${status.fill}|${status.shape}`;
+      const key = `${look}|${status.text}`;
+      if (key === lastStatusKey) return;
+      if (!force && lastStatusKey.startsWith(`${look}|`) && now - lastStatusAt < STATUS_INTERVAL_MS) return;
       lastStatusAt = now;
-      if (lastError) {
-        node.status({ fill: 'red', shape: 'ring', text: statusText(lastError) });
-        return;
-      }
-      const score = s.lastResult ? (s.lastResult.score * 100).toFixed(1) : '0.0';
-      const state = RED._(events.isActive ? 'motion-detect.status.motion' : s.lastResult?.learning ? 'motion-detect.status.learning' : 'motion-detect.status.noMotion');
-      node.status({ fill: events.isActive ? 'blue' : 'green', shape: 'dot', text: RED._('motion-detect.status.detecting', { state, score, ms: s.msPerFrame.toFixed(2) }) });
+      lastStatusKey = key;
+      node.status(status);
     }
 
-    function analyse(data: Uint8Array, width: number, height: number, time: number): void {
+    // A refused or failed camera shows here too, not only on the camera node: a green "no motion" would say all is well.
+    const onState = (change: StateChange): void => {
+      const fault = change.state === 'failed' || change.state === 'recovering';
+      camera = fault ? { state: change.state, reason: change.reason, since: Date.now() } : undefined;
+      showStatus(true);
+    };
+    if (demandedFrom !== undefined && owner) {
+      owner.on('state', onState);
+      const now = owner.stateInfo;
+      if (now.state === 'failed' || now.state === 'recovering') camera = { state: now.state, reason: now.reason, since: Date.now() };
+    }
+
+    function analyse(send: SendFn, data: Uint8Array, width: number, height: number, time: number): void {
       const t0 = process.hrtime.bigint();
       const r = detector.detect(data, width, height);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -278,121 +163,130 @@ module.exports = function register(RED: NodeRedRuntime): void {
       s.frames++;
       s.lastResult = r;
       s.lastFrameTime = time;
-      lastError = '';
-      setOnline(true);
+      lastAnalysedAt = Date.now();
+      frameError = '';
+      stale = false;
+      out(send, publisher.setOnline(true));
       const ev = events.frame(r.motion, time, r.score);
-      if (ev) emitEvent(ev, r);
-      else showStatus(Date.now());
+      if (ev) emitEvent(send, ev, r);
+      else showStatus();
     }
 
-    function learnStream(msg: NodeMessage): void {
-      if (configuredStream) return;
+    /**
+     * A frame that could not be analysed: its error stays in the status until a frame is, and reaches the log and
+     * Catch nodes once per period with how many more there were (done() without an error for those held back).
+     */
+    function frameFailed(done: DoneFn, time: number | undefined, shown: string | undefined, err: Error): void {
+      // A frame that came keeps the stuck-ON safety quiet, even when it could not be analysed; a non-frame does not.
+      if (time !== undefined) events.alive(time);
+      if (shown !== undefined) {
+        frameError = shown;
+        showStatus(true);
+      }
+      const held = errors.offer();
+      if (held === undefined) return done();
+      done(held > 0 ? new Error(RED._('motion-detect.errors.repeated', { message: err.message, count: held })) : err);
+    }
+
+    function learnStream(send: SendFn, msg: NodeMessage): void {
+      if (settings.stream) return;
       const frame = msg.frame as { stream?: unknown } | undefined;
       const name = typeof frame?.stream === 'string' && frame.stream !== '' ? frame.stream : typeof msg.topic === 'string' && msg.topic !== '' ? msg.topic : '';
-      if (!name || name === s.stream) return;
-      if (s.stream) node.warn(RED._('motion-detect.warnings.streamChanged', { from: s.stream, to: name }));
-      s.stream = name;
-      if (discoveryDue && s.discoverySentFor !== s.stream) sendDiscovery('deploy');
+      if (!name || name === publisher.stream) return;
+      if (publisher.stream) node.warn(RED._('motion-detect.warnings.streamChanged', { from: publisher.stream, to: name }));
+      publisher.stream = name;
+      if (discoveryDue && !publisher.announced) announce(send, 'deploy');
     }
 
-    /** Our gray frame in a message: a map by box key (from an ffmpeg-source), or one frame (from other nodes). */
-    function grayOf(msg: NodeMessage): GrayInput | undefined {
-      const g = msg.gray as (GrayInput & Record<string, unknown>) | undefined;
-      if (!g || typeof g !== 'object') return undefined;
-      if ('data' in g) return g;
-      const mine = g[myGray];
-      return mine && typeof mine === 'object' ? (mine as GrayInput) : undefined;
+    /** The JPEG's luma at the analysis size, as a source's gray output would give it (one decode at a time). */
+    function decode(send: SendFn, done: DoneFn, jpeg: Buffer, time: number): void {
+      if (decoding) {
+        // A slow decoder drops frames instead of queueing them.
+        events.alive(time);
+        return done();
+      }
+      decoding = true;
+      decodeGray(jpeg, box).then(
+        (g) => {
+          decoding = false;
+          if (closed) return done();
+          out(send, publisher.jpeg(jpeg, time));
+          analyse(send, g.data, g.width, g.height, time);
+          done();
+        },
+        (err: Error) => {
+          decoding = false;
+          if (closed) return done();
+          frameFailed(done, time, RED._('motion-detect.status.notDecodable', { message: err.message }), new Error(RED._('motion-detect.errors.notDecodable', { message: err.message })));
+        },
+      );
     }
 
     // An unchanged node taken over from before a deploy has announced itself already.
     const discoveryTimer = setTimeout(() => {
       discoveryDue = true;
-      if (s.discoverySentFor !== s.stream || !s.stream) sendDiscovery('deploy');
-    }, discoveryDelayMs);
+      if (!publisher.announced) announce(node.send.bind(node), 'deploy');
+    }, settings.discoveryDelayMs);
 
     const tickTimer = setInterval(() => {
       const now = Date.now();
-      if (pendingSnapshot && now >= pendingSnapshot.until) {
-        pendingSnapshot = undefined;
-        if (s.lastJpeg && s.stream) node.send(snapshotMessage(s.lastJpeg));
-      }
+      const send = node.send.bind(node);
+      out(send, publisher.tick(now));
       const ev = events.tick(now);
-      if (ev) emitEvent(ev, null);
-      if (s.online && s.lastFrameTime > 0 && now - s.lastFrameTime >= events.opts.staleMs) {
-        setOnline(false);
-        node.status({ fill: 'yellow', shape: 'ring', text: RED._('motion-detect.status.noFrames') });
+      if (ev) emitEvent(send, ev, null);
+      if (publisher.isOnline && s.lastFrameTime > 0 && now - s.lastFrameTime >= events.opts.staleMs) {
+        out(send, publisher.setOnline(false));
+        stale = true;
       }
+      // Shows what the once-a-second limit held back.
+      showStatus();
     }, 1000);
 
-    showStatus(Date.now(), true);
+    showStatus(true);
 
-    node.on('input', (msg, _send, done) => {
-      if (msg.topic === haStatusTopic || msg.topic === bridgeTopic) {
+    node.on('input', (msg, send, done) => {
+      if (msg.topic === settings.haStatusTopic || msg.topic === settings.bridgeTopic) {
         // Home Assistant or our broker connection came back: the broker may have lost every retained message.
-        if (String(msg.payload).trim().toLowerCase() === 'online') sendDiscovery('birth');
+        if (String(msg.payload).trim().toLowerCase() === 'online') announce(send, 'birth');
         done();
         return;
       }
       // Refused settings were reported at deploy and the status stays red; frames are dropped meanwhile.
       if (refused.length > 0) return done();
-      learnStream(msg);
-      const frame = msg.frame as { gray?: unknown; time?: unknown } | undefined;
-      const gray = grayOf(msg);
-      const time = typeof gray?.time === 'number' ? gray.time : typeof frame?.time === 'number' ? frame.time : Date.now();
-      if (Buffer.isBuffer(msg.payload)) jpegArrived(msg.payload, time);
-      if (gray) {
-        try {
-          const width = Number(gray.width);
-          const height = Number(gray.height);
-          MotionDetector.check(gray.data as Uint8Array, width, height);
-          analyse(gray.data as Uint8Array, width, height, time);
-          done();
-        } catch (err) {
-          events.alive(time);
-          lastError = (err as Error).message;
-          showStatus(Date.now(), true);
-          done(new Error(RED._(err instanceof GrayFrameError ? 'motion-detect.errors.gray' : 'motion-detect.errors.detect', { message: (err as Error).message })));
-        }
-        return;
-      }
-      if (Array.isArray(frame?.gray) || msg.gray !== undefined) {
-        // From a source that makes gray frames, but not (yet) ours, e.g. while its process switches outputs:
-        // skip rather than decode the JPEG, which would cost far more CPU than the frame is worth.
-        s.skipped++;
-        events.alive(time);
-        done();
-        return;
-      }
-      if (Buffer.isBuffer(msg.payload)) {
-        if (decoding) {
-          // One decode at a time: a slow decoder drops frames instead of queueing them.
-          s.skipped++;
-          events.alive(time);
-          done();
-          return;
-        }
-        decoding = true;
-        const jpeg = msg.payload;
-        // The JPEG's luma at the analysis size, as a source's gray output would give it (one decode at a time).
-        decodeGray(jpeg, box).then(
-          (g) => {
-            decoding = false;
-            if (closed) return done();
-            jpegArrived(jpeg, time);
-            analyse(g.data, g.width, g.height, time);
+      learnStream(send, msg);
+      const plan = planInput(msg, { grayKey: settings.grayKey, box, demandedFrom });
+      if (plan.use === 'invalid') return frameFailed(done, undefined, undefined, new Error(RED._('motion-detect.errors.noInput')));
+      const time = plan.time ?? Date.now();
+      if (Buffer.isBuffer(msg.payload)) out(send, publisher.jpeg(msg.payload, time));
+      switch (plan.use) {
+        case 'gray':
+          skippingSince = undefined;
+          try {
+            MotionDetector.check(plan.data, plan.width, plan.height);
+            analyse(send, plan.data, plan.width, plan.height, time);
             done();
-          },
-          (err: Error) => {
-            decoding = false;
+          } catch (err) {
+            const message = (err as Error).message;
+            frameFailed(done, time, message, new Error(RED._(err instanceof GrayFrameError ? 'motion-detect.errors.gray' : 'motion-detect.errors.detect', { message })));
+          }
+          return;
+        case 'skip': {
+          // Our stream, while its outputs switch: our size comes with the next frames, and a JPEG decode costs far
+          // more CPU than the frame is worth. Unless that has lasted too long.
+          const now = Date.now();
+          skippingSince ??= now;
+          if (now - skippingSince < SWITCH_GRACE_MS || !Buffer.isBuffer(msg.payload)) {
             events.alive(time);
-            lastError = RED._('motion-detect.status.notDecodable', { message: err.message });
-            showStatus(Date.now(), true);
-            done(new Error(RED._('motion-detect.errors.notDecodable', { message: err.message })));
-          },
-        );
-        return;
+            return done();
+          }
+          return decode(send, done, msg.payload, time);
+        }
+        case 'jpeg':
+          return decode(send, done, plan.jpeg, time);
+        case 'nothing':
+          events.alive(time);
+          return done();
       }
-      done(new Error(RED._('motion-detect.errors.noInput')));
     });
 
     node.on('close', (removed, done) => {
@@ -404,11 +298,9 @@ module.exports = function register(RED: NodeRedRuntime): void {
         // it sends them now; a full deploy stops it together with this node, so its successor gets them once the
         // flows have started and its broker has had the discovery delay to connect, as discovery has at a deploy (an
         // mqtt out drops what it gets while disconnected). A node that did not restart has them already.
-        const last: NodeMessage[] = [];
-        const end = events.reset(Date.now());
-        if (end) last.push(...eventMessages(end, null));
-        if (discovery && s.stream) last.push(mqtt(availabilityMessage(topicPrefix, s.stream, false), { kind: 'availability', stream: s.stream }));
-        for (const m of last) node.send(m);
+        const now = Date.now();
+        const last = publisher.removed(events.reset(now), events.peakScore, now);
+        out(node.send.bind(node), last);
         const targets = [...new Set((config.wires ?? []).flat())];
         const before = new Map(targets.map((id) => [id, RED.nodes.getNode(id)]));
         if (last.length > 0 && !lifecycle.stopping) {
@@ -419,25 +311,21 @@ module.exports = function register(RED: NodeRedRuntime): void {
                 if (successor && successor !== before.get(id)) for (const m of last) successor.receive({ ...m });
               }
             };
-            setTimeout(deliver, discoveryDelayMs).unref?.();
+            setTimeout(deliver, settings.discoveryDelayMs).unref?.();
           });
         }
       }
+      owner?.off('state', onState);
       const mode = removed || lifecycle.stopping ? 'now' : 'handover';
-      if (mode === 'handover') lifecycle.park(parkKey, hash, s, () => undefined);
+      if (mode === 'handover') lifecycle.park(parkKey, settings.hash, s, () => undefined);
       owner?.unuse(node.id, mode);
       node.status({});
       if (handle) handle.deregister(node, done, removed);
       else done();
     });
-
-    // For tests and diagnostics.
-    (node as unknown as { motionStats: () => object }).motionStats = () => ({ frames: s.frames, skipped: s.skipped, msPerFrame: s.msPerFrame, stream: s.stream, active: events.isActive });
   }
 
   RED.nodes.registerType('glimpser-motion-detect', MotionDetectNode);
-};
-
-function round(v: number): number {
-  return Math.round(v * 10000) / 10000;
 }
+
+export = register;
