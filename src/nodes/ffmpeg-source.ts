@@ -151,7 +151,15 @@ function register(RED: NodeRedRuntime): void {
         return;
       }
       let text = RED._(`ffmpeg-source.status.${state}`);
-      if (state === 'healthy' || state === 'degraded') text = RED._('ffmpeg-source.status.withFps', { state: text, fps: stream.snapshot().fps.toFixed(1) });
+      if (state === 'healthy' || state === 'degraded') {
+        const s = stream.snapshot();
+        const thinned = s.outputs.jpegEvery > 1 && s.expectedFps > 0;
+        const seconds = thinned ? Number((s.outputs.jpegEvery / s.expectedFps).toFixed(1)) : 0;
+        // Nobody needs every frame: the camera makes stills (and gray frames for motion), which is no fault.
+        if (thinned && s.outputs.gray.length === 0 && state === 'healthy') text = RED._('ffmpeg-source.status.stillsOnly', { seconds });
+        else if (thinned && s.outputs.gray.length > 0) text = RED._('ffmpeg-source.status.withStills', { state: text, fps: s.fps.toFixed(1), seconds });
+        else text = RED._('ffmpeg-source.status.withFps', { state: text, fps: s.fps.toFixed(1) });
+      }
       if (state !== 'healthy' && reason) text = RED._('ffmpeg-source.status.withReason', { state: text, reason });
       node.status({ fill: STATE_FILL[state], shape: state === 'healthy' ? 'dot' : 'ring', text: statusText(text) });
     };

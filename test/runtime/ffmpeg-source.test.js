@@ -189,6 +189,16 @@ describe('ffmpeg-source node (real Node-RED runtime, real FFmpeg)', function () 
     assert.equal(msgs[0].payload[0], 0xff);
   });
 
+  it('an always-on camera nobody watches says it is making stills, not "healthy · 0.5 fps"', async function () {
+    const f = flow();
+    f[1].wires = [];
+    await helper.load([poolNode, sourceNode], f);
+    const src = helper.getNode('src');
+    await waitFor(() => src.status.args.some((a) => /stills/.test(a[0].text ?? '')), 10000);
+    const status = src.status.args.map((a) => a[0]).find((s) => /stills/.test(s.text ?? ''));
+    assert.deepEqual(status, { fill: 'green', shape: 'dot', text: 'idle · stills every 2 s' });
+  });
+
   it('restarts a source that drops every few frames and keeps delivering', async function () {
     await helper.load([poolNode, sourceNode], flow({ source: 'testsrc' }, { ffmpegPath: FAKE('die-after-frames'), backoffBase: 0.1, backoffCap: 0.2 }));
     const msgs = await collect(helper.getNode('out'), 15);
