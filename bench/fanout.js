@@ -57,7 +57,7 @@ async function serverMain(kind, framesFile) {
   let handler;
   if (kind === 'ours') {
     const dist = process.env.GLIMPSER_DIST || path.join(__dirname, '..', 'dist');
-    const { MjpegEndpoint } = require(path.join(dist, 'core', 'mjpeg-endpoint'));
+    const { MjpegEndpoint } = require(path.join(dist, 'core', 'serve', 'mjpeg-endpoint'));
     // Every bench viewer comes from 127.0.0.1: no per-address limit here.
     const ep = new MjpegEndpoint({
       name: 'bench', consumerId: 'bench', maxViewers: 5000, maxPerAddress: 5000, stallTimeoutMs: 30000, stillTimeoutMs: 1000,

@@ -31,11 +31,11 @@ const dist = process.env.GLIMPSER_DIST || path.join(__dirname, '..', 'dist');
 
 // ---------------------------------------------------------------------------------------------- pipeline side
 async function serverMain(mode) {
-  const { ProcessPool } = require(path.join(dist, 'core', 'pool'));
-  const { MjpegEndpoint } = require(path.join(dist, 'core', 'mjpeg-endpoint'));
-  const { StreamMetrics } = require(path.join(dist, 'core', 'metrics'));
-  const { sampleStreams, sampleEach, streamFigures, healthReport, NO_USAGE } = require(path.join(dist, 'core', 'health'));
-  const { readProcessesUsage } = require(path.join(dist, 'core', 'process-usage'));
+  const { ProcessPool } = require(path.join(dist, 'core', 'stream', 'pool'));
+  const { MjpegEndpoint } = require(path.join(dist, 'core', 'serve', 'mjpeg-endpoint'));
+  const { StreamMetrics } = require(path.join(dist, 'core', 'health', 'metrics'));
+  const { sampleStreams, sampleEach, streamFigures, healthReport, NO_USAGE } = require(path.join(dist, 'core', 'health', 'health'));
+  const { readProcessesUsage } = require(path.join(dist, 'core', 'ffmpeg', 'process-usage'));
   const pool = new ProcessPool({ idleGraceMs: 10000 });
   const routes = new Map();
   let frames = 0;

@@ -118,11 +118,11 @@ async function viaFfmpeg(url, lib, extraInputArgs) {
 async function main() {
   const dist = path.join(__dirname, '..', 'dist', 'core');
   const lib = {
-    ...require(path.join(dist, 'mjpeg-http-source.js')),
-    ...require(path.join(dist, 'jpeg-gray.js')),
-    ...require(path.join(dist, 'ffmpeg-args.js')),
-    ...require(path.join(dist, 'multipart-splitter.js')),
-    ...require(path.join(dist, 'pgm-splitter.js')),
+    ...require(path.join(dist, 'capture', 'mjpeg-http-source.js')),
+    ...require(path.join(dist, 'jpeg', 'jpeg-gray.js')),
+    ...require(path.join(dist, 'ffmpeg', 'args.js')),
+    ...require(path.join(dist, 'jpeg', 'multipart-splitter.js')),
+    ...require(path.join(dist, 'jpeg', 'pgm-splitter.js')),
   };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-bench-pt-'));
   let cam;

@@ -25,8 +25,8 @@ const dist = process.env.GLIMPSER_DIST || path.join(__dirname, '..', 'dist');
 
 // ---------------------------------------------------------------------------------------------- server side
 async function serverMain(mode) {
-  const { ProcessPool } = require(path.join(dist, 'core', 'pool'));
-  const { MjpegEndpoint } = require(path.join(dist, 'core', 'mjpeg-endpoint'));
+  const { ProcessPool } = require(path.join(dist, 'core', 'stream', 'pool'));
+  const { MjpegEndpoint } = require(path.join(dist, 'core', 'serve', 'mjpeg-endpoint'));
   const pool = new ProcessPool({ idleGraceMs: 10000, ...(mode === 'baseline' ? { supervisor: { healthyRunMs: Infinity } } : {}) });
   const stream = pool.stream('bench');
   stream.define('source', { capture: CAPTURE, lowFps: 0 });
@@ -50,7 +50,7 @@ async function serverMain(mode) {
 
 // ---------------------------------------------------------------------------------------------- client side
 async function freshFrames(n) {
-  const { ProcessPool } = require(path.join(dist, 'core', 'pool'));
+  const { ProcessPool } = require(path.join(dist, 'core', 'stream', 'pool'));
   const pool = new ProcessPool({ idleGraceMs: 0 });
   const lease = pool.acquire(CAPTURE);
   const frames = [];

@@ -30,6 +30,7 @@ function snapshot(name, over = {}) {
     jpegFrames: 100,
     bytes: 500_000,
     restarts: 1,
+    recycles: 0,
     viewers: 2,
     droppedFrames: 3,
     viewersRefused: { full: 0, address: 0 },

@@ -1,29 +1,18 @@
 import { EventEmitter } from 'node:events';
-import { buildArgs, grayPipe } from '../ffmpeg/args';
+import { buildArgs } from '../ffmpeg/args';
 import { displaySource, grayBoxes, secretsOf, thumbWidths, type Box, type CaptureOptions } from '../ffmpeg/options';
 import type { FfmpegBinary } from '../ffmpeg/binary';
-import { FFMPEG_BOUNDARY, MultipartJpegSplitter } from '../jpeg/multipart-splitter';
-import { PgmSplitter } from '../jpeg/pgm-splitter';
 import { DEFAULT_SUPERVISOR, Supervisor, type SupervisorOptions } from './supervisor';
 import type { ExitVerdict } from '../ffmpeg/exit-classifier';
-import type { GrayFrame, StreamState } from '../types';
+import type { StreamState } from '../types';
+import { FramePairing, type CapturedFrame } from './frame-pairing';
+
+export type { CapturedFrame } from './frame-pairing';
+
+const PRODUCING: ReadonlySet<StreamState> = new Set(['healthy', 'degraded']);
 
 export type SupervisorTuning = Partial<Omit<SupervisorOptions, 'command' | 'args' | 'extraPipes' | 'secrets' | 'expectedFps'>>;
 
-/**
- * What one process made of one decoded frame: the JPEG (when this frame index carries one) and one gray frame per
- * gray output, in the capture's `boxes` order. Views into FFmpeg's chunks, never copied, never mutated.
- */
-export interface CapturedFrame {
-  /** Index of the frame after the fps filter, counted from 0 for each process start. */
-  readonly index: number;
-  /** Epoch ms at which the last of its outputs arrived. */
-  readonly time: number;
-  readonly jpeg: Buffer | undefined;
-  readonly gray: readonly (GrayFrame | undefined)[];
-  /** Thumbnail JPEGs, in the capture's `thumbs` order (present with the main JPEG). */
-  readonly thumbs?: readonly (Buffer | undefined)[];
-}
 
 /** How a process ended, for whoever decides what runs next (hardware decoding falls back on these). */
 export interface CaptureExit {
@@ -39,6 +28,8 @@ export interface CaptureEvents {
   /** A process (or, for a pass-through camera, a connection) started. */
   spawn: [pid: number];
   exit: [exit: CaptureExit];
+  /** recycle() replaced the process (pid: the new one) without a gap: not a restart. */
+  recycle: [pid: number];
   /** The source answered, but not with what this capture reads (a pass-through camera that does not send MJPEG). */
   unsupported: [reason: string];
 }
@@ -78,31 +69,23 @@ export interface CaptureStats {
   lastError?: string;
   upSince?: number;
   pid?: number;
+  /** Processes replaced by a recycle, without a gap. */
+  recycles?: number;
 }
 
-interface Slot {
-  jpeg: Buffer | undefined;
-  gray: (GrayFrame | undefined)[];
-  thumbs: (Buffer | undefined)[];
-  have: number;
-  /** When its first output came (performance.now()). */
-  since: number;
+/** One FFmpeg process and what its pipes give (while a recycle runs, the successor beside the current one). */
+interface Run {
+  readonly supervisor: Supervisor;
+  readonly pairing: FramePairing;
+  spawnedAt: number;
+  /** Where its frames go: the capture's viewers, or (a successor not yet taken over) the take-over. */
+  onFrame: (frame: CapturedFrame, bytes: number) => void;
 }
 
 /**
- * How long, and for how many frames, an incomplete frame waits for an output that lags behind before it goes out
- * without it. Outputs run dozens of frames apart in a burst (a live camera's start, where FFmpeg decodes what it read
- * while probing at once; FFmpeg catching up after a stall) but only for milliseconds: a limit of 8 frames split such
- * bursts into JPEG-only and gray-only frames. An output that is really lost delays the others by at most the wait.
- * 64 frames of 1080p JPEG are about 10 MB, held only while a burst lasts.
- */
-const MAX_PENDING = 64;
-const MAX_WAIT_MS = 1000;
-
-/**
- * One persistent FFmpeg and its outputs: the supervisor keeps the process alive, the splitters turn its pipes into
- * JPEG and gray frames, and frames are paired by index (FFmpeg feeds every output from the same decoded frame, in
- * order), not by arrival: the pipes are read independently and one may run a frame or two ahead of another.
+ * One persistent FFmpeg and its outputs, as the stream sees it: the supervisor keeps the process alive, FramePairing
+ * turns its pipes into frames. recycle() replaces the process with a fresh one without a gap: the successor runs beside
+ * the current one and takes over with its first frame (make before break), as a stream switches outputs.
  */
 export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike {
   readonly description: string;
@@ -115,18 +98,16 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
   binary: FfmpegBinary | undefined;
   /** The reason given with the last state change (why it is recovering, failed or degraded). */
   reason: string | undefined;
-  private supervisor: Supervisor | undefined;
-  private readonly jpeg: MultipartJpegSplitter;
-  private readonly pgms: PgmSplitter[];
-  private readonly thumbSplitters: MultipartJpegSplitter[];
-  private readonly thumbCounts: number[];
-  private jpegCount = 0;
-  private readonly grayCounts: number[];
-  private readonly pending = new Map<number, Slot>();
-  private nextIndex = 0;
+  /** Processes replaced by recycle() without a gap, and recycles given up (the successor failed before its first frame). */
+  recycles = 0;
+  recycleFailures = 0;
+  private run: Run | undefined;
+  private successor: Run | undefined;
+  private args: string[] | undefined;
+  /** Counts of processes recycled away. */
   private unpaired = 0;
+  private droppedBytes = 0;
   private failure: string | undefined;
-  private spawnedAt = 0;
   private starting: Promise<void> | undefined;
   private stopped = false;
 
@@ -144,40 +125,34 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
     this.thumbs = safe(() => thumbWidths(options));
     this.hasJpeg = options.jpeg !== false;
     this.jpegEvery = this.hasJpeg ? Math.max(1, Math.round(options.jpegEvery ?? 1)) : 1;
-    this.grayCounts = this.boxes.map(() => 0);
-    // FFmpeg writes -f mpjpeg (see buildArgs): frames are cut by their Content-length, not by scanning.
-    this.jpeg = new MultipartJpegSplitter({ boundary: FFMPEG_BOUNDARY, onFrame: (data) => this.onJpeg(data) });
-    this.pgms = this.boxes.map((_, i) => new PgmSplitter({ onFrame: (data, width, height) => this.onGray(i, data, width, height) }));
-    this.thumbCounts = this.thumbs.map(() => 0);
-    this.thumbSplitters = this.thumbs.map((_, i) => new MultipartJpegSplitter({ boundary: FFMPEG_BOUNDARY, onFrame: (data) => this.onThumb(i, data) }));
   }
 
   get state(): StreamState {
     if (this.failure) return 'failed';
-    return this.supervisor?.state ?? (this.starting ? 'starting' : 'idle');
+    return this.run?.supervisor.state ?? (this.starting ? 'starting' : 'idle');
   }
 
   stats(): CaptureStats {
-    const s = this.supervisor?.stats;
+    const run = this.run;
+    const s = run?.supervisor.stats;
     return {
       frames: s?.frames ?? 0,
       bytes: s?.bytes ?? 0,
       fps: s?.fps ?? 0,
       restarts: s?.restarts ?? 0,
-      retries: this.supervisor?.retries ?? 0,
-      // Dropped oversize frames are in skippedBytes already (counting onOversize too would count them twice).
-      droppedBytes: this.jpeg.stats.skippedBytes + this.pgms.reduce((sum, p) => sum + p.stats.skippedBytes, 0) +
-        this.thumbSplitters.reduce((sum, p) => sum + p.stats.skippedBytes, 0),
-      unpaired: this.unpaired,
+      retries: run?.supervisor.retries ?? 0,
+      droppedBytes: this.droppedBytes + (run?.pairing.droppedBytes ?? 0),
+      unpaired: this.unpaired + (run?.pairing.unpaired ?? 0),
       lastError: this.failure ?? s?.lastError,
       upSince: s?.upSince,
       pid: s?.pid,
+      recycles: this.recycles,
     };
   }
 
   /** The last stderr lines of FFmpeg, secrets removed. */
   stderrTail(): string[] {
-    return this.supervisor?.stderrTail() ?? [];
+    return this.run?.supervisor.stderrTail() ?? [];
   }
 
   start(): Promise<void> {
@@ -185,45 +160,15 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
       (binary) => {
         this.binary = binary;
         if (this.stopped) return;
-        let args: string[];
         try {
-          args = buildArgs({ decoderThreads: this.decoderThreads, ...this.options, ffmpegVersion: this.options.ffmpegVersion ?? binary.release });
+          this.args = buildArgs({ decoderThreads: this.decoderThreads, ...this.options, ffmpegVersion: this.options.ffmpegVersion ?? binary.release });
         } catch (err) {
           this.fail((err as Error).message);
           return;
         }
-        // The supervisor counts one frame per paired set: gray outputs carry every frame, JPEG outputs every n-th.
-        const rate = this.boxes.length > 0 ? this.options.fps : this.options.fps / this.jpegEvery;
-        const supervisor = new Supervisor({
-          ...DEFAULT_SUPERVISOR,
-          ...this.tuning,
-          command: binary.path,
-          args,
-          extraPipes: this.boxes.length + this.thumbs.length,
-          secrets: secretsOf(this.options),
-          expectedFps: rate,
-        });
-        this.supervisor = supervisor;
-        supervisor.on('state', (state, reason) => {
-          this.reason = reason;
-          this.emit('state', state, reason);
-        });
-        supervisor.on('spawn', (pid) => {
-          // A new process starts a new byte stream and a new frame count: nothing of the old one may leak into it.
-          this.resetPairing();
-          this.spawnedAt = Date.now();
-          this.emit('spawn', pid);
-        });
-        supervisor.on('exit', (verdict) => {
-          this.emit('exit', { verdict, stopRequested: verdict.kind === 'clean', uptimeMs: Date.now() - this.spawnedAt, stderrTail: supervisor.stderrTail() });
-        });
-        supervisor.on('stdout', (chunk) => this.jpeg.push(chunk));
-        supervisor.on('pipe', (fd, chunk) => {
-          const i = fd - grayPipe(0);
-          if (i < this.pgms.length) this.pgms[i]?.push(chunk);
-          else this.thumbSplitters[i - this.pgms.length]?.push(chunk);
-        });
-        supervisor.start();
+        const run = this.newRun();
+        this.adopt(run);
+        run.supervisor.start();
       },
       (err: Error) => this.fail(err.message),
     );
@@ -231,101 +176,104 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
     return this.starting;
   }
 
+  /**
+   * Replaces the running process with a fresh one without a gap (a long-running FFmpeg can grow): the successor starts
+   * beside it and takes over with its first frame. Resolves true once it took over; false when the successor ended
+   * before its first frame (the running process was never touched and carries on); undefined when nothing was tried
+   * (no process delivering, or a recycle already under way).
+   */
+  recycle(): Promise<boolean | undefined> {
+    const current = this.run;
+    if (this.stopped || !current || this.successor || !PRODUCING.has(current.supervisor.state)) return Promise.resolve(undefined);
+    const next = this.newRun();
+    this.successor = next;
+    return new Promise<boolean | undefined>((resolve) => {
+      next.onFrame = (frame, bytes) => {
+        if (this.successor !== next) return;
+        this.successor = undefined;
+        this.retire(current);
+        this.adopt(next);
+        this.recycles++;
+        this.emit('recycle', next.supervisor.stats.pid ?? 0);
+        next.onFrame(frame, bytes);
+        resolve(true);
+      };
+      next.supervisor.on('exit', () => {
+        if (this.successor !== next) return;
+        this.successor = undefined;
+        this.recycleFailures++;
+        void next.supervisor.stop();
+        resolve(false);
+      });
+      next.supervisor.start();
+    });
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     await this.starting;
-    await this.supervisor?.stop();
-    this.pending.clear();
+    await Promise.all([this.run?.supervisor.stop(), this.successor?.supervisor.stop()]);
+  }
+
+  private newRun(): Run {
+    // The supervisor counts one frame per paired set: gray outputs carry every frame, JPEG outputs every n-th.
+    const rate = this.boxes.length > 0 ? this.options.fps : this.options.fps / this.jpegEvery;
+    const supervisor = new Supervisor({
+      ...DEFAULT_SUPERVISOR,
+      ...this.tuning,
+      command: this.binary!.path,
+      args: this.args!,
+      extraPipes: this.boxes.length + this.thumbs.length,
+      secrets: secretsOf(this.options),
+      expectedFps: rate,
+    });
+    const run: Run = {
+      supervisor,
+      pairing: new FramePairing(this.boxes, this.thumbs, this.hasJpeg, this.jpegEvery, (frame, bytes) => run.onFrame(frame, bytes)),
+      spawnedAt: 0,
+      onFrame: () => undefined,
+    };
+    supervisor.on('spawn', () => {
+      // A new process starts a new byte stream and a new frame count: nothing of the old one may leak into it.
+      run.pairing.reset();
+      run.spawnedAt = Date.now();
+    });
+    supervisor.on('stdout', (chunk) => run.pairing.stdout(chunk));
+    supervisor.on('pipe', (fd, chunk) => run.pairing.pipe(fd, chunk));
+    return run;
+  }
+
+  /** The run's process is the capture's from now on: its frames, state, restarts and exits. */
+  private adopt(run: Run): void {
+    this.run = run;
+    const { supervisor } = run;
+    supervisor.removeAllListeners('exit');
+    run.onFrame = (frame, bytes) => {
+      supervisor.noteFrame(bytes);
+      this.emit('frame', frame);
+    };
+    supervisor.on('state', (state, reason) => {
+      this.reason = reason;
+      this.emit('state', state, reason);
+    });
+    supervisor.on('spawn', (pid) => this.emit('spawn', pid));
+    supervisor.on('exit', (verdict) => {
+      this.emit('exit', { verdict, stopRequested: verdict.kind === 'clean', uptimeMs: Date.now() - run.spawnedAt, stderrTail: supervisor.stderrTail() });
+    });
+  }
+
+  private retire(run: Run): void {
+    run.supervisor.removeAllListeners();
+    run.onFrame = () => undefined;
+    this.unpaired += run.pairing.unpaired;
+    this.droppedBytes += run.pairing.droppedBytes;
+    void run.supervisor.stop();
   }
 
   private fail(reason: string): void {
     this.failure = reason;
     this.reason = reason;
     this.emit('state', 'failed', reason);
-  }
-
-  private resetPairing(): void {
-    this.jpeg.reset();
-    for (const p of this.pgms) p.reset();
-    for (const t of this.thumbSplitters) t.reset();
-    this.jpegCount = 0;
-    this.grayCounts.fill(0);
-    this.thumbCounts.fill(0);
-    this.pending.clear();
-    this.nextIndex = 0;
-  }
-
-  private onJpeg(data: Buffer): void {
-    const index = this.jpegCount++ * this.jpegEvery;
-    if (this.boxes.length === 0 && this.thumbs.length === 0) {
-      this.deliver(index, data, [], []);
-      return;
-    }
-    const slot = this.slot(index);
-    if (!slot) return;
-    slot.jpeg = data;
-    slot.have++;
-    this.flush();
-  }
-
-  private onGray(output: number, data: Buffer, width: number, height: number): void {
-    const index = this.grayCounts[output]!++;
-    const slot = this.slot(index);
-    if (!slot) return;
-    slot.gray[output] = { data, width, height, seq: index, time: Date.now() };
-    slot.have++;
-    this.flush();
-  }
-
-  private onThumb(output: number, data: Buffer): void {
-    const index = this.thumbCounts[output]!++ * this.jpegEvery;
-    const slot = this.slot(index);
-    if (!slot) return;
-    slot.thumbs[output] = data;
-    slot.have++;
-    this.flush();
-  }
-
-  private slot(index: number): Slot | undefined {
-    // Its frame already went out incomplete: a late output must not open the index again.
-    if (index < this.nextIndex) return undefined;
-    let slot = this.pending.get(index);
-    if (!slot) {
-      slot = { jpeg: undefined, gray: this.boxes.map(() => undefined), thumbs: this.thumbs.map(() => undefined), have: 0, since: performance.now() };
-      this.pending.set(index, slot);
-    }
-    return slot;
-  }
-
-  private expected(index: number): number {
-    return this.boxes.length + (this.hasJpeg && index % this.jpegEvery === 0 ? 1 + this.thumbs.length : 0);
-  }
-
-  /** Emits frames in index order as they complete; one that waits too long for a lost output goes incomplete. */
-  private flush(): void {
-    for (;;) {
-      const slot = this.pending.get(this.nextIndex);
-      if (!slot) {
-        if (this.pending.size <= MAX_PENDING) return;
-        // Every output lost this index: move on to the oldest one we have.
-        this.nextIndex = Math.min(...this.pending.keys());
-        continue;
-      }
-      if (slot.have < this.expected(this.nextIndex)) {
-        if (this.pending.size <= MAX_PENDING && performance.now() - slot.since < MAX_WAIT_MS) return;
-        this.unpaired++;
-      }
-      this.pending.delete(this.nextIndex);
-      this.deliver(this.nextIndex++, slot.jpeg, slot.gray, slot.thumbs);
-    }
-  }
-
-  private deliver(index: number, jpeg: Buffer | undefined, gray: (GrayFrame | undefined)[], thumbs: (Buffer | undefined)[]): void {
-    let bytes = jpeg?.length ?? 0;
-    for (const g of gray) bytes += g?.data.length ?? 0;
-    for (const t of thumbs) bytes += t?.length ?? 0;
-    this.supervisor?.noteFrame(bytes);
-    this.emit('frame', { index, time: Date.now(), jpeg, gray, thumbs });
   }
 }
 

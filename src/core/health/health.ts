@@ -135,6 +135,8 @@ export interface StreamFigures {
   frames: number;
   bytes: number;
   restarts: number;
+  /** FFmpeg processes replaced without a gap by the pool's recycle policy. */
+  recycles: number;
   retries: number;
   viewers: number;
   /** Frames slow viewers skipped, in total. */
@@ -177,6 +179,7 @@ export function streamFigures(sample: StreamSample, previous?: StreamSample): St
     frames: s.frames,
     bytes: s.bytes,
     restarts: s.restarts,
+    recycles: s.recycles,
     retries: s.retries,
     viewers: s.viewers,
     droppedFrames: s.droppedFrames,

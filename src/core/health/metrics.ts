@@ -138,7 +138,7 @@ export function processMetricsRegistry(): Registry {
 export class StreamMetrics {
   readonly registry = new Registry();
   private readonly gauges: Record<'fps' | 'sourceFps' | 'targetFps' | 'retries' | 'viewers' | 'lastFrame' | 'memory' | 'state' | 'info' | 'fallback', SeriesMetric>;
-  private readonly counters: Record<'frames' | 'bytes' | 'restarts' | 'dropped' | 'cpu' | 'refused', SeriesMetric>;
+  private readonly counters: Record<'frames' | 'bytes' | 'restarts' | 'recycles' | 'dropped' | 'cpu' | 'refused', SeriesMetric>;
   private readonly latency: BucketHistogram;
   private readonly detect: BucketHistogram;
   /** Each stream's labels object, kept across scrapes so the registry's formatting cache holds (dropped with the stream). */
@@ -162,6 +162,7 @@ export class StreamMetrics {
     this.counters = {
       frames: counter('glimpser_camera_frames_total', 'Frames the stream delivered (each decoded frame once, whatever its outputs).'),
       bytes: counter('glimpser_camera_bytes_total', 'Bytes of JPEG and gray frames the stream delivered.'),
+      recycles: counter('glimpser_ffmpeg_recycles_total', 'FFmpeg processes of the stream replaced without a gap by the pool\'s recycle policy (after a time, or above a memory bound).'),
       restarts: counter('glimpser_camera_restarts_total', 'FFmpeg restarts of the stream after an exit or a stall.'),
       dropped: counter('glimpser_camera_dropped_frames_total', 'Frames skipped for slow viewers (each viewer holds at most one pending frame).'),
       cpu: counter('glimpser_ffmpeg_cpu_seconds_total', 'User and system CPU time of the stream\'s running FFmpeg processes (starts again from 0 when FFmpeg restarts).'),
@@ -202,6 +203,7 @@ export class StreamMetrics {
       c.frames.set(labels, s.frames);
       c.bytes.set(labels, s.bytes);
       c.restarts.set(labels, s.restarts);
+      c.recycles.set(labels, s.recycles);
       c.dropped.set(labels, s.droppedFrames);
       // Both reasons from the start: a rate() or an alert on a series that appears only at the first refusal misses it.
       for (let i = 0; i < REFUSALS.length; i++) c.refused.set(labels, s.viewersRefused[REFUSALS[i]!], REFUSAL_LABELS[i]);

@@ -103,6 +103,8 @@ export interface StreamSnapshot extends StateChange {
   jpegFrames: number;
   bytes: number;
   restarts: number;
+  /** FFmpeg processes replaced without a gap by the pool's recycle policy. */
+  recycles: number;
   viewers: number;
   droppedFrames: number;
   viewersRefused: Record<ViewerRefusal, number>;

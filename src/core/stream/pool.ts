@@ -6,6 +6,7 @@ import { resolveFfmpeg, type FfmpegBinary } from '../ffmpeg/binary';
 import { HttpCapture, type SharedConnection } from '../capture/http-capture';
 import { MjpegHttpSource } from '../capture/mjpeg-http-source';
 import { DEFAULT_MAX_PIXELS } from '../jpeg/jpeg-info';
+import { DEFAULT_RECYCLE_CHECK_MS, recycleReason, type RecycleOptions } from './recycle-policy';
 import { Stream, type ProcessSource, type StreamLease } from './stream';
 
 
@@ -19,6 +20,8 @@ export interface PoolOptions {
   maxPixels?: number;
   /** Decoder threads for every process (0: FFmpeg's choice). Default 1: least CPU per frame, no added delay. */
   decoderThreads?: number;
+  /** Replace FFmpeg processes after a time or above a memory bound, without a gap (off by default). */
+  recycle?: RecycleOptions;
 }
 
 export interface PoolEvents {
@@ -27,6 +30,8 @@ export interface PoolEvents {
   binaryError: [error: Error];
   captureStarted: [capture: CaptureLike];
   captureStopped: [capture: CaptureLike];
+  /** A process was replaced without a gap (why), or a replacement gave up before its first frame (recycled false). */
+  recycle: [capture: CaptureLike, reason: string, recycled: boolean];
   streamAdded: [stream: Stream];
   streamRemoved: [stream: Stream];
 }
@@ -57,9 +62,11 @@ export class ProcessPool extends EventEmitter<PoolEvents> implements ProcessSour
   private readonly connections = new Map<string, { source: MjpegHttpSource; refs: number }>();
   private binary: Promise<FfmpegBinary> | undefined;
   private closed = false;
+  private recycleTimer: NodeJS.Timeout | undefined;
 
   constructor(private options: PoolOptions) {
     super();
+    this.armRecycling();
   }
 
   get idleGraceMs(): number {
@@ -74,6 +81,7 @@ export class ProcessPool extends EventEmitter<PoolEvents> implements ProcessSour
   configure(options: PoolOptions): void {
     if ((options.ffmpegPath ?? '') !== (this.options.ffmpegPath ?? '')) throw new Error('the FFmpeg path of a pool cannot change');
     this.options = options;
+    this.armRecycling();
   }
 
   /** Resolves the binary once and reports which one and its version. */
@@ -157,6 +165,7 @@ export class ProcessPool extends EventEmitter<PoolEvents> implements ProcessSour
   /** Stops every stream and process and waits until each process has exited. */
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.recycleTimer);
     const streams = [...this.named.values()];
     this.named.clear();
     await Promise.all(streams.map((s) => s.stop()));
@@ -200,6 +209,28 @@ export class ProcessPool extends EventEmitter<PoolEvents> implements ProcessSour
         return (released = held.source.stop());
       },
     };
+  }
+
+  /** Looks at every process on the recycle policy's period (only while the pool has one). */
+  private armRecycling(): void {
+    clearInterval(this.recycleTimer);
+    this.recycleTimer = undefined;
+    const o = this.options.recycle;
+    if (!o || (!(o.afterMs! > 0) && !(o.maxRssBytes! > 0))) return;
+    this.recycleTimer = setInterval(() => this.recycleDue(Date.now()), o.checkMs ?? DEFAULT_RECYCLE_CHECK_MS);
+    this.recycleTimer.unref?.();
+  }
+
+  /** Starts a replacement beside every process the policy says is due. */
+  recycleDue(now: number): void {
+    const o = this.options.recycle;
+    if (!o || this.closed) return;
+    for (const { capture } of this.entries.values()) {
+      if (!(capture instanceof Capture)) continue;
+      const stats = capture.stats();
+      const reason = recycleReason(o, { upSince: stats.upSince, pid: stats.pid }, now);
+      if (reason) void capture.recycle().then((recycled) => recycled !== undefined && this.emit('recycle', capture, reason, recycled));
+    }
   }
 
   private forgetUnused(): void {

@@ -71,6 +71,7 @@ export class Stream extends EventEmitter<StreamEvents> {
   private jpegFrames = 0;
   private bytes = 0;
   private restarts = 0;
+  private recycles = 0;
   private downgradeTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** A capture that could not even be built (bad options): the stream is failed with this until redefined. */
@@ -260,6 +261,7 @@ export class Stream extends EventEmitter<StreamEvents> {
       jpegFrames: this.jpegFrames,
       bytes: this.bytes,
       restarts: this.restarts,
+      recycles: this.recycles,
       viewers,
       droppedFrames,
       viewersRefused,
@@ -409,6 +411,9 @@ export class Stream extends EventEmitter<StreamEvents> {
       if (spawns++ > 0) this.restarts++;
     };
     const onExit = (exit: CaptureExit): void => this.onExit(role, lease, exit);
+    const onRecycle = (): void => {
+      this.recycles++;
+    };
     const onUnsupported = (reason: string): void => {
       if (role === 'main' && this.slots.main.active === lease) this.onUnsupported(reason);
     };
@@ -417,12 +422,14 @@ export class Stream extends EventEmitter<StreamEvents> {
     capture.on('spawn', onSpawn);
     capture.on('exit', onExit);
     capture.on('unsupported', onUnsupported);
+    capture.on('recycle', onRecycle);
     this.detachers.set(lease, () => {
       capture.off('frame', onFrame);
       capture.off('state', onState);
       capture.off('spawn', onSpawn);
       capture.off('exit', onExit);
       capture.off('unsupported', onUnsupported);
+      capture.off('recycle', onRecycle);
     });
     return lease;
   }
