@@ -37,9 +37,10 @@ describe('rate limit: thins without ever duplicating', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a 25 fps source read at 10 fps gives 10 frames a second (the bucket lets a first pair through)', async function () {
+  it('a 25 fps source read at 10 fps gives 10 frames a second (plus the first half second\'s burst)', async function () {
     const { frames, distinct } = await read(path.join(dir, 'fast.mkv'), 10);
-    assert.ok(frames >= 40 && frames <= 42, `${frames} frames of 100`);
+    // 4 s at 10 fps, and the bucket's 5 frames let through at the start where it refills 0.4 a frame.
+    assert.ok(frames >= 40 && frames <= 46, `${frames} frames of 100`);
     assert.equal(distinct, frames);
   });
 

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { CaptureEvents, CaptureLike, CaptureStats, CapturedFrame } from './capture';
+import { rateBurst } from '../ffmpeg/args';
 import { displaySource, grayBoxes, type Box, type CaptureOptions } from '../ffmpeg/options';
 import { GrayDecoder } from '../jpeg/jpeg-gray';
 import type { MjpegHttpSource } from './mjpeg-http-source';
@@ -12,16 +13,12 @@ export interface SharedConnection {
   release(): Promise<void>;
 }
 
-/**
- * Frames a camera may send back to back before the rate limit holds one back: two, so a camera that sends in uneven
- * pairs (VLC: 40/160 ms apart) keeps every frame, as FFmpeg's rate limit does (ffmpeg/args.ts rateLimit).
- */
-const RATE_BURST = 2;
 const PRODUCING: ReadonlySet<StreamState> = new Set(['healthy', 'degraded']);
 
 /**
  * An MJPEG-over-HTTP camera read without FFmpeg: its JPEGs pass through as they came (no decode, no encode), a
- * camera faster than the stream's rate thinned on average (a token bucket: never a frame of an uneven pair); gray
+ * camera faster than the stream's rate thinned on average (a token bucket, as FFmpeg's rate limit: never a frame of
+ * an unevenly paced camera at the stream's rate); gray
  * frames for motion are decoded from them at reduced size, one decode per size at a time, and delivered as frames
  * of their own when ready, so viewers never wait for motion's decode.
  *
@@ -37,7 +34,8 @@ export class HttpCapture extends EventEmitter<CaptureEvents> implements CaptureL
   readonly jpegEvery = 1;
   readonly binary = undefined;
   private readonly decoders: GrayDecoder[];
-  private tokens = RATE_BURST;
+  private readonly burst: number;
+  private tokens: number;
   private lastFrameAt: number | undefined;
   private readonly delivered: RateHealth;
   private deliveredState: 'healthy' | 'degraded' = 'healthy';
@@ -89,6 +87,9 @@ export class HttpCapture extends EventEmitter<CaptureEvents> implements CaptureL
     this.boxes = grayBoxes(options);
     this.decoders = this.boxes.map((b) => new GrayDecoder(b, { maxPixels }));
     this.delivered = new RateHealth(options.fps, healthIntervalMs);
+    // The same bucket as FFmpeg's rate limit, so both ways of reading a camera keep the same frames.
+    this.burst = rateBurst(options.fps);
+    this.tokens = this.burst;
   }
 
   get state(): StreamState {
@@ -165,7 +166,7 @@ export class HttpCapture extends EventEmitter<CaptureEvents> implements CaptureL
   private admit(now: number): boolean {
     const fps = this.options.fps;
     if (!(fps > 0)) return true;
-    if (this.lastFrameAt !== undefined) this.tokens = Math.min(RATE_BURST, this.tokens + ((now - this.lastFrameAt) / 1000) * fps);
+    if (this.lastFrameAt !== undefined) this.tokens = Math.min(this.burst, this.tokens + ((now - this.lastFrameAt) / 1000) * fps);
     this.lastFrameAt = now;
     if (this.tokens < 1) return false;
     this.tokens -= 1;

@@ -62,11 +62,18 @@ function inputArgs(n: Normalised, version: { major: number; minor: number } | un
   }
 }
 
-/** Frames a rate limit lets through back to back before it holds frames back: two, so a camera that sends in uneven pairs keeps every frame. */
-const RATE_BURST = 2;
+/**
+ * Frames a rate limit lets through back to back before it holds frames back: half a second's worth, at least two.
+ * A camera at the stream's own rate must keep every frame however unevenly they come: VLC sends pairs 40/160 ms apart,
+ * and on a loaded machine frames of any camera arrive in bursts of three and more (a two-frame bucket dropped 5 to
+ * 10% of a motion daemon's and VLC's frames at a load of 10). A faster camera is still thinned to the rate on average.
+ */
+export function rateBurst(fps: number): number {
+  return Math.max(2, Math.ceil(fps / 2));
+}
 
 /**
- * Thins the decoded frames to `fps` on average, never adding one: a token bucket of RATE_BURST frames refilled at
+ * Thins the decoded frames to `fps` on average, never adding one: a token bucket of rateBurst(fps) frames refilled at
  * `fps` per second of its clock (see RateClock; select's registers: 0 tokens, 1 the last time, 2 started).
  * FFmpeg's `fps` filter makes a constant rate instead: it duplicates frames to fill gaps and drops by rounding, so
  * a camera that paces unevenly (VLC sends pairs 40/160 ms apart) or sends fewer frames than asked lost pictures and
@@ -74,7 +81,8 @@ const RATE_BURST = 2;
  */
 export function rateLimit(fps: number, clock: RateClock = 'stream'): string {
   const t = clock === 'wall' ? 'time(0)' : 't';
-  const bucket = `if(ld(2)\\,min(${RATE_BURST}\\,ld(0)+max(0\\,${t}-ld(1))*${fps})\\,${RATE_BURST})`;
+  const burst = rateBurst(fps);
+  const bucket = `if(ld(2)\\,min(${burst}\\,ld(0)+max(0\\,${t}-ld(1))*${fps})\\,${burst})`;
   return `select=st(0\\,${bucket})\\;st(1\\,${t})\\;st(2\\,1)\\;if(isnan(${t})+gte(ld(0)\\,1)\\,st(0\\,ld(0)-1)*0+1\\,0)`;
 }
 
