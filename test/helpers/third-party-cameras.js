@@ -262,14 +262,17 @@ async function startVlc(clip, dir, { fps = 10, mime = 'multipart' } = {}) {
     '--sout', `#transcode{vcodec=MJPG,fps=${fps}}:standard{access=${access},mux=mpjpeg,dst=127.0.0.1:${port}/cam.mjpg}`];
   const asRoot = process.getuid && process.getuid() === 0;
   const child = asRoot ? spawnGroup('runuser', ['-u', 'nobody', '--', 'cvlc', ...vlcArgs], { logFile: log }) : spawnGroup('cvlc', vlcArgs, { logFile: log });
+  const url = `http://127.0.0.1:${port}/cam.mjpg`;
   try {
     await waitListening(port, child, 'vlc', log);
+    // VLC listens even when it cannot read its input (a clip in a folder that nobody may enter).
+    await waitServing(url, child, 'vlc', log);
   } catch (err) {
     await stopGroup(child);
     throw err;
   }
   return camera({
-    name: mime === 'multipart' ? 'vlc' : 'vlc-octet', url: `http://127.0.0.1:${port}/cam.mjpg`, clients: 'many',
+    name: mime === 'multipart' ? 'vlc' : 'vlc-octet', url, clients: 'many',
     contentType: mime === 'multipart' ? 'multipart' : 'octet-stream', fps, log, groups: () => [child], stop: () => stopGroup(child),
   });
 }
