@@ -19,13 +19,13 @@
 //   window; delivered counts real frames (not placeholders). Repeats: consecutive identical JPEGs (a re-encoding
 //   reader doubling a picture). Byte for byte (pass-through, the yardstick): JPEGs not from the camera, camera frames
 //   skipped.
+// - The cameras, relays, viewers and baseline FFmpegs run in a child process (test/helpers/camera-recorder.js) that
+//   takes every arrival time, away from the processes under load.
 // Run: npm run build && node bench/cameras.js   [--window S] (default 20)
-const { spawn } = require('node:child_process');
 const path = require('node:path');
-const { performance } = require('node:perf_hooks');
 
-const { startRig, CAMERAS } = require('../test/helpers/camera-rig.js');
-const { recordParts, judge, digest, BodyParts } = require('../test/helpers/mjpeg-record.js');
+const { CAMERAS } = require('../test/helpers/camera-rig.js');
+const { startRecorder } = require('../test/helpers/camera-recorder.js');
 const { startNodeRed } = require('../test/helpers/node-red-process.js');
 
 const FPS = 10;
@@ -50,29 +50,6 @@ function baselineArgs(url, boundary) {
     '-map', '0:v:0', '-vf', `fps=${FPS}`, '-an', '-sn', '-dn',
     '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-pix_fmt', 'yuvj420p', '-q:v', String(QUALITY), '-thread_type', 'slice',
     '-f', 'mpjpeg', '-boundary_tag', boundary, 'pipe:1'];
-}
-
-/** The baseline FFmpeg on `url`, its frames recorded as a viewer's are. */
-function baselineReader(url, boundary) {
-  const rec = { frames: [], error: undefined };
-  const child = spawn('ffmpeg', baselineArgs(url, boundary), { stdio: ['ignore', 'pipe', 'pipe'] });
-  const parts = new BodyParts(`multipart/x-mixed-replace; boundary=${boundary}`, (body) => {
-    rec.frames.push({ t: performance.now(), digest: digest(body), placeholder: false });
-  });
-  child.stdout.on('data', (c) => parts.push(c));
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr = (stderr + c).slice(-2000)));
-  child.on('error', (err) => (rec.error = err.message));
-  const exited = new Promise((r) => child.once('close', r));
-  child.once('close', (code) => {
-    if (!rec.stopping) rec.error = `ffmpeg exited ${code}: ${stderr.trim().split('\n').pop()}`;
-  });
-  rec.close = async () => {
-    rec.stopping = true;
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-  };
-  return rec;
 }
 
 function flowFor(endpoints) {
@@ -108,53 +85,38 @@ async function main() {
   console.log(`(buildArgs for kind 'http' ${same ? 'still builds exactly this' : `now builds: ${now.join(' ').replace(probe, 'URL')}`})`);
 
   const readers = [CLIENT, ...MODES, BASELINE];
-  const rig = await startRig(readers, { fps: FPS });
+  // Cameras, relays, viewers and the baseline FFmpegs live in a child process that takes every arrival time.
+  const rec = await startRecorder(readers, { fps: FPS });
   let nr;
-  const viewers = new Map();
-  const baselines = [];
   try {
-    nr = await startNodeRed(flowFor(rig.endpoints));
+    nr = await startNodeRed(flowFor(rec.endpoints));
     await new Promise((r) => setTimeout(r, SETTLE_MS));
-    for (const { id, reader, url } of rig.endpoints) {
-      if (reader === BASELINE) {
-        const b = baselineReader(url, FFMPEG_BOUNDARY);
-        baselines.push(b);
-        viewers.set(id, b);
-      } else {
-        viewers.set(id, recordParts(reader === CLIENT ? url : `http://127.0.0.1:${nr.port}/cams/${id}.mjpg`));
-      }
-    }
+    await rec.view(rec.endpoints.map(({ id, reader, url }) => {
+      if (reader === BASELINE) return { id, command: ['ffmpeg', ...baselineArgs(url, FFMPEG_BOUNDARY)], boundary: FFMPEG_BOUNDARY };
+      return { id, url: reader === CLIENT ? url : `http://127.0.0.1:${nr.port}/cams/${id}.mjpg` };
+    }));
     await new Promise((r) => setTimeout(r, WARMUP_MS));
-    const t0 = performance.now();
-    await new Promise((r) => setTimeout(r, WINDOW_MS));
-    const t1 = performance.now();
-    rig.check(t1);
+    const results = await rec.window(WINDOW_MS);
 
     console.log(`\nframes delivered / sent over ${WINDOW_MS / 1000} s, cameras at ${FPS} fps (ours: a node-red process, read mode → mjpeg-out → HTTP viewer)`);
     console.log(`${pad('camera', 16)}${pad('reader', 26)}${pad('delivered/sent', 20)}${pad('exact', 36)}vs baseline`);
     const names = { [CLIENT]: 'plain client (yardstick)', auto: 'ours, auto', ffmpeg: 'ours, FFmpeg', passthrough: 'ours, pass-through', [BASELINE]: "FFmpeg, today's args" };
     for (const camera of CAMERAS) {
-      const results = Object.fromEntries(readers.map((reader) => {
-        const ep = rig.endpoints.find((e) => e.camera === camera && e.reader === reader);
-        return [reader, judge(viewers.get(ep.id), ep.truth(), t0, t1)];
-      }));
-      const base = results[BASELINE].ratio;
+      const of = (reader) => results[`${camera.id}-${reader}`];
+      const base = of(BASELINE).ratio;
       for (const reader of readers) {
-        const r = results[reader];
-        const vs = MODES.includes(reader) ? (base ? `${(r.ratio / base).toFixed(2)}x` : `— (baseline 0)`) : '';
-        const err = viewers.get(`${camera.id}-${reader}`).error;
-        console.log(`${pad(camera.id, 16)}${pad(names[reader], 26)}${pad(fig(r), 20)}${pad(exactness(r, reader), 36)}${vs}${err ? `  [${err}]` : ''}`);
+        const r = of(reader);
+        const vs = MODES.includes(reader) ? (base ? `${(r.ratio / base).toFixed(2)}x` : '— (baseline 0)') : '';
+        console.log(`${pad(camera.id, 16)}${pad(names[reader], 26)}${pad(fig(r), 20)}${pad(exactness(r, reader), 36)}${vs}${r.viewerError ? `  [${r.viewerError}]` : ''}`);
       }
     }
   } finally {
-    for (const [, v] of viewers) if (!baselines.includes(v)) v.close();
-    await Promise.all(baselines.map((b) => b.close()));
     if (nr) {
       nr.child.kill('SIGTERM');
       await nr.exited;
       nr.cleanup();
     }
-    const left = await rig.stop();
+    const left = await rec.stop();
     if (left.length) throw new Error(`camera processes left: ${left.join(', ')}`);
   }
 }
