@@ -354,7 +354,7 @@ function judge(viewer, camera, t0, t1) {
   } else {
     sent = Math.round((camera.clip.fps * (t1 - t0)) / 1000);
     written = camera.sentBetween(t0, t1);
-    const n = camera.clip.frames.length;
+    const n = camera.clip.digests.length;
     let prev;
     for (const f of delivered) {
       const i = camera.clip.index.get(f.digest);

@@ -2,11 +2,9 @@
 // Real MJPEG cameras made by software nobody here wrote (Debian packages), for tests and benches: the `motion` daemon,
 // FFmpeg's own HTTP server (`-listen 1`, one client at a time, as an ESP32-CAM) and VLC. Each serves a clip generated
 // here with known content, on its own free loopback port, and runs in a process group of its own so that stop()
-// ends everything it started (VLC runs under runuser when we are root). What a camera sent is known two ways:
-// - cameras that take several clients (motion, VLC): a reference client connected straight to the camera records
-//   every part it receives (arrival time and a digest of the JPEG bytes);
-// - FFmpeg's server copies the clip's JPEGs (`-c:v copy`), so each JPEG it sends is a clip frame, found by its bytes;
-//   how many it sent up to a moment comes from its own `-progress` report, every 100 ms.
+// ends everything it started (VLC runs under runuser when we are root). FFmpeg's server copies the clip's JPEGs
+// (`-c:v copy`), so each JPEG it sends is a clip frame found by its bytes, and its `-progress` report (every 100 ms)
+// says how many it wrote; what motion and VLC sent is recorded by clients (mjpeg-record.js, camera-rig.js).
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -172,8 +170,8 @@ async function waitListening(port, child, name, logFile, timeoutMs = 20000) {
 
 /**
  * An MJPEG AVI of FFmpeg's `testsrc` (a frame counter on it: every frame a distinct picture) at `fps` for `seconds`,
- * readable by other users (VLC runs as nobody). Returns { file, fps, frames (the JPEGs in the file, in order),
- * digests, index: Map digest → frame number }.
+ * readable by other users (VLC runs as nobody). Returns { file, fps, digests (of the JPEGs in the file, in order),
+ * index: Map digest → frame number }.
  */
 async function makeClip(dir, { fps = 10, seconds = 60, size = SIZE, quality = 5, name = `clip-${fps}fps` } = {}) {
   fs.chmodSync(dir, 0o755);
@@ -182,15 +180,14 @@ async function makeClip(dir, { fps = 10, seconds = 60, size = SIZE, quality = 5,
     '-frames:v', String(Math.round(fps * seconds)), '-pix_fmt', 'yuvj420p', '-q:v', String(quality), '-c:v', 'mjpeg', file]);
   fs.chmodSync(file, 0o644);
   // The JPEGs as the file holds them: what `-c:v copy` sends.
-  const frames = splitJpegs(await runFfmpeg(['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', file, '-c:v', 'copy', '-f', 'mjpeg', 'pipe:1']))
-    .map((f) => Buffer.from(f));
+  const frames = splitJpegs(await runFfmpeg(['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', file, '-c:v', 'copy', '-f', 'mjpeg', 'pipe:1']));
   const digests = frames.map(digest);
   const index = new Map();
   digests.forEach((d, i) => {
     if (!index.has(d)) index.set(d, i);
   });
   if (index.size !== frames.length) throw new Error(`clip ${file}: ${frames.length} frames but ${index.size} distinct`);
-  return { file, fps, frames, digests, index };
+  return { file, fps, digests, index };
 }
 
 // ------------------------------------------------------------------------------------------------ cameras
