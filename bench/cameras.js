@@ -77,12 +77,17 @@ function exactness(r, reader) {
 
 async function main() {
   const { FFMPEG_BOUNDARY } = require(path.join(dist, 'core', 'jpeg', 'multipart-splitter.js'));
-  const { buildArgs } = require(path.join(dist, 'core', 'ffmpeg', 'args.js'));
-  const probe = 'http://127.0.0.1:1/cam';
-  const now = buildArgs({ source: probe, kind: 'http', fps: FPS, quality: QUALITY });
-  const same = JSON.stringify(now) === JSON.stringify(baselineArgs(probe, FFMPEG_BOUNDARY));
   console.log(`baseline: ffmpeg ${baselineArgs('URL', FFMPEG_BOUNDARY).join(' ')}`);
-  console.log(`(buildArgs for kind 'http' ${same ? 'still builds exactly this' : `now builds: ${now.join(' ').replace(probe, 'URL')}`})`);
+  // For the record only: whether today's buildArgs still builds the baseline for such a URL.
+  try {
+    const { buildArgs } = require(path.join(dist, 'core', 'ffmpeg', 'args.js'));
+    const probe = 'http://127.0.0.1:1/cam';
+    const now = buildArgs({ source: probe, kind: 'http', fps: FPS, quality: QUALITY });
+    const same = JSON.stringify(now) === JSON.stringify(baselineArgs(probe, FFMPEG_BOUNDARY));
+    console.log(`(buildArgs for kind 'http' ${same ? 'still builds exactly this' : `now builds: ${now.join(' ').replace(probe, 'URL')}`})`);
+  } catch (err) {
+    console.log(`(buildArgs not compared: ${err.message})`);
+  }
 
   const readers = [CLIENT, ...MODES, BASELINE];
   // Cameras, relays, viewers and the baseline FFmpegs live in a child process that takes every arrival time.
