@@ -30,6 +30,8 @@ export interface CaptureEvents {
   exit: [exit: CaptureExit];
   /** recycle() replaced the process (pid: the new one) without a gap: not a restart. */
   recycle: [pid: number];
+  /** The camera answered with MJPEG (our own client, pass-through). */
+  mjpeg: [];
   /** The source answered, but not with what this capture reads (a pass-through camera that does not send MJPEG). */
   unsupported: [reason: string];
 }

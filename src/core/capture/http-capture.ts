@@ -68,6 +68,7 @@ export class HttpCapture extends EventEmitter<CaptureEvents> implements CaptureL
   };
   private readonly onConnect = (): void => {
     this.emit('spawn', ++this.spawns);
+    this.emit('mjpeg');
   };
   private readonly onFrame = (jpeg: Buffer): void => this.frame(jpeg);
   private readonly onUnsupported = (reason: string): void => {

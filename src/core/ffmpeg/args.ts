@@ -3,8 +3,7 @@
  * that feeds every output from the same decoded frames, and the outputs on their pipes.
  *
  * Arguments target FFmpeg >= 5.0 (checked against Debian's 5.1) unless `ffmpegVersion` says otherwise: in 4.x
- * the RTSP `-timeout` option meant "listen for an incoming connection" (the socket timeout was `-stimeout`), and
- * `-reconnect_on_network_error` only arrived in 4.3.
+ * the RTSP `-timeout` option meant "listen for an incoming connection" (the socket timeout was `-stimeout`).
  */
 
 import { FFMPEG_BOUNDARY } from '../jpeg/multipart-splitter';
@@ -14,10 +13,12 @@ import { hostPort, SourceConfigError } from './source-url';
 const RTSP_INPUT = ['-rtsp_transport', 'tcp', '-timeout', '5000000'];
 /** FFmpeg < 5: `-timeout` would put the RTSP demuxer in listen mode; the socket timeout was `-stimeout`. */
 const RTSP_INPUT_LEGACY = ['-rtsp_transport', 'tcp', '-stimeout', '5000000'];
-const HTTP_INPUT = ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_on_network_error', '1',
-  '-reconnect_delay_max', '5', '-rw_timeout', '10000000'];
-/** FFmpeg < 4.3 has no -reconnect_on_network_error. */
-const HTTP_INPUT_LEGACY = ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '5', '-rw_timeout', '10000000'];
+/**
+ * FFmpeg reconnects a stream that ends or drops. Not a connection that fails (-reconnect_on_network_error): the
+ * supervisor restarts FFmpeg anyway, and a camera that refuses a second client must be known to do so at once, not
+ * after FFmpeg's own retries (about 4 s).
+ */
+const HTTP_INPUT = ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '5', '-rw_timeout', '10000000'];
 /**
  * Live network input: FFmpeg otherwise studies up to 5 s of the stream before its first frame (it waits for the frame
  * rate it cannot read from the stream), which every start, restart and demand switch of a live camera pays. 1 s of
@@ -47,11 +48,14 @@ function inputArgs(n: Normalised, version: { major: number; minor: number } | un
     case 'rtsp':
       return [...(versionBelow(version, 5, 0) ? RTSP_INPUT_LEGACY : RTSP_INPUT), ...LIVE_PROBE];
     case 'http':
-      return [...(versionBelow(version, 4, 3) ? HTTP_INPUT_LEGACY : HTTP_INPUT), ...LIVE_PROBE];
+      return [...HTTP_INPUT, ...LIVE_PROBE];
     case 'mjpeg-http':
-      // The MJPEG demuxer stamps a camera's frames at 25 fps whatever it sends, so the fps filter would drop most
-      // of a 10 fps camera's frames: arrival time is the only true clock such a stream has.
-      return [...(versionBelow(version, 4, 3) ? HTTP_INPUT_LEGACY : HTTP_INPUT), ...LIVE_PROBE, '-use_wallclock_as_timestamps', '1'];
+      // A camera known to answer MJPEG (stream/camera-access.ts): its JPEGs are found by their markers, not by
+      // FFmpeg's multipart reader, which trusts every part's Content-Length and gives up on a camera that gets one
+      // wrong (VLC's first part to each client). The demuxer stamps 25 fps whatever the camera sends; the rate limit
+      // counts by the wall clock instead (rateClock). Arrival stamps (-use_wallclock_as_timestamps) are no better:
+      // two JPEGs read at once get the same one, and the encoder stops on it ("Invalid pts (0) <= last (0)").
+      return [...HTTP_INPUT, ...LIVE_PROBE, '-f', 'mjpeg'];
     case 'file':
       return [...(n.loop ? ['-stream_loop', '-1'] : []), ...(n.realtime ? ['-re'] : [])];
     case 'device':

@@ -17,12 +17,12 @@ export class StreamAccel {
   private stable = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private disposed = false;
+  /** The probe failed: the stream decodes in software (the provider has said why). */
+  private unavailable = false;
 
   constructor(
     private provider: AccelProvider,
     private readonly replan: (mode: 'now' | 'grace') => void,
-    /** The probe failed: the stream decodes in software (the provider has said why). */
-    private readonly onUnavailable: () => void,
   ) {
     provider.resolve().then(
       ({ plan }) => {
@@ -32,7 +32,9 @@ export class StreamAccel {
         this.replan('grace');
       },
       () => {
-        if (!this.disposed) this.onUnavailable();
+        if (this.disposed) return;
+        this.unavailable = true;
+        this.replan('grace');
       },
     );
   }
@@ -43,7 +45,7 @@ export class StreamAccel {
 
   /** Still probing: nothing should start yet. */
   get pending(): boolean {
-    return this.plan === undefined;
+    return this.plan === undefined && !this.unavailable;
   }
 
   get fallback(): HwaccelFallback | undefined {

@@ -3,28 +3,41 @@ import type { StreamDefinition } from './model';
 
 /**
  * What a stream has learned about reaching its camera, for the definition in force (by its base signature; a new
- * definition starts afresh): whether it answered with something other than MJPEG (read mode auto then reads it with
- * FFmpeg) and whether it refused a second connection (outputs then change by reconnecting, never two at once).
+ * definition starts afresh): what it answered (MJPEG or not: how it is read follows) and whether it refused a second
+ * connection (outputs then change by reconnecting, never two at once).
  */
 export class CameraAccess {
-  private notMjpeg: string | undefined;
+  /** What the camera of the definition with base `answerFor` answered: MJPEG, or something else. */
+  private answer: 'mjpeg' | 'other' | undefined;
+  private answerFor: string | undefined;
   private oneClient: string | undefined;
 
   /**
-   * The definition with its way of reading decided: in read mode auto an http(s) camera is read by our own client
-   * (pass-through) until it answers with something other than MJPEG, then by FFmpeg.
+   * The definition with its way of reading decided. An http(s) camera is first read by our own client, which learns
+   * what it answers: read mode auto keeps it for MJPEG (pass-through) and hands anything else to FFmpeg; read mode
+   * ffmpeg hands it to FFmpeg either way, told to read JPEGs (`-f mjpeg`) when the camera sends MJPEG: FFmpeg's
+   * multipart reader trusts every part's Content-Length and gives up on a camera that gets one wrong (VLC's first
+   * part), and its timestamps would be invented.
    */
   howRead(def: StreamDefinition, base: string): StreamDefinition {
-    if (def.read === undefined || def.read === 'ffmpeg') return def;
-    const passthrough = def.read === 'passthrough' || (isHttpSource(def.capture) && this.notMjpeg !== base);
-    return passthrough === (def.capture.passthrough === true) ? def : { ...def, capture: { ...def.capture, passthrough } };
+    if (def.read === undefined || (def.read !== 'passthrough' && !isHttpSource(def.capture))) return def;
+    const answer = this.answerFor === base ? this.answer : undefined;
+    let capture = def.capture;
+    if (def.read === 'passthrough' || (def.read === 'auto' && answer !== 'other') || (def.read === 'ffmpeg' && answer === undefined)) {
+      capture = { ...capture, passthrough: true };
+    } else {
+      capture = { ...capture, passthrough: false, kind: answer === 'mjpeg' ? 'mjpeg-http' : 'http' };
+    }
+    return capture.passthrough === def.capture.passthrough && capture.kind === def.capture.kind ? def : { ...def, capture };
   }
 
-  /** The camera answered with something other than MJPEG; true when that changes how it is read (mode auto, first time). */
-  answeredNotMjpeg(def: StreamDefinition, base: string): boolean {
-    if (def.read !== 'auto' || this.notMjpeg === base) return false;
-    this.notMjpeg = base;
-    return true;
+  /** The camera answered (MJPEG or not); true when that changes how it is read. */
+  answered(def: StreamDefinition, base: string, mjpeg: boolean): boolean {
+    const before = this.howRead(def, base);
+    this.answerFor = base;
+    this.answer = mjpeg ? 'mjpeg' : 'other';
+    const after = this.howRead(def, base);
+    return before.capture.passthrough !== after.capture.passthrough || before.capture.kind !== after.capture.kind;
   }
 
   /** Whether a second connection to the camera may be opened beside a running one (make before break). */

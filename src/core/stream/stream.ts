@@ -7,6 +7,7 @@ import { StreamAccel } from './accel';
 import { CameraAccess } from './camera-access';
 import { sumCounters } from './counters';
 import { streamFrame } from './frame';
+import { streamState } from './state';
 import { covers, planProcesses, type ProcessPlan } from './demand-plan';
 import {
   StreamConflictError, type AccelProvider, type Demand, type ProcessSource, type ReleaseMode, type StateChange,
@@ -283,18 +284,8 @@ export class Stream extends EventEmitter<StreamEvents> {
       this.accel.redeployed(provider);
       return;
     }
-    if (!this.accel && !provider) return;
     this.accel?.dispose();
-    this.accel = undefined;
-    if (!provider) return;
-    const accel: StreamAccel = new StreamAccel(provider, (mode) => this.apply(mode), () => {
-      // The probe failed: decode in software (the provider has said why).
-      if (this.accel !== accel) return;
-      accel.dispose();
-      this.accel = undefined;
-      this.apply('grace');
-    });
-    this.accel = accel;
+    this.accel = provider ? new StreamAccel(provider, (mode) => this.apply(mode)) : undefined;
   }
 
   private onExit(role: Role, lease: StreamLease, exit: CaptureExit): void {
@@ -330,11 +321,16 @@ export class Stream extends EventEmitter<StreamEvents> {
     return planProcesses({ def: this.access.howRead(owner.def, owner.base), demands, hwPlan: this.accel?.activePlan, accelPending: this.accel?.pending });
   }
 
-  /** A pass-through camera that does not send MJPEG: in read mode auto, FFmpeg reads it from now on. */
-  private onUnsupported(reason: string): void {
+  /**
+   * Our own client heard what the camera answers (MJPEG, or `reason` why not): when that changes how it is read
+   * (auto: not MJPEG; FFmpeg mode: its first answer), the processes follow at once.
+   */
+  private onAnswer(mjpeg: boolean, reason?: string): void {
     const owner = [...this.owners.values()].find((o) => !o.parked);
-    if (!owner || !this.access.answeredNotMjpeg(owner.def, owner.base)) return;
-    this.emit('note', 'info', `${reason.replace(/: use the camera's MJPEG stream URL, or read it through FFmpeg/, '')}: reading it with FFmpeg`);
+    if (!owner || !this.access.answered(owner.def, owner.base, mjpeg)) return;
+    if (!mjpeg && owner.def.read === 'auto') {
+      this.emit('note', 'info', `${(reason ?? '').replace(/: use the camera's MJPEG stream URL, or read it through FFmpeg/, '')}: reading it with FFmpeg`);
+    }
     this.apply('now');
   }
 
@@ -346,12 +342,15 @@ export class Stream extends EventEmitter<StreamEvents> {
     if (this.stopped) return;
     const plan = this.plan();
     let downgrade = false;
+    // A camera that serves one client changes outputs only by reconnecting (a second or so of placeholder): while its
+    // process still covers what is needed, it keeps its outputs rather than pay that for fewer.
+    const oneClient = !this.access.allowsTwo([...this.owners.values()].find((o) => !o.parked)?.base);
     for (const role of ['main', 'detect'] as const) {
       const want = plan[role];
       const slot = this.slots[role];
       const have = slot.next ?? slot.active;
-      if (want && have && have.key !== sourceSignature(want) && covers(have.capture.options, want) && mode !== 'now') {
-        downgrade = true;
+      if (want && have && have.key !== sourceSignature(want) && covers(have.capture.options, want) && (mode !== 'now' || oneClient)) {
+        if (!oneClient) downgrade = true;
         continue;
       }
       try {
@@ -415,13 +414,17 @@ export class Stream extends EventEmitter<StreamEvents> {
       this.recycles++;
     };
     const onUnsupported = (reason: string): void => {
-      if (role === 'main' && this.slots.main.active === lease) this.onUnsupported(reason);
+      if (role === 'main' && this.slots.main.active === lease) this.onAnswer(false, reason);
+    };
+    const onMjpeg = (): void => {
+      if (role === 'main' && this.slots.main.active === lease) this.onAnswer(true);
     };
     capture.on('frame', onFrame);
     capture.on('state', onState);
     capture.on('spawn', onSpawn);
     capture.on('exit', onExit);
     capture.on('unsupported', onUnsupported);
+    capture.on('mjpeg', onMjpeg);
     capture.on('recycle', onRecycle);
     this.detachers.set(lease, () => {
       capture.off('frame', onFrame);
@@ -429,6 +432,7 @@ export class Stream extends EventEmitter<StreamEvents> {
       capture.off('spawn', onSpawn);
       capture.off('exit', onExit);
       capture.off('unsupported', onUnsupported);
+      capture.off('mjpeg', onMjpeg);
       capture.off('recycle', onRecycle);
     });
     return lease;
@@ -471,28 +475,15 @@ export class Stream extends EventEmitter<StreamEvents> {
   // --- state ------------------------------------------------------------------------------------------
 
   private updateState(): void {
-    // Without a viewer, a stream with a detect source runs only its sub-stream: that one's state is the stream's.
-    const detect = this.slots.detect.active?.capture;
-    const main = this.slots.main.active?.capture ?? detect;
-    let state: StreamState = this.failure ? 'failed' : main?.state ?? 'idle';
-    let reason: string | undefined = this.failure;
-    let retries = 0;
-    if (main) {
-      retries = main.stats().retries;
-      if (state !== 'healthy') reason = main.reason;
-    } else if (this.owners.size === 0 && (this.users.size > 0 || this.refusals.size > 0)) {
-      const refusal = this.refusals.values().next().value;
-      reason = refusal ?? 'no source node defines this stream';
-      // Mid-deploy a consumer may be built before its source: only a finished deploy makes a missing source a fault.
-      if (refusal !== undefined || this.settled) state = 'failed';
-    }
-    if (state === 'healthy' && detect && detect !== main && !PRODUCING.has(detect.state) && detect.state !== 'starting') {
-      state = 'degraded';
-      reason = `detect source ${detect.state}${detect.stats().lastError ? `: ${detect.stats().lastError}` : ''}`;
-    } else if (state === 'healthy' && this.accel?.fallback?.reason) {
-      state = 'degraded';
-      reason = this.accel.fallback.reason;
-    }
+    const { state, reason, retries } = streamState({
+      main: this.slots.main.active?.capture,
+      detect: this.slots.detect.active?.capture,
+      failure: this.failure,
+      undefinedStream: this.owners.size === 0
+        ? { refusal: this.refusals.values().next().value, users: this.users.size > 0, deployed: this.settled }
+        : undefined,
+      fallbackReason: this.accel?.fallback?.reason,
+    });
     if (state === this.current.state && reason === this.current.reason) return;
     this.current = { state, previous: this.current.state, reason, retries, time: Date.now() };
     // A stopped stream's last picture is history: a still request starts it again instead of serving that.
