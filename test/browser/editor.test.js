@@ -478,4 +478,51 @@ describe('editor (real node-red, Debian Chromium)', function () {
     assert.ok(texts.length > 300, `${texts.length} texts`);
     assert.deepEqual(texts.filter(([, v]) => OTHER_NAMES.test(v)).map(([w, v]) => `${w}: ${v}`), []);
   });
+  it('the examples as imported: the broker dialog shows core-mosquitto and 1883, never a raw variable, and its description says what to change', async function () {
+    const dir = path.join(__dirname, '..', '..', 'examples');
+    const flows = fs.readdirSync(dir).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));
+    // Every example, as Import ▸ Examples brings them in: each MQTT one brings the same broker node, which Node-RED has once.
+    const failed = await page.evaluate((list) => {
+      const errors = [];
+      for (const flow of list) {
+        const fresh = flow.filter((n) => !RED.nodes.node(n.id) && !RED.nodes.workspace(n.id));
+        try {
+          RED.view.importNodes(fresh, { generateIds: false, addFlow: false });
+        } catch (err) {
+          errors.push(err.message);
+        }
+      }
+      return errors;
+    }, flows);
+    assert.deepEqual(failed, []);
+    const brokers = await page.evaluate(() => {
+      const list = [];
+      RED.nodes.eachConfig((c) => {
+        if (c.type === 'mqtt-broker') list.push(c.id);
+      });
+      return list;
+    });
+    assert.deepEqual(brokers, ['glimpser-ha-broker']);
+    const invalid = await page.evaluate(
+      (ids) => ids.filter((id) => RED.nodes.node(id) && RED.nodes.node(id).valid === false).map((id) => [id, RED.nodes.node(id).validationErrors]),
+      flows.flat().map((n) => n.id),
+    );
+    // Valid, but for the second metrics node (the demo and the health example each bring one, and one serves every
+    // camera): it says so, as the runtime would refuse it.
+    const why = (p) => `${p} is also served by "demo metrics": one metrics node serves every camera, so one is enough (delete this one, or give it other paths)`;
+    assert.deepEqual(invalid, [['9e417a0c0000000a', [why('/glimpser/metrics'), why('/glimpser/health')]]]);
+    await openDialog('glimpser-ha-broker');
+    const dialog = await page.evaluate(() => ({
+      name: $('#node-config-input-name').val(),
+      server: $('#node-config-input-broker').val(),
+      port: $('#node-config-input-port').val(),
+      raw: $('.red-ui-tray input').filter((i, el) => /\$\{/.test(el.value)).map((i, el) => el.id).get(),
+      tabs: $('.red-ui-tray .red-ui-tab').map((i, el) => $(el).text().trim()).get(),
+      info: RED.nodes.node('glimpser-ha-broker').info,
+    }));
+    await closeDialog();
+    assert.deepEqual({ name: dialog.name, server: dialog.server, port: dialog.port, raw: dialog.raw }, { name: 'Home Assistant broker', server: 'core-mosquitto', port: '1883', raw: [] });
+    assert.ok(dialog.tabs.includes('Description'), `tabs: ${dialog.tabs}`);
+    assert.match(dialog.info, /enter an MQTT user and password/);
+  });
 });

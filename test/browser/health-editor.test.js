@@ -81,8 +81,8 @@ describe('stream-health and metrics editors (a real node-red, Debian\'s Chromium
         const node = { scope: 'stream', stream: 'front' };
         return {
           interval: intervals.map((v) => health.interval.validate.call(node, v) === true),
-          path: paths.map((v) => metrics.path.validate.call({ healthPath: '/health-x' }, v) === true),
-          healthPath: paths.map((v) => metrics.healthPath.validate.call({ path: '/metrics-x' }, v) === true),
+          path: paths.map((v) => metrics.path.validate.call({ id: 'mOk', healthPath: '/health-x' }, v) === true),
+          healthPath: paths.map((v) => metrics.healthPath.validate.call({ id: 'mOk', path: '/metrics-x' }, v) === true),
         };
       },
       { intervals: INTERVALS, paths: PATHS },
@@ -154,6 +154,8 @@ describe('stream-health and metrics editors (a real node-red, Debian\'s Chromium
       await page.locator(selector).fill('');
       await page.locator(selector).pressSequentially(text);
     };
+    // The previous test's tray may still be closing: an edit asked for meanwhile is dropped.
+    await page.waitForFunction(() => $('.red-ui-tray').length === 0);
     await page.evaluate(() => RED.editor.edit(RED.nodes.node('hNamed')));
     await page.waitForSelector('#node-input-interval', { state: 'visible' });
     await page.waitForTimeout(500);
