@@ -6,6 +6,7 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
+const { withBroker } = require('./demo-flow');
 
 const root = path.resolve(__dirname, '..');
 const userDir = process.env.GLIMPSER_USER_DIR || path.join(root, '.node-red-data');
@@ -31,7 +32,8 @@ function installDemoFlow() {
     console.log(`Keeping your flows in ${flowFile} (GLIMPSER_RESET_DEMO=1 npm start restores the demo).`);
     return;
   }
-  fs.copyFileSync(path.join(root, 'examples', 'demo.json'), flowFile);
+  const demo = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'demo.json'), 'utf8'));
+  fs.writeFileSync(flowFile, `${JSON.stringify(withBroker(demo), null, 2)}\n`);
 }
 
 async function startBroker() {
@@ -87,8 +89,11 @@ async function main() {
       const base = `http://127.0.0.1:${running[1]}`;
       console.log('');
       console.log(`  Node-RED editor:   ${base}/`);
+      console.log(`  Viewer page:       ${base}/glimpser/`);
       console.log(`  Demo stream:       ${base}/glimpser/demo.mjpg`);
       console.log(`  Demo still image:  ${base}/glimpser/demo.jpg`);
+      console.log(`  Metrics:           ${base}/glimpser/metrics`);
+      console.log(`  Health:            ${base}/glimpser/health`);
       console.log(`  MQTT broker:       mqtt://${mqtt.host}:${mqtt.port}${mqtt.embedded ? ' (embedded aedes)' : ''}; motion on glimpser/demo/motion`);
       console.log('');
     }

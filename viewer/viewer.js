@@ -35,8 +35,10 @@
   document.title = text('title');
   $('title').textContent = text('title');
   $('smooth-label').textContent = text('smooth');
+  $('smooth-hint').textContent = text('smoothShort');
   $('smooth-switch').title = text('smoothHint');
   $('aware-label').textContent = text('motionAware');
+  $('aware-hint').textContent = text('motionAwareShort', idleFps);
   $('aware-switch').title = text('motionAwareHint');
   $('smooth').checked = smooth;
   $('aware').checked = aware;
@@ -62,7 +64,7 @@
     const m = e.data;
     const t = tiles.get(m.id);
     if (m.type === 'size') {
-      if (t) t.canvas.style.aspectRatio = m.width + ' / ' + m.height;
+      if (t) setAspect(t, m.width, m.height);
     } else if (m.type === 'stats') {
       lastStats = m;
       for (const [id, s] of Object.entries(m.tiles)) {
@@ -140,12 +142,12 @@
     flags.append(motion, badge);
     cap.append(name, fps);
     el.append(canvas, flags, cap, note);
-    const t = { el, canvas, name, badge, fps, note, info, renderer: null };
+    const t = { el, canvas, name, badge, fps, note, info, renderer: null, aspect: 0 };
     if (offscreen) {
       const off = canvas.transferControlToOffscreen();
       worker.postMessage({ type: 'canvas', id: info.id, canvas: off }, [off]);
     } else {
-      t.renderer = new GlimpserRender.TileRenderer(canvas, (w, h) => (canvas.style.aspectRatio = w + ' / ' + h));
+      t.renderer = new GlimpserRender.TileRenderer(canvas, (w, h) => setAspect(t, w, h));
     }
     el.addEventListener('click', () => {
       if (!fullId && !gesture.moved) openFull(info.id);
@@ -189,7 +191,63 @@
       before = t.el;
     }
     $('empty').hidden = list.length > 0;
+    scheduleLayout();
     scheduleSubscribe();
+  }
+
+  // --- layout: tiles as large as the window allows ----------------------------------------------------
+  // One camera fills the window, sixteen make a 4×4 grid: the column count that gives the widest tiles with every
+  // row in view. Below MIN_TILE_PX that would be too small to see anything: tiles keep that width and the page scrolls.
+  const MIN_TILE_PX = 160;
+  const DEFAULT_ASPECT = 16 / 9;
+
+  function setAspect(t, w, h) {
+    t.canvas.style.aspectRatio = w + ' / ' + h;
+    const aspect = w / h;
+    if (Math.abs(aspect - t.aspect) > 0.01) {
+      t.aspect = aspect;
+      scheduleLayout();
+    }
+  }
+
+  /** The pictures' usual shape: the median of the tiles' known aspect ratios. */
+  function typicalAspect() {
+    const known = [...tiles.values()].map((t) => t.aspect).filter((a) => a > 0).sort((a, b) => a - b);
+    return known.length ? known[Math.floor(known.length / 2)] : DEFAULT_ASPECT;
+  }
+
+  function layout() {
+    const n = grid.children.length;
+    if (n === 0) return;
+    const style = getComputedStyle(grid);
+    const gap = parseFloat(style.columnGap) || 0;
+    const width = grid.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const top = grid.getBoundingClientRect().top + window.scrollY;
+    const height = window.innerHeight - top - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+    const aspect = typicalAspect();
+    let best = { cols: 1, tile: 0 };
+    for (let cols = 1; cols <= n; cols++) {
+      const rows = Math.ceil(n / cols);
+      const tile = Math.min((width - gap * (cols - 1)) / cols, ((height - gap * (rows - 1)) / rows) * aspect);
+      if (tile > best.tile) best = { cols, tile };
+    }
+    if (best.tile < MIN_TILE_PX) {
+      const cols = Math.max(1, Math.min(n, Math.floor((width + gap) / (MIN_TILE_PX + gap))));
+      best = { cols, tile: (width - gap * (cols - 1)) / cols };
+    }
+    grid.style.setProperty('--cols', String(best.cols));
+    grid.style.setProperty('--tile', Math.floor(best.tile) + 'px');
+  }
+
+  let layoutFrame = 0;
+  function scheduleLayout() {
+    if (layoutFrame) return;
+    layoutFrame = requestAnimationFrame(() => {
+      layoutFrame = 0;
+      layout();
+      // Tiles changed size: each asks for a picture of its new size.
+      scheduleSubscribe();
+    });
   }
 
   // --- what the worker should receive -----------------------------------------------------------
@@ -230,7 +288,7 @@
 
   // A hidden page receives nothing: the server stops sending, and its endpoints lose these viewers.
   document.addEventListener('visibilitychange', scheduleSubscribe);
-  window.addEventListener('resize', scheduleSubscribe);
+  window.addEventListener('resize', scheduleLayout);
 
   $('smooth').addEventListener('change', (e) => {
     smooth = e.target.checked;

@@ -11,6 +11,8 @@ export const POOL_RULES = {
   backoffCap: { min: 0.1, max: 600, fallback: 30 },
   // 0: automatic, 10 frame intervals of each stream and at least 5 s (see stallLimitMs).
   stallTimeout: { min: 0, max: 300, fallback: 0 },
+  // Threads FFmpeg decodes each camera with; 0: FFmpeg chooses (src/core/ffmpeg/args.ts accepts 0 to 64).
+  decoderThreads: { min: 0, max: 64, fallback: 1, integer: true },
 } satisfies Record<string, NumberRule>;
 
 export const SOURCE_RULES = {

@@ -11,6 +11,7 @@ export interface PoolConfigDef {
   backoffBase?: string | number;
   backoffCap?: string | number;
   stallTimeout?: string | number;
+  decoderThreads?: string | number;
 }
 
 export interface PoolConfig {
@@ -34,6 +35,7 @@ export function readPoolConfig(def: PoolConfigDef, _: Translate): PoolConfig {
     options: {
       ffmpegPath: typeof def.ffmpegPath === 'string' && def.ffmpegPath.trim() !== '' ? def.ffmpegPath.trim() : undefined,
       idleGraceMs: values.idleGrace * 1000,
+      decoderThreads: values.decoderThreads,
       supervisor: {
         backoff: { baseMs, capMs, jitter: 0.2 },
         // Empty or 0: 10 frame intervals of each stream, at least 5 s (see stallLimitMs).

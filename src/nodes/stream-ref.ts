@@ -1,11 +1,12 @@
 import type { NodeDef, NodeRedRuntime } from './red-types';
 import { trimmed } from './config';
+import { nameFromSource } from './source-name';
 
 export const SOURCE_TYPE = 'glimpser-ffmpeg-source';
 
-/** The stream an ffmpeg-source node defines: its Stream field, else the last part of its source, else its id. */
+/** The stream an ffmpeg-source node defines: its Stream field, else a name from its source (see nameFromSource), else its id. */
 export function streamNameOf(def: NodeDef): string {
-  return trimmed(def.name) || trimmed(def.source).replace(/^.*[/:@]/, '') || def.id;
+  return trimmed(def.name) || nameFromSource(trimmed(def.source)) || def.id;
 }
 
 export interface StreamRef {

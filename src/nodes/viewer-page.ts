@@ -11,7 +11,7 @@ import type { NodeRedRuntime } from './red-types';
  * The viewer page: every mjpeg-out endpoint of the runtime on one page, at `glimpser.viewerPath` of settings.js
  * (default /glimpser/, below httpNodeRoot). A node set of its own with no node type: the page belongs to the
  * runtime, not to one node, and the user can switch it off with `glimpser: { viewerPath: false }` (or by disabling
- * this set in the palette manager).
+ * this node set through Node-RED's admin API; the palette manager lists only sets with node types).
  */
 interface GlimpserSettings {
   /** Path of the page below httpNodeRoot; false: no page. */
@@ -23,7 +23,7 @@ interface GlimpserSettings {
 const DEFAULT_PATH = '/glimpser';
 /** Strings of the page, translated by the runtime's catalog (nodes/locales/<lang>/viewer-page.json). */
 const PAGE_KEYS = [
-  'title', 'smooth', 'smoothHint', 'motionAware', 'motionAwareHint', 'noCameras', 'connecting', 'reconnecting', 'close',
+  'title', 'smooth', 'smoothHint', 'smoothShort', 'motionAware', 'motionAwareHint', 'motionAwareShort', 'noCameras', 'connecting', 'reconnecting', 'close',
   'fps', 'motion', 'placeholder', 'zoomHint',
   'state.idle', 'state.starting', 'state.healthy', 'state.degraded', 'state.recovering', 'state.failed',
   'gone.removed', 'gone.unknown', 'gone.closed', 'gone.evicted', 'gone.too-many-viewers', 'gone.too-many-tiles',

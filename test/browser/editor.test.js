@@ -14,6 +14,8 @@ const { FIELD_RULES } = require('../../dist/nodes/field-rules');
 const { readNumber, rangeMessage } = require('../../dist/nodes/config');
 const { readPoolConfig } = require('../../dist/nodes/pool-config');
 const { parseRegions } = require('../../dist/core/motion/roi');
+const { streamNameOf } = require('../../dist/nodes/stream-ref');
+const pkg = require('../../package.json');
 
 const TAB = 'tab1';
 const FLOW = [
@@ -26,6 +28,19 @@ const FLOW = [
   { id: 'motion', type: 'glimpser-motion-detect', z: TAB, name: '', stream: 'front', analysisWidth: 240, analysisHeight: 180, pixelThreshold: 0.08, minArea: 80, noiseFactor: 3, startFrames: 3, quietSeconds: 5, cooldownSeconds: 1, staleSeconds: 10, regions: '', topicPrefix: 'glimpser', discovery: true, cameraEntity: true, discoveryPrefix: 'homeassistant', haStatusTopic: 'homeassistant/status', discoveryDelay: 2, sensorName: 'Motion', attachImage: false, x: 360, y: 200, wires: [[]] },
 ];
 const OURS = ['glimpser-ffmpeg-source', 'glimpser-mjpeg-out', 'glimpser-motion-detect'];
+/** Every node type with an editor file: the palette's five and the two config nodes. */
+const ALL_TYPES = Object.keys(pkg['node-red'].nodes).filter((t) => t !== 'glimpser-viewer-page');
+/** Names of our nodes that are not the palette's: none of these may reach a text a user reads. */
+const OTHER_NAMES = /(?<![\w-])(?:ffmpeg[- ]source|mjpeg-out|motion-detect|process[- ]pool|hwaccel-config|stream-health)(?![\w-])/i;
+
+/** GitHub's (and npm's) anchor for a README heading. */
+function anchorOf(heading) {
+  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+}
+const README_ANCHORS = new Set(
+  fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8').split('\n').filter((l) => /^#{1,4} /.test(l)).map((l) => anchorOf(l.replace(/^#+ /, ''))),
+);
+const PACKAGE_PAGE = `https://www.npmjs.com/package/${pkg.name}`;
 const KEY_RE = /\b(?:process-pool|ffmpeg-source|mjpeg-out|motion-detect)\.[a-zA-Z]+\.[a-zA-Z]/;
 
 describe('editor (real node-red, Debian Chromium)', function () {
@@ -335,5 +350,179 @@ describe('editor (real node-red, Debian Chromium)', function () {
     assert.match(helps['glimpser-ffmpeg-source'], /glimpser\/&lt;stream&gt;\/motion/);
     assert.match(helps['glimpser-ffmpeg-source'], /\/glimpser\/&lt;stream&gt;\.mjpg/);
     assert.match(helps['glimpser-motion-detect'], /Birth message: topic <code>glimpser\/status<\/code>/);
+  });
+  it('a camera from the palette is "camera 1", the next "camera 2"; a wired mjpeg out and motion follow; a URL names it after its host and path', async function () {
+    const drop = async (type, y) => {
+      const before = await page.evaluate((t) => RED.nodes.filterNodes({ type: t }).map((n) => n.id), type);
+      const chart = await page.locator('#red-ui-workspace-chart').boundingBox();
+      await page.dragAndDrop(`.red-ui-palette-node[data-palette-type="${type}"]`, '#red-ui-workspace-chart', { targetPosition: { x: Math.min(500, chart.width - 100), y } });
+      const added = await page.waitForFunction(({ t, ids }) => RED.nodes.filterNodes({ type: t }).find((n) => !ids.includes(n.id)), { t: type, ids: before });
+      return added.evaluate((n) => n.id);
+    };
+    const first = await drop('glimpser-ffmpeg-source', 300);
+    const second = await drop('glimpser-ffmpeg-source', 360);
+    const out = await drop('glimpser-mjpeg-out', 300);
+    const motion = await drop('glimpser-motion-detect', 420);
+    // Wired as a user wires them: a link from the camera's output.
+    await page.evaluate(({ cam, targets }) => {
+      for (const t of targets) RED.nodes.addLink({ source: RED.nodes.node(cam), sourcePort: 0, target: RED.nodes.node(t) });
+      RED.view.redraw(true);
+    }, { cam: first, targets: [out, motion] });
+    const labels = await page.evaluate((ids) => ids.map((id) => RED.utils.getNodeLabel(RED.nodes.node(id))), [first, second, motion]);
+    assert.deepEqual(labels, ['camera 1', 'camera 2', 'camera 1 motion']);
+    await openDialog(out);
+    const proposed = await page.evaluate(() => ({ path: $('#node-input-path').val(), still: $('#node-input-stillPath').val() }));
+    await closeDialog();
+    assert.deepEqual(proposed, { path: '/glimpser/camera-1.mjpg', still: '/glimpser/camera-1.jpg' });
+
+    await openDialog(second);
+    await type('#node-input-source', 'rtsp://admin:secret@front-door.local:554/Streaming/Channels/101?token=abc');
+    const followed = await page.evaluate(() => $('#node-input-name').val());
+    // A name typed by hand stays when the source changes.
+    await type('#node-input-name', 'porch');
+    await type('#node-input-source', 'rtsp://garden.local/live');
+    const kept = await page.evaluate(() => $('#node-input-name').val());
+    await closeDialog();
+    assert.equal(followed, 'front-door.local-Streaming-Channels-101', 'host and path, never the password, port or query');
+    assert.equal(kept, 'porch');
+    await page.evaluate((ids) => ids.forEach((id) => RED.nodes.remove(id)), [first, second, out, motion]);
+    await page.evaluate(() => RED.view.redraw(true));
+  });
+
+  it('a camera with no name is called what the runtime calls its stream, never after a filter option or a secret', async function () {
+    const sources = [
+      'testsrc2=size=1280x720:rate=10', 'testsrc:color=c=red:s=320x240', 'smptehdbars', 'rtsp://cam.local:554/stream1',
+      'rtsp://user:p%40ss@192.168.1.20/Streaming/Channels/101?token=abc#x', 'http://esp32cam:81/stream', 'http://192.168.1.5/axis-cgi/mjpg/video.cgi?resolution=640x480',
+      'https://[fe80::1]:8443/live.mjpg', 'http://cam.local', '/media/cameras/garage.mp4', 'file:///media/front%20door.mkv', '/dev/video0', 'clip', 'C:\\videos\\yard.mp4', '',
+    ];
+    const editor = await page.evaluate((list) => list.map((source) => glimpserNames.streamName({ name: '', source })), sources);
+    const runtime = sources.map((source) => streamNameOf({ id: 'n1', type: 'glimpser-ffmpeg-source', name: '', source }));
+    assert.deepEqual(editor, runtime.map((n) => (n === 'n1' ? '' : n)));
+    assert.deepEqual(runtime.slice(0, 5), ['testsrc2', 'color', 'smptehdbars', 'cam.local-stream1', '192.168.1.20-Streaming-Channels-101']);
+    for (const n of runtime) assert.doesNotMatch(n, /=|secret|p@ss|token/);
+  });
+
+  it('a second camera that defines the same stream with other settings is marked, and says why', async function () {
+    const added = await page.evaluate(() => {
+      const def = { type: 'glimpser-ffmpeg-source', z: 'tab1', name: 'front', pool: 'pool', source: 'rtsp://other.local/live', mode: 'auto', fps: 2, width: '', quality: 5, lowFps: 1, startMode: 'demand', loop: true, snapshotTimeout: 10, detectSource: '', hwaccel: '', x: 120, y: 500, wires: [[]] };
+      const n = RED.nodes.import([{ ...def, id: 'camClash' }]);
+      RED.editor.validateNode(RED.nodes.node('camClash'));
+      const c = RED.nodes.node('camClash');
+      return { valid: c.valid, errors: c.validationErrors, count: n.length };
+    });
+    await page.evaluate(() => RED.nodes.remove('camClash'));
+    assert.equal(added.valid, false);
+    assert.deepEqual(added.errors, ['Stream "front" is also defined by the camera "front" with other settings: give this camera a Stream name of its own']);
+  });
+
+  it('our own node colour, the same on every node of ours and on no core node', async function () {
+    const colours = await page.evaluate((types) => {
+      const ours = types.map((t) => RED.nodes.getType(t).color).filter(Boolean);
+      const core = RED.nodes.registry.getNodeTypes().filter((t) => !t.startsWith('glimpser-')).map((t) => RED.nodes.getType(t)?.color).filter(Boolean);
+      return { ours, core };
+    }, ALL_TYPES);
+    assert.equal(colours.ours.length, 5, 'the five palette nodes have a colour');
+    assert.equal(new Set(colours.ours.map((c) => c.toLowerCase())).size, 1, `one colour: ${colours.ours}`);
+    assert.ok(colours.core.length > 10, 'core node colours found');
+    assert.ok(!colours.core.map((c) => c.toLowerCase()).includes(colours.ours[0].toLowerCase()), `${colours.ours[0]} is a core node's colour`);
+  });
+
+  it('help in Node-RED\'s format (summary, Inputs, Outputs, Details, References) with no line cut at the sidebar\'s default width', async function () {
+    const problems = [];
+    for (const t of ALL_TYPES) {
+      const help = await page.evaluate(async (type) => {
+        RED.sidebar.help.show(type);
+        await new Promise((r) => setTimeout(r, 300));
+        const box = $('.red-ui-help:visible').last();
+        const right = box[0].getBoundingClientRect().right;
+        const def = RED.nodes.getType(type);
+        const cut = [];
+        box.find('dt, code, pre, p, li, dd, a').each((i, el) => {
+          const r = el.getBoundingClientRect();
+          const scrolls = el.tagName === 'PRE' || getComputedStyle(el).whiteSpace === 'nowrap' ? el.scrollWidth > el.clientWidth + 1 : false;
+          if (r.width > 0 && (r.right > right + 1 || scrolls)) cut.push(`${el.tagName} "${el.textContent.trim().slice(0, 50)}"`);
+        });
+        return {
+          width: box.width(),
+          first: box.find('h3').first().parent().children().first().prop('tagName'),
+          headings: box.find('h3').map((i, el) => el.textContent.trim()).get(),
+          links: box.find('h3:contains(References) + ul a').map((i, el) => el.href).get(),
+          text: box.text(),
+          cut,
+          inputs: def.inputs || 0,
+          outputs: def.outputs || 0,
+        };
+      }, t);
+      const expected = [help.inputs ? 'Inputs' : null, help.outputs ? 'Outputs' : null, 'Details', 'References'].filter(Boolean);
+      if (help.first !== 'P') problems.push(`${t}: starts with ${help.first}, not a summary paragraph`);
+      if (JSON.stringify(help.headings) !== JSON.stringify(expected)) problems.push(`${t}: headings ${help.headings.join(', ')}`);
+      for (const c of help.cut) problems.push(`${t}: cut at ${help.width} px: ${c}`);
+      const readme = help.links.filter((l) => l.startsWith(`${PACKAGE_PAGE}#`));
+      if (readme.length === 0) problems.push(`${t}: no README section in References`);
+      for (const l of readme) if (!README_ANCHORS.has(l.split('#')[1])) problems.push(`${t}: ${l} names no README heading`);
+      const tracker = pkg.bugs?.url ?? PACKAGE_PAGE;
+      if (!help.links.includes(tracker)) problems.push(`${t}: no link to the issue tracker (${tracker})`);
+      if (OTHER_NAMES.test(help.text)) problems.push(`${t}: "${OTHER_NAMES.exec(help.text)[0]}" in its help (the palette calls it otherwise)`);
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  it('one vocabulary: every message, label and hint says camera, mjpeg out, motion, glimpser pool…, as the palette does', async function () {
+    const texts = [];
+    const walk = (v, where) => {
+      if (typeof v === 'string') texts.push([where, v]);
+      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, `${where}.${k}`);
+    };
+    const dir = path.join(__dirname, '..', '..', 'nodes', 'locales', 'en-US');
+    for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.json'))) walk(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')), f);
+    assert.ok(texts.length > 300, `${texts.length} texts`);
+    assert.deepEqual(texts.filter(([, v]) => OTHER_NAMES.test(v)).map(([w, v]) => `${w}: ${v}`), []);
+  });
+  it('the examples as imported: the broker dialog shows core-mosquitto and 1883, never a raw variable, and its description says what to change', async function () {
+    const dir = path.join(__dirname, '..', '..', 'examples');
+    const flows = fs.readdirSync(dir).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));
+    // Every example, as Import ▸ Examples brings them in: each MQTT one brings the same broker node, which Node-RED has once.
+    const failed = await page.evaluate((list) => {
+      const errors = [];
+      for (const flow of list) {
+        const fresh = flow.filter((n) => !RED.nodes.node(n.id) && !RED.nodes.workspace(n.id));
+        try {
+          RED.view.importNodes(fresh, { generateIds: false, addFlow: false });
+        } catch (err) {
+          errors.push(err.message);
+        }
+      }
+      return errors;
+    }, flows);
+    assert.deepEqual(failed, []);
+    const brokers = await page.evaluate(() => {
+      const list = [];
+      RED.nodes.eachConfig((c) => {
+        if (c.type === 'mqtt-broker') list.push(c.id);
+      });
+      return list;
+    });
+    assert.deepEqual(brokers, ['glimpser-ha-broker']);
+    const invalid = await page.evaluate(
+      (ids) => ids.filter((id) => RED.nodes.node(id) && RED.nodes.node(id).valid === false).map((id) => [id, RED.nodes.node(id).validationErrors]),
+      flows.flat().map((n) => n.id),
+    );
+    // Valid, but for the second metrics node (the demo and the health example each bring one, and one serves every
+    // camera): it says so, as the runtime would refuse it.
+    const why = (p) => `${p} is also served by "demo metrics": one metrics node serves every camera, so one is enough (delete this one, or give it other paths)`;
+    assert.deepEqual(invalid, [['9e417a0c0000000a', [why('/glimpser/metrics'), why('/glimpser/health')]]]);
+    await openDialog('glimpser-ha-broker');
+    const dialog = await page.evaluate(() => ({
+      name: $('#node-config-input-name').val(),
+      server: $('#node-config-input-broker').val(),
+      port: $('#node-config-input-port').val(),
+      raw: $('.red-ui-tray input').filter((i, el) => /\$\{/.test(el.value)).map((i, el) => el.id).get(),
+      tabs: $('.red-ui-tray .red-ui-tab').map((i, el) => $(el).text().trim()).get(),
+      info: RED.nodes.node('glimpser-ha-broker').info,
+    }));
+    await closeDialog();
+    assert.deepEqual({ name: dialog.name, server: dialog.server, port: dialog.port, raw: dialog.raw }, { name: 'Home Assistant broker', server: 'core-mosquitto', port: '1883', raw: [] });
+    assert.ok(dialog.tabs.includes('Description'), `tabs: ${dialog.tabs}`);
+    assert.match(dialog.info, /enter an MQTT user and password/);
   });
 });

@@ -8,6 +8,7 @@ const { startNodeRed, request } = require('../helpers/node-red-process');
 const { tempDir } = require('../helpers/fixtures');
 const { findOnPath } = require('../../dist/core/ffmpeg/binary');
 const { healthSettings, metricsSettings } = require('../../dist/nodes/health-settings');
+const { translator } = require('../helpers/i18n');
 
 const INTERVALS = ['', ' ', '0', '0.5', '1', '2.5', '10', '86400', '86401', '-1', 'abc', '1e3', ' 30 '];
 const PATHS = ['/glimpser/metrics', 'glimpser/metrics', '/metrics/', '', '/a b', '/x?y', '/é', '/a/../b', '/m', '//double'];
@@ -80,8 +81,8 @@ describe('stream-health and metrics editors (a real node-red, Debian\'s Chromium
         const node = { scope: 'stream', stream: 'front' };
         return {
           interval: intervals.map((v) => health.interval.validate.call(node, v) === true),
-          path: paths.map((v) => metrics.path.validate.call({ healthPath: '/health-x' }, v) === true),
-          healthPath: paths.map((v) => metrics.healthPath.validate.call({ path: '/metrics-x' }, v) === true),
+          path: paths.map((v) => metrics.path.validate.call({ id: 'mOk', healthPath: '/health-x' }, v) === true),
+          healthPath: paths.map((v) => metrics.healthPath.validate.call({ id: 'mOk', path: '/metrics-x' }, v) === true),
         };
       },
       { intervals: INTERVALS, paths: PATHS },
@@ -128,5 +129,49 @@ describe('stream-health and metrics editors (a real node-red, Debian\'s Chromium
       assert.match(r.body, /^<svg /);
     }
     assert.deepEqual(pageErrors, []);
+  });
+  it('every red field says why, in the runtime\'s words: on the canvas and in the dialog\'s tooltip', async function () {
+    const _ = await translator();
+    const why = (r) => _(r.error, r.subs);
+    const flagged = await page.evaluate((ids) => Object.fromEntries(ids.map((id) => [id, RED.nodes.node(id).validationErrors])), ['hNone', 'hBad', 'mBad', 'mSame']);
+    assert.deepEqual(flagged, {
+      // Dropped unwired with an empty Stream: the message the runtime logs when it builds the node.
+      hNone: [_('stream-health.errors.noStream')],
+      hBad: [why(healthSettings({ interval: 'often' }))],
+      mBad: [why(metricsSettings({ path: '/a b', healthPath: '/h' }))],
+      mSame: [why(metricsSettings({ path: '/same', healthPath: 'same/' }))],
+    });
+    const tooltipOf = async (selector) => {
+      await page.waitForFunction(() => document.querySelectorAll('.red-ui-popover-content').length === 0, null, { timeout: 5000 });
+      await page.hover(selector);
+      const tip = page.locator('.red-ui-popover-content').last();
+      await tip.waitFor({ state: 'visible', timeout: 5000 });
+      const text = (await tip.innerText()).trim();
+      await page.mouse.move(0, 0);
+      return text;
+    };
+    const retype = async (selector, text) => {
+      await page.locator(selector).fill('');
+      await page.locator(selector).pressSequentially(text);
+    };
+    // The previous test's tray may still be closing: an edit asked for meanwhile is dropped.
+    await page.waitForFunction(() => $('.red-ui-tray').length === 0);
+    await page.evaluate(() => RED.editor.edit(RED.nodes.node('hNamed')));
+    await page.waitForSelector('#node-input-interval', { state: 'visible' });
+    await page.waitForTimeout(500);
+    await retype('#node-input-interval', '-5');
+    const intervalTip = await tooltipOf('#node-input-interval');
+    await page.evaluate(() => RED.tray.close());
+    await page.waitForFunction(() => $('.red-ui-tray').length === 0);
+    await page.evaluate(() => RED.editor.edit(RED.nodes.node('mOk')));
+    await page.waitForSelector('#node-input-path', { state: 'visible' });
+    await page.waitForTimeout(500);
+    await retype('#node-input-path', '/my metrics');
+    const pathTip = await tooltipOf('#node-input-path');
+    await page.evaluate(() => RED.tray.close());
+    await page.waitForFunction(() => $('.red-ui-tray').length === 0);
+    assert.equal(intervalTip, why(healthSettings({ interval: '-5' })));
+    assert.equal(intervalTip, 'Interval must be 0 (off) or 1 to 86400 seconds, got "-5"');
+    assert.equal(pathTip, why(metricsSettings({ path: '/my metrics' })));
   });
 });

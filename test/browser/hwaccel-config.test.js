@@ -190,7 +190,12 @@ describe('hwaccel-config editor dialog (a real node-red, Debian\'s Chromium)', f
   let browser;
   let userDataDir;
   before(async function () {
-    nr = await startNodeRed([{ id: 'tab', type: 'tab', label: 'cams' }, { ...flow()[0], name: 'fake pool' }, flow()[1]]);
+    // Two pools without a name besides the named one: the dialog's list tells them apart without showing an id.
+    nr = await startNodeRed([
+      { id: 'tab', type: 'tab', label: 'cams' }, { ...flow()[0], name: 'fake pool' }, flow()[1],
+      { id: '209e6ac3fb1fa1b2', type: 'glimpser-process-pool', name: '', ffmpegPath: '', idleGrace: 10 },
+      { id: '209e6ac3fb1fa1b3', type: 'glimpser-process-pool', name: '', ffmpegPath: '', idleGrace: 10 },
+    ]);
     const { chromium } = require('playwright-core');
     userDataDir = tempDir('glimpser-chromium-');
     browser = await chromium.launchPersistentContext(userDataDir, {
@@ -222,6 +227,10 @@ describe('hwaccel-config editor dialog (a real node-red, Debian\'s Chromium)', f
     await page.waitForSelector(`${results} table`, { timeout: 60000 });
     assert.match(await text(), /These settings use: software/);
     assert.equal(await page.isVisible('#node-config-input-device'), false, 'auto has no device to choose');
+    const pools = await page.$$eval('#glimpser-hwaccel-pool option', (os) => os.map((o) => o.textContent));
+    assert.deepEqual(pools, ['default FFmpeg (PATH, else bundled)', 'fake pool', 'glimpser pool (1)', 'glimpser pool (2)']);
+    const label = await page.evaluate(() => RED.utils.getNodeLabel(RED.nodes.node('hw')));
+    assert.equal(label, 'hardware decoding: auto');
     await page.selectOption('#glimpser-hwaccel-pool', 'pool');
     await page.waitForFunction((sel) => /fake-hwaccel-probe/.test(document.querySelector(sel).textContent), results, { timeout: 30000 });
     assert.match(await text(), /auto uses: vaapi/);

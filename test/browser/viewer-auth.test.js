@@ -52,7 +52,7 @@ describe('viewer page behind httpNodeAuth in a real node-red (httpNodeRoot /api,
       settings: `httpNodeRoot: '/api', httpNodeAuth: { user: ${JSON.stringify(USER)}, pass: ${JSON.stringify(hash)} }, glimpser: { viewerPath: '/wall' }`,
     });
     const base = `http://127.0.0.1:${nr.port}`;
-    await until(() => /viewer page: \/api\/wall\//.test(nr.output()), 'the log names the page', 10000);
+    await until(() => /\[glimpser\] viewer page: \/api\/wall\//.test(nr.output()), 'the log names the page', 10000);
 
     for (const p of ['wall/', 'wall/worker.js', 'wall/api/events', 'wall/api/frames', 'wall/api/tiles']) {
       const r = await get(`${base}/api/${p}`);
@@ -98,7 +98,7 @@ describe('viewer page behind httpNodeAuth in a real node-red (httpNodeRoot /api,
     }
     const second = await startNodeRed([], { settings: `glimpser: { viewerPath: 'not a path' }` });
     try {
-      await until(() => /glimpser\.viewerPath in settings\.js is "not a path", not a path such as \/glimpser: the viewer page is not served/.test(second.output()), 'the viewerPath warning', 10000);
+      await until(() => /\[glimpser\] glimpser\.viewerPath in settings\.js is "not a path", not a path such as \/glimpser: the viewer page is not served/.test(second.output()), 'the viewerPath warning', 10000);
       assert.equal((await get(`http://127.0.0.1:${second.port}/glimpser/`)).status, 404);
     } finally {
       second.child.kill('SIGTERM');

@@ -7,7 +7,11 @@ const net = require('node:net');
 const mqtt = require('mqtt');
 const helper = require('../helpers/node-red').testHelper();
 const { requireFromNodeRed } = require('../helpers/node-red');
+const fs = require('node:fs');
+const path = require('node:path');
 const flow = require('../../examples/stream-health-notify.json');
+const { startNodeRed, request } = require('../helpers/node-red-process');
+const { waitFor } = require('../helpers/procs');
 
 const nodes = [
   require('../../nodes/process-pool.js'),
@@ -17,6 +21,7 @@ const nodes = [
   requireFromNodeRed('@node-red/nodes/core/function/10-switch.js'),
   requireFromNodeRed('@node-red/nodes/core/function/15-change.js'),
   requireFromNodeRed('@node-red/nodes/core/common/21-debug.js'),
+  requireFromNodeRed('@node-red/nodes/core/common/90-comment.js'),
   requireFromNodeRed('@node-red/nodes/core/network/10-mqtt.js'),
 ];
 
@@ -45,7 +50,8 @@ describe('example flow: stream-health → Home Assistant notification over MQTT'
 
   it('the missing camera file becomes a "failed" notification; a recovery replaces it', async function () {
     const { port } = server.address();
-    const imported = flow.map((n) => (n.type === 'mqtt-broker' ? { ...n, port: String(port) } : n));
+    // The "Home Assistant broker" given this test's broker, as a user outside Home Assistant would.
+    const imported = flow.map((n) => (n.type === 'mqtt-broker' ? { ...n, broker: '127.0.0.1', port: String(port) } : n));
     client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
     const got = [];
     client.on('message', (topic, payload) => got.push({ topic, body: JSON.parse(payload.toString()) }));
@@ -73,5 +79,62 @@ describe('example flow: stream-health → Home Assistant notification over MQTT'
     helper.getNode(sw.id).receive({ topic: 'garden', payload: { stream: 'garden', pool: 'default', state: 'healthy', previous: 'starting', reason: null, retries: 0, time: Date.now() } });
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(got.filter((m) => /garden/.test(m.body.title)).length, 0);
+  });
+});
+
+describe('every example, imported together into a real node-red and deployed', function () {
+  this.timeout(90000);
+  let broker;
+  let server;
+  let nr;
+  after(async function () {
+    if (nr && nr.child.exitCode === null && nr.child.signalCode === null) {
+      nr.child.kill('SIGTERM');
+      await nr.exited;
+    }
+    nr?.cleanup();
+    if (broker) await new Promise((r) => broker.close(() => server.close(() => r())));
+  });
+
+  it('loads every node, refuses none, and serves each camera healthy (the example\'s missing garage file aside)', async function () {
+    const { Aedes } = await import('aedes');
+    broker = await Aedes.createBroker();
+    server = net.createServer(broker.handle);
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    const dir = path.join(__dirname, '..', '..', 'examples');
+    const seen = new Set();
+    const all = [];
+    for (const f of fs.readdirSync(dir)) {
+      for (const n of JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'))) {
+        // The one broker node every MQTT example shares comes once; it is given this test's broker.
+        if (seen.has(n.id)) continue;
+        seen.add(n.id);
+        all.push(n.type === 'mqtt-broker' ? { ...n, broker: '127.0.0.1', port: String(server.address().port) } : n);
+      }
+    }
+    nr = await startNodeRed(all);
+    const base = `http://127.0.0.1:${nr.port}`;
+    const cameras = all.filter((n) => n.type === 'glimpser-ffmpeg-source' && n.startMode === 'always' && n.name !== 'garage').map((n) => n.name);
+    assert.ok(cameras.length >= 4, cameras.join());
+    const health = await waitFor(async () => {
+      const r = await request(nr.port, 'GET', '/glimpser/health');
+      const streams = JSON.parse(r.body).streams;
+      return cameras.every((c) => streams.some((s) => s.stream === c && s.state === 'healthy')) ? streams : undefined;
+    }, 45000, 250);
+    assert.ok(health, `healthy: ${cameras.join()}\n${nr.output().slice(-3000)}`);
+    assert.equal(health.find((s) => s.stream === 'garage')?.state, 'failed');
+    // An on-demand camera starts for its first viewer.
+    const still = await waitFor(async () => {
+      const r = await request(nr.port, 'GET', '/glimpser/driveway.jpg');
+      return r.status === 200 ? r : undefined;
+    }, 20000, 250);
+    assert.ok(still, 'the on-demand camera answers its still');
+    // Nothing refused or missing: the only errors are the garage camera's missing file, and the second metrics node
+    // (the demo and the health example each bring one; the editor marks the second, and says why).
+    const errors = nr.output().split('\n').filter((l) => /\[error\]|Waiting for missing types/.test(l) && !/garage/.test(l));
+    assert.ok(errors.length > 0 && errors.every((l) => /\[glimpser-metrics:metrics\] path \/glimpser\/metrics is already served/.test(l)), errors.join('\n'));
+    const metrics = await request(nr.port, 'GET', '/glimpser/metrics');
+    assert.equal(metrics.status, 200);
+    assert.match(base, /^http/);
   });
 });

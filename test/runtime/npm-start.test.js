@@ -7,7 +7,34 @@ const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const mqtt = require('mqtt');
+const sharp = require('sharp');
 const { childrenOf, isAlive, waitFor } = require('../helpers/procs');
+const { requireFromNodeRed } = require('../helpers/node-red');
+const { openStream, nextParts } = require('../helpers/mjpeg-client');
+const demoFlow = require('../../examples/demo.json');
+
+/** What the editor's debug tab shows: Node-RED's comms channel, subscribed to the debug topic. */
+function debugTab(editorUrl) {
+  const WebSocket = requireFromNodeRed('ws');
+  const ws = new WebSocket(`${editorUrl.replace(/^http/, 'ws')}comms`);
+  const messages = [];
+  ws.on('open', () => ws.send(JSON.stringify({ subscribe: 'debug' })));
+  ws.on('message', (data) => {
+    for (const m of [].concat(JSON.parse(data.toString()))) if (m.topic === 'debug') messages.push(m.data);
+  });
+  ws.on('error', () => {});
+  return { messages, close: () => ws.terminate() };
+}
+
+/** A picture's pixels, small and gray, to compare frames. */
+async function pixels(jpeg) {
+  return sharp(jpeg).resize(128, 72, { fit: 'fill' }).grayscale().raw().toBuffer();
+}
+function meanDiff(a, b) {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i] - b[i]);
+  return sum / a.length;
+}
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -48,7 +75,23 @@ describe('npm start (demo)', function () {
       process.kill(-child.pid, 'SIGKILL');
       await new Promise((r) => child.once('exit', r));
     }
-    fs.rmSync(userDir, { recursive: true, force: true });
+    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+    userDir = undefined;
+    child = undefined;
+  });
+
+  it('the demo is every node of the palette, each with a comment saying what to look at', function () {
+    const types = new Set(demoFlow.map((n) => n.type));
+    const palette = Object.keys(require('../../package.json')['node-red'].nodes).filter((t) => t !== 'glimpser-viewer-page');
+    assert.deepEqual(palette.filter((t) => !types.has(t)), [], 'node types missing from the demo');
+    const comments = demoFlow.filter((n) => n.type === 'comment').map((n) => n.name);
+    for (const word of ['camera', 'hardware decoding', 'mjpeg out', 'motion', 'stream health', 'metrics', 'MQTT']) {
+      assert.ok(comments.some((c) => c.startsWith(word) || c.includes(` ${word}`)), `a comment about ${word}: ${comments.join(' | ')}`);
+    }
+    for (const c of comments) assert.ok(c.length <= 130, `one line: ${c}`);
+    assert.equal(demoFlow.find((n) => n.type === 'glimpser-ffmpeg-source').hwaccel, demoFlow.find((n) => n.type === 'glimpser-hwaccel-config' && n.mode === 'auto')?.id, 'the camera decodes with hardware decoding on auto');
+    const health = demoFlow.find((n) => n.type === 'glimpser-stream-health');
+    assert.ok(health.wires.flat().some((id) => demoFlow.find((n) => n.id === id)?.type === 'debug'), 'stream health feeds a debug node');
   });
 
   it('serves the demo camera, publishes motion and discovery to the embedded broker, and stops cleanly', async function () {
@@ -56,7 +99,12 @@ describe('npm start (demo)', function () {
     const still = /Demo still image:\s+(\S+)/.exec(out)?.[1];
     const stream = /Demo stream:\s+(\S+)/.exec(out)?.[1];
     const broker = /MQTT broker:\s+(mqtt:\/\/[^\s;]+)/.exec(out)?.[1];
-    assert.ok(still && stream && broker, out);
+    const editor = /Node-RED editor:\s+(\S+)/.exec(out)?.[1];
+    const viewer = /Viewer page:\s+(\S+)/.exec(out)?.[1];
+    const metrics = /Metrics:\s+(\S+)/.exec(out)?.[1];
+    const health = /Health:\s+(\S+)/.exec(out)?.[1];
+    assert.ok(still && stream && broker && editor && viewer && metrics && health, out);
+    const debug = debugTab(editor);
 
     client = mqtt.connect(broker);
     const seen = [];
@@ -96,6 +144,47 @@ describe('npm start (demo)', function () {
       });
     });
     assert.deepEqual(retained, { payload: 'online', retain: true });
+
+    // The white box moves: consecutive pictures differ while it crosses (it stood still with drawbox, FFmpeg 5.1).
+    const live = await openStream(stream);
+    let moving = 0;
+    try {
+      let prev;
+      const until = Date.now() + 25000;
+      while (moving < 5 && Date.now() < until) {
+        const [part] = await nextParts(live, 1, 10000);
+        if (part.placeholder) continue;
+        const px = await pixels(part);
+        moving = prev && meanDiff(prev, px) > 0.5 ? moving + 1 : 0;
+        prev = px;
+      }
+    } finally {
+      live.close();
+    }
+    assert.equal(moving, 5, 'five pictures in a row, each different from the one before');
+
+    // The page, the metrics and the health endpoint the banner names.
+    const page = await get(viewer);
+    assert.equal(page.status, 200);
+    assert.match(page.body.toString(), /<main id="grid"/);
+    const prom = await get(metrics);
+    assert.equal(prom.status, 200);
+    assert.match(prom.body.toString(), /^glimpser_camera_fps\{stream="demo",pool="demo pool"\} /m);
+    const state = await get(health);
+    assert.ok([200, 503].includes(state.status), `health ${state.status}`);
+    assert.equal(JSON.parse(state.body).streams.find((s) => s.stream === 'demo')?.state, 'healthy');
+    // Stream health feeds the debug tab: a state change and the figures, with the decoding in use.
+    await waitFor(() => debug.messages.some((m) => m.name === 'camera health' && /"acceleration"/.test(m.msg)), 20000, 100);
+    const figures = debug.messages.find((m) => m.name === 'camera health' && /"acceleration"/.test(m.msg));
+    assert.ok(figures, `figures in the debug tab: ${JSON.stringify(debug.messages.map((m) => m.name))}`);
+    if (!fs.existsSync('/dev/dri') && !fs.existsSync('/dev/nvidia0')) {
+      assert.equal(JSON.parse(figures.msg).payload.acceleration, 'software');
+      // Hardware decoding on auto says that it falls back, and why.
+      assert.match(output, /demo: no hardware decoding method passed the probe: decoding in software/);
+    }
+    debug.close();
+    // Our log lines say they are ours.
+    assert.match(output, /\[glimpser\] viewer page: \/glimpser\//);
 
     const redPid = childrenOf(child.pid, /node-red|red\.js/)[0];
     assert.ok(redPid, 'node-red runs as a child of the start script');

@@ -97,4 +97,31 @@ describe('package layout', function () {
       assert.ok(used.has(name), `the dashboard shows ${name}`);
     }
   });
+  it('examples: one per node type, and one broker for all, which reaches Home Assistant\'s Mosquitto add-on as imported and says in its dialog what to change', function () {
+    const dir = path.join(__dirname, '..', '..', 'examples');
+    const flows = Object.fromEntries(fs.readdirSync(dir).map((f) => [f, JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'))]));
+    const types = Object.keys(pkg['node-red'].nodes).filter((t) => t !== 'glimpser-viewer-page');
+    // Beside the demo, which has them all, each node type has an example of its own.
+    for (const t of types) {
+      assert.ok(Object.entries(flows).some(([f, flow]) => f !== 'demo.json' && flow.some((n) => n.type === t)), `an example with ${t}`);
+    }
+    assert.ok(flows['hardware-decoding.json'].some((n) => n.type === 'glimpser-hwaccel-config'));
+    const brokers = Object.entries(flows).flatMap(([f, flow]) => flow.filter((n) => n.type === 'mqtt-broker').map((n) => ({ f, n })));
+    assert.ok(brokers.length >= 3, 'the MQTT examples have a broker');
+    // The same config node (id and settings) everywhere: importing a second example adds no second broker.
+    for (const { f, n } of brokers) assert.deepEqual(n, brokers[0].n, `${f}: the one broker node`);
+    const broker = brokers[0].n;
+    assert.equal(broker.name, 'Home Assistant broker');
+    assert.equal(broker.broker, 'core-mosquitto');
+    assert.equal(broker.port, '1883');
+    assert.match(broker.info, /Security tab/);
+    for (const [f, flow] of Object.entries(flows)) {
+      for (const n of flow.filter((x) => x.broker !== undefined && x.type !== 'mqtt-broker')) assert.equal(n.broker, broker.id, `${f}: ${n.type} uses the one broker`);
+      // No raw environment variable, no fixed local address a Home Assistant add-on cannot reach.
+      assert.doesNotMatch(JSON.stringify(flow), /\$\{|127\.0\.0\.1|localhost/, `${f}`);
+      if (flow.some((n) => n.type === 'mqtt-broker')) {
+        assert.ok(flow.some((n) => n.type === 'comment' && /Home Assistant broker/.test(n.name) && /Security tab/.test(n.name)), `${f}: a comment says what to change`);
+      }
+    }
+  });
 });

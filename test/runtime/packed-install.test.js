@@ -16,6 +16,7 @@ const { nodeRedVersion } = require('../helpers/node-red');
 const { startNodeRed, request } = require('../helpers/node-red-process');
 const { openStream, nextParts, fetchBuffer, isCompleteJpeg } = require('../helpers/mjpeg-client');
 const { childrenOf, isAlive, waitFor } = require('../helpers/procs');
+const { withBroker } = require('../../scripts/demo-flow');
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -109,7 +110,9 @@ describe(`the packed tarball, installed as the palette manager does (Node-RED ${
       if (!RUNTIME_ONLY.includes(name)) assert.ok(files.includes(file.replace(/\.js$/, '.html')), `${file}: its editor file packed`);
     }
     for (const f of ['index.html', 'viewer.js', 'worker.js', 'render.js', 'viewer.css']) assert.ok(files.includes(`viewer/${f}`), `viewer/${f} packed`);
-    for (const f of ['package.json', 'README.md', 'LICENSE', pkg.main, 'dist/core/motion/kernel.wasm', 'examples/demo.json', 'resources/editor-rules.js']) assert.ok(files.includes(f), `${f} packed`);
+    for (const f of ['package.json', 'README.md', 'LICENSE', pkg.main, 'dist/core/motion/kernel.wasm', 'examples/demo.json', 'resources/editor-rules.js', 'resources/editor-names.js']) assert.ok(files.includes(f), `${f} packed`);
+    // Every example is in the package (Node-RED lists them under Import ▸ Examples).
+    for (const f of fs.readdirSync(path.join(root, 'examples'))) assert.ok(files.includes(`examples/${f}`), `examples/${f} packed`);
     const stray = files.filter((f) => /^(test|bench|src|scripts|docs|\.ci)\//.test(f) || /\.map$/.test(f) || /\.test\.js$/.test(f) || /\.tsbuildinfo$/.test(f));
     assert.deepEqual(stray, []);
     for (const f of files.filter((x) => x.endsWith('.js'))) {
@@ -137,7 +140,8 @@ describe(`the packed tarball, installed as the palette manager does (Node-RED ${
   it('loads every node type in Node-RED and streams the demo flow from the installed copy', async function () {
     broker = await startBroker();
     const demo = JSON.parse(fs.readFileSync(path.join(userDir, 'node_modules', pkg.name, 'examples', 'demo.json'), 'utf8'));
-    nr = await startNodeRed(demo, { userDir, env: { GLIMPSER_MQTT_HOST: '127.0.0.1', GLIMPSER_MQTT_PORT: String(broker.port) } });
+    // As a user outside Home Assistant would: the "Home Assistant broker" node given this broker's address.
+    nr = await startNodeRed(withBroker(demo, '127.0.0.1', String(broker.port)), { userDir });
 
     const list = await request(nr.port, 'GET', '/nodes', undefined, { Accept: 'application/json' });
     assert.equal(list.status, 200, list.body);

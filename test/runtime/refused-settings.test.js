@@ -75,7 +75,7 @@ describe('refused settings (real Node-RED runtime)', function () {
     const cap = 'Longest restart delay (0.5 s) must be at least the restart delay (2 s)';
     assert.deepEqual(errorsOf(helper.getNode('pool')), [idle, cap]);
     const src = helper.getNode('src');
-    assert.deepEqual(errorsOf(src), [`its process pool is refused: ${idle}; ${cap}`]);
+    assert.deepEqual(errorsOf(src), [`its glimpser pool is refused: ${idle}; ${cap}`]);
     assert.equal(statusesOf(src).at(-1).fill, 'red');
     assert.equal(helper.getNode('pool').pool.stream('front').definition, undefined);
   });

@@ -261,7 +261,7 @@ describe('stream-health node (real FFmpeg, real Node-RED)', function () {
     ]);
     const expect = {
       h1: /^Interval must be 0 \(off\) or 1 to 86400 seconds, got "often"$/,
-      h2: /^No deployed process-pool node with id "nope"/,
+      h2: /^No deployed glimpser pool with id "nope"/,
       h3: /^No stream to watch: name one in the Stream field/,
     };
     for (const [id, text] of Object.entries(expect)) {
