@@ -13,6 +13,9 @@ export const POOL_RULES = {
   stallTimeout: { min: 0, max: 300, fallback: 0 },
   // Threads FFmpeg decodes each camera with; 0: FFmpeg chooses (src/core/ffmpeg/args.ts accepts 0 to 64).
   decoderThreads: { min: 0, max: 64, fallback: 1, integer: true },
+  // Replace each FFmpeg after this many hours of frames, and above this resident memory (0: never), without a gap.
+  recycleHours: { min: 0, max: 8760, fallback: 24 },
+  recycleMb: { min: 0, max: 65536, fallback: 0, integer: true },
 } satisfies Record<string, NumberRule>;
 
 export const SOURCE_RULES = {

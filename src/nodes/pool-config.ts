@@ -1,3 +1,4 @@
+import type { CaptureLike } from '../core/capture/capture';
 import { ProcessPool, type PoolOptions } from '../core/stream/pool';
 import { rangeMessage, readNumbers, type Translate } from './config';
 import { POOL_RULES } from './field-rules';
@@ -12,6 +13,8 @@ export interface PoolConfigDef {
   backoffCap?: string | number;
   stallTimeout?: string | number;
   decoderThreads?: string | number;
+  recycleHours?: string | number;
+  recycleMb?: string | number;
 }
 
 export interface PoolConfig {
@@ -36,6 +39,7 @@ export function readPoolConfig(def: PoolConfigDef, _: Translate): PoolConfig {
       ffmpegPath: typeof def.ffmpegPath === 'string' && def.ffmpegPath.trim() !== '' ? def.ffmpegPath.trim() : undefined,
       idleGraceMs: values.idleGrace * 1000,
       decoderThreads: values.decoderThreads,
+      recycle: { afterMs: values.recycleHours * 3_600_000, maxRssBytes: values.recycleMb * 1048576 },
       supervisor: {
         backoff: { baseMs, capMs, jitter: 0.2 },
         // Empty or 0: 10 frame intervals of each stream, at least 5 s (see stallLimitMs).
@@ -65,16 +69,25 @@ export function poolCatalog(RED: NodeRedRuntime): Translate {
   return poolTranslators.get(RED.events) ?? RED._;
 }
 
-/** Logs the chosen binary once and reports a missing one as an error, not a crash. */
-export function reportBinary(
+/**
+ * Logs the chosen binary once, reports a missing one as an error, not a crash, and logs each recycled process
+ * (`info` gets the catalog key and its substitutions). Returns the undo.
+ */
+export function reportPool(
   pool: ProcessPool,
   log: (b: { path: string; origin: string; version: string }) => void,
   error: (err: Error) => void,
+  info: (key: string, subs: Record<string, string>) => void,
 ): () => void {
+  const recycled = (capture: CaptureLike, reason: string, ok: boolean): void => {
+    info(ok ? 'process-pool.log.recycled' : 'process-pool.log.recycleFailed', { source: capture.description, reason });
+  };
   pool.on('binary', log);
   pool.on('binaryError', error);
+  pool.on('recycle', recycled);
   return () => {
     pool.off('binary', log);
     pool.off('binaryError', error);
+    pool.off('recycle', recycled);
   };
 }

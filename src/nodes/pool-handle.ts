@@ -1,7 +1,7 @@
 import { ProcessPool } from '../core/stream/pool';
 import type { Translate } from './config';
 import { lifecycleOf, type Lifecycle } from './lifecycle';
-import { defaultPoolOptions, poolCatalog, reportBinary } from './pool-config';
+import { defaultPoolOptions, poolCatalog, reportPool } from './pool-config';
 import type { Node, NodeRedRuntime } from './red-types';
 
 /**
@@ -42,10 +42,11 @@ export class DefaultPool implements PoolHandle {
       const pool = this.lifecycle.take<ProcessPool>(DEFAULT_KEY, '') ?? new ProcessPool(defaultPoolOptions());
       this.current = pool;
       this.lifecycle.addPool(pool);
-      this.unreport = reportBinary(
+      this.unreport = reportPool(
         pool,
         (b) => this.log.info(this._('process-pool.log.defaultBinary', { path: b.path, origin: b.origin, version: b.version })),
         (err) => this.log.error(this._('process-pool.errors.defaultBinary', { message: err.message })),
+        (key, subs) => this.log.info(this._('process-pool.log.default', { message: this._(key, subs) })),
       );
     }
     return this.current;

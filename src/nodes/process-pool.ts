@@ -1,6 +1,6 @@
 import { ProcessPool } from '../core/stream/pool';
 import { lifecycleOf, settingsHash } from './lifecycle';
-import { readPoolConfig, registerPoolCatalog, reportBinary, type PoolConfigDef } from './pool-config';
+import { readPoolConfig, registerPoolCatalog, reportPool, type PoolConfigDef } from './pool-config';
 import type { PoolHandle } from './pool-handle';
 import type { Node, NodeDef, NodeRedRuntime } from './red-types';
 
@@ -29,10 +29,11 @@ function register(RED: NodeRedRuntime): void {
     this.pool = pool;
     this.users = {};
     lifecycle.addPool(pool);
-    const unreport = reportBinary(
+    const unreport = reportPool(
       pool,
       (b) => this.log(RED._('process-pool.log.binary', { path: b.path, origin: b.origin, version: b.version })),
       (err) => this.error(RED._('process-pool.errors.binary', { message: err.message })),
+      (key, subs) => this.log(RED._(key, subs)),
     );
     this.register = (node) => {
       this.users[node.id] = node;

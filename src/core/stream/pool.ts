@@ -6,7 +6,7 @@ import { resolveFfmpeg, type FfmpegBinary } from '../ffmpeg/binary';
 import { HttpCapture, type SharedConnection } from '../capture/http-capture';
 import { MjpegHttpSource } from '../capture/mjpeg-http-source';
 import { DEFAULT_MAX_PIXELS } from '../jpeg/jpeg-info';
-import { DEFAULT_RECYCLE_CHECK_MS, recycleReason, type RecycleOptions } from './recycle-policy';
+import { recycleCheckMs, recycleReason, type RecycleOptions } from './recycle-policy';
 import { Stream, type ProcessSource, type StreamLease } from './stream';
 
 
@@ -211,13 +211,18 @@ export class ProcessPool extends EventEmitter<PoolEvents> implements ProcessSour
     };
   }
 
+  /** Whether the recycle policy is looking at processes (it has an age or memory bound). */
+  get recycleTimerArmed(): boolean {
+    return this.recycleTimer !== undefined;
+  }
+
   /** Looks at every process on the recycle policy's period (only while the pool has one). */
   private armRecycling(): void {
     clearInterval(this.recycleTimer);
     this.recycleTimer = undefined;
     const o = this.options.recycle;
     if (!o || (!(o.afterMs! > 0) && !(o.maxRssBytes! > 0))) return;
-    this.recycleTimer = setInterval(() => this.recycleDue(Date.now()), o.checkMs ?? DEFAULT_RECYCLE_CHECK_MS);
+    this.recycleTimer = setInterval(() => this.recycleDue(Date.now()), recycleCheckMs(o));
     this.recycleTimer.unref?.();
   }
 

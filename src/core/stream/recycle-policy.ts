@@ -16,7 +16,13 @@ export interface RecycleCandidate {
   pid: number | undefined;
 }
 
-export const DEFAULT_RECYCLE_CHECK_MS = 60_000;
+const DEFAULT_CHECK_MS = 60_000;
+
+/** How often to look: as set, else a minute, or a quarter of a shorter age limit (so it is kept within a quarter). */
+export function recycleCheckMs(o: RecycleOptions): number {
+  if (o.checkMs && o.checkMs > 0) return o.checkMs;
+  return o.afterMs && o.afterMs > 0 ? Math.min(DEFAULT_CHECK_MS, Math.max(250, o.afterMs / 4)) : DEFAULT_CHECK_MS;
+}
 
 /**
  * Why a process should be replaced now (long-running FFmpeg processes can grow: decoder state, leaks in drivers), or
