@@ -272,6 +272,11 @@ describe('Home Assistant discovery payload', function () {
     assert.equal(c.object_id, undefined, 'no deprecated object_id');
     assert.deepEqual(c.device.identifiers, ['glimpser_front_door']);
     assert.equal(c.device.sw_version, '0.1.0');
+    assert.equal(c.device.name, 'Camera Front Door');
+  });
+  it('names the device after the stream, without saying camera twice ("camera 1", not "Camera camera 1")', function () {
+    const { deviceName } = require('../../dist/core/motion/ha-discovery.js');
+    assert.deepEqual(['porch', 'camera 1', 'Garage cam', 'camping'].map(deviceName), ['Camera porch', 'camera 1', 'Garage cam', 'Camera camping']);
   });
   it('has a camera entity for the motion snapshot on the same device', function () {
     const { cameraDiscoveryMessage } = require('../../dist/core/motion/ha-discovery.js');

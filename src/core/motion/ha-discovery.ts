@@ -93,7 +93,7 @@ function common(input: DiscoveryInput): Record<string, unknown> {
     availability_mode: 'latest',
     device: {
       identifiers: [`glimpser_${sanitizeId(stream)}`],
-      name: `Camera ${stream}`,
+      name: deviceName(stream),
       manufacturer: 'node-red-contrib-glimpser',
       model: 'motion-detect',
       ...(input.version ? { sw_version: input.version } : {}),
@@ -136,4 +136,9 @@ export function cameraDiscoveryMessage(input: DiscoveryInput): MqttMessage {
 
 export function availabilityMessage(topicPrefix: string, stream: string, online: boolean): MqttMessage {
   return { topic: availabilityTopic(topicPrefix, stream), payload: online ? PAYLOAD_ONLINE : PAYLOAD_OFFLINE, retain: true, qos: 1 };
+}
+
+/** The device Home Assistant shows: "Camera <stream>", or the stream's own name when it already says camera ("camera 1"). */
+export function deviceName(stream: string): string {
+  return /\bcam(era)?\b/i.test(stream) ? stream : `Camera ${stream}`;
 }
