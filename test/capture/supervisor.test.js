@@ -6,6 +6,7 @@ const { MultipartJpegSplitter } = require('../../dist/core/jpeg/multipart-splitt
 const { backoffDelay } = require('../../dist/core/util/backoff');
 const { buildArgs } = require('../../dist/core/ffmpeg/args');
 const { isAlive, waitFor } = require('../helpers/procs');
+const { ManualClock } = require('../helpers/manual-clock');
 
 const FAKE = (mode) => path.join(__dirname, '..', 'fixtures', 'fake-ffmpeg', `ffmpeg-${mode}`);
 
@@ -133,13 +134,27 @@ describe('Supervisor (real and fault-injecting FFmpeg)', function () {
     assert.equal(current.pids.length, 1, 'no fast retry loop on a permanent error');
   });
 
-  it('kills and restarts a process that hangs without output (start timeout)', async function () {
-    current = supervised(FAKE('hang'), [], { startTimeoutMs: 1500, stallTimeoutMs: 1500 });
+  it('kills and restarts a process that hangs without output after the default 20 s start timeout (on a clock the test moves)', async function () {
+    const clock = new ManualClock();
+    current = supervised(FAKE('hang'), [], { clock });
     current.sup.start();
-    await waitFor(() => current.pids.length >= 2, 10000);
-    assert.ok(current.pids.length >= 2, 'restarted after the stall');
+    await waitFor(() => current.pids.length === 1, 10000);
+    clock.advance(19_900);
+    assert.equal(isAlive(current.pids[0]), true, 'still waiting for its first frame');
+    clock.advance(100);
+    await waitFor(() => current.exits.length === 1, 10000);
     assert.equal(isAlive(current.pids[0]), false, 'the hung process was killed');
     assert.match(current.exits[0].reason, /SIGKILL: stalled: no frame for/);
+    // It never delivered: the restart waits for the backoff (50 ms here), on the same clock.
+    clock.advance(49);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(current.pids.length, 1);
+    clock.advance(1);
+    await waitFor(() => current.pids.length >= 2, 10000);
+    assert.ok(current.pids.length >= 2, 'restarted after the stall');
+    const exited = current.sup.stop();
+    clock.advance(DEFAULT_SUPERVISOR.stopTimeoutMs);
+    await exited;
   });
 
   it('allows the first frame after a start longer than the stall limit, up to the start timeout, and restarts a process past it', async function () {

@@ -1,5 +1,5 @@
 'use strict';
-// A clock for the core's serving logic (src/core/serve/clock.ts) that moves only when a test advances it: timers fire
+// A clock for the core's timer-driven logic (src/core/util/clock.ts) that moves only when a test advances it: timers fire
 // in order of their due time, each seeing the clock at that time. Tests of what timers decide (repeats, placeholders,
 // stale frames, still timeouts, fps caps) then run without waiting and without depending on the machine's load.
 

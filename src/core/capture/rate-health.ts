@@ -1,8 +1,9 @@
 import type { StreamState } from '../types';
 
-/** How often the frame rate is taken, in ms. */
+/** How often the frame rate is taken, in ms: tick() is called on this period (by the owner's clock). */
 export const RATE_TICK_MS = 1000;
-const WINDOW_S = 5;
+/** Ticks the rate is averaged over. */
+const WINDOW_TICKS = 5;
 const DEGRADED_RATIO = 0.7;
 
 /**
@@ -19,6 +20,7 @@ export class RateHealth {
   constructor(
     private readonly expectedFps: number,
     private readonly healthIntervalMs: number,
+    private readonly windowTicks = WINDOW_TICKS,
   ) {}
 
   count(): void {
@@ -40,10 +42,10 @@ export class RateHealth {
   tick(): { state: Extract<StreamState, 'healthy' | 'degraded'>; reason?: string } | undefined {
     this.perSecond.push(this.thisSecond);
     this.thisSecond = 0;
-    if (this.perSecond.length > WINDOW_S) this.perSecond.shift();
+    if (this.perSecond.length > this.windowTicks) this.perSecond.shift();
     this.fps = this.perSecond.reduce((a, b) => a + b, 0) / this.perSecond.length;
     this.sinceHealth += RATE_TICK_MS;
-    if (this.sinceHealth < this.healthIntervalMs || this.perSecond.length < WINDOW_S) return undefined;
+    if (this.sinceHealth < this.healthIntervalMs || this.perSecond.length < this.windowTicks) return undefined;
     this.sinceHealth = 0;
     if (this.expectedFps > 0 && this.fps < this.expectedFps * DEGRADED_RATIO) {
       return { state: 'degraded', reason: `${this.fps.toFixed(1)} fps, expected ${this.expectedFps}` };

@@ -7,6 +7,7 @@ import { redact } from '../ffmpeg/redact';
 import { healthChange, RATE_TICK_MS, RateHealth } from './rate-health';
 import type { StreamState } from '../types';
 import { DEFAULT_RECOVERY, Recovery, type RecoveryOptions } from './recovery';
+import { systemClock, type Clock, type ClockTimer } from '../util/clock';
 
 /** The restart policy (capture/recovery.ts) is shared with pass-through cameras. */
 export interface SupervisorOptions extends RecoveryOptions {
@@ -29,6 +30,8 @@ export interface SupervisorOptions extends RecoveryOptions {
   healthIntervalMs: number;
   /** Target frame rate; measured below 70% of it means degraded. */
   expectedFps: number;
+  /** Timers of the watchdogs, restarts and health ticks (tests advance a clock of their own). Default: the system's. */
+  clock?: Clock;
 }
 
 export const DEFAULT_SUPERVISOR: Omit<SupervisorOptions, 'command' | 'args' | 'extraPipes' | 'secrets' | 'expectedFps'> = {
@@ -69,15 +72,16 @@ export interface SupervisorEvents {
  */
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   private readonly o: SupervisorOptions;
+  private readonly clock: Clock;
   private child: ChildProcess | undefined;
   private exited: Promise<void> | undefined;
   private stopRequested = false;
   private running = false;
-  private restartTimer: NodeJS.Timeout | undefined;
-  private tickTimer: NodeJS.Timeout | undefined;
-  private killTimer: NodeJS.Timeout | undefined;
+  private restartTimer: ClockTimer | undefined;
+  private tickTimer: ClockTimer | undefined;
+  private killTimer: ClockTimer | undefined;
   /** Re-armed by every frame (refresh(), no allocation): fires when the process goes quiet. */
-  private stallTimer: NodeJS.Timeout | undefined;
+  private stallTimer: ClockTimer | undefined;
   private readonly stallMs: number;
   private readonly stderr = new LineRing(40);
   private currentState: StreamState = 'idle';
@@ -92,6 +96,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   constructor(options: SupervisorOptions) {
     super();
     this.o = options;
+    this.clock = options.clock ?? systemClock;
     this.stallMs = stallLimitMs(options.expectedFps, options.stallTimeoutMs);
     this.rate = new RateHealth(options.expectedFps, options.healthIntervalMs);
     this.recovery = new Recovery(options);
@@ -142,17 +147,17 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   async stop(): Promise<void> {
     this.running = false;
     this.stopRequested = true;
-    clearTimeout(this.restartTimer);
+    this.clock.clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     this.stopTicking();
     const child = this.child;
     if (child && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
-      clearTimeout(this.killTimer);
-      this.killTimer = setTimeout(() => child.kill('SIGKILL'), this.o.stopTimeoutMs);
+      this.clock.clearTimeout(this.killTimer);
+      this.killTimer = this.clock.setTimeout(() => child.kill('SIGKILL'), this.o.stopTimeoutMs);
     }
     await this.exited;
-    clearTimeout(this.killTimer);
+    this.clock.clearTimeout(this.killTimer);
     this.killTimer = undefined;
     this.setState('idle');
   }
@@ -221,7 +226,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.child = undefined;
     this.stats.pid = undefined;
     this.stopTicking();
-    clearTimeout(this.killTimer);
+    this.clock.clearTimeout(this.killTimer);
     const verdict = classifyExit({ code, signal, stopRequested: this.stopRequested, stderrTail: this.stderrTail(), spawnError });
     if (verdict.kind !== 'clean') verdict.reason = redact(verdict.reason, this.o.secrets);
     this.emit('exit', verdict);
@@ -230,7 +235,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.stats.restarts++;
     const retry = this.recovery.next({ permanent: verdict.kind === 'permanent', delivered, reason: verdict.reason });
     this.setState(retry.state, retry.reason);
-    this.restartTimer = setTimeout(() => {
+    this.restartTimer = this.clock.setTimeout(() => {
       this.restartTimer = undefined;
       if (this.running) this.spawnNow();
     }, retry.delayMs);
@@ -238,20 +243,20 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   private startTicking(): void {
     this.stopTicking();
-    this.tickTimer = setInterval(() => this.tick(), RATE_TICK_MS);
+    this.tickTimer = this.clock.setInterval(() => this.tick(), RATE_TICK_MS);
   }
 
   private stopTicking(): void {
-    clearInterval(this.tickTimer);
+    this.clock.clearInterval(this.tickTimer);
     this.tickTimer = undefined;
-    clearTimeout(this.stallTimer);
+    this.clock.clearTimeout(this.stallTimer);
     this.stallTimer = undefined;
     this.stats.fps = 0;
   }
 
   private armStall(ms: number): void {
-    clearTimeout(this.stallTimer);
-    this.stallTimer = setTimeout(this.stalled, ms);
+    this.clock.clearTimeout(this.stallTimer);
+    this.stallTimer = this.clock.setTimeout(this.stalled, ms);
   }
 
   private readonly stalled = (): void => {

@@ -1,6 +1,6 @@
 import { jpegSize, jpegView, type JpegSize } from '../jpeg/jpeg-info';
 import type { MultipartWriter, Part } from '../jpeg/multipart-writer';
-import type { Clock, ClockTimer } from './clock';
+import type { Clock, ClockTimer } from '../util/clock';
 import { DOWN_STATES, NOT_PRODUCING, type EndpointSource } from './endpoint-source';
 import { DEFAULT_PLACEHOLDER_SIZE, PlaceholderCache, fitPixels } from './placeholder';
 import { resizeJpeg } from './thumb-resize';

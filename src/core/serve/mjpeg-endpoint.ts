@@ -4,7 +4,7 @@ import { DEFAULT_MAX_PIXELS } from '../jpeg/jpeg-info';
 import { MultipartWriter } from '../jpeg/multipart-writer';
 import type { Demand, ReleaseMode, StateChange, UserCounters } from '../stream/stream';
 import type { StreamState } from '../types';
-import { systemClock, type Clock } from './clock';
+import { systemClock, type Clock } from '../util/clock';
 import { DOWN_STATES, type EndpointSource } from './endpoint-source';
 import { FrameIntake, FrameTooLargeError } from './frame-intake';
 import { refuse, sendJpeg, startStreamReply } from './http-replies';

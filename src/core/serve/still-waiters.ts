@@ -1,4 +1,4 @@
-import type { Clock } from './clock';
+import type { Clock } from '../util/clock';
 
 /**
  * Still requests waiting for the next frame (an on-demand stream that must start first), each with a timeout. The

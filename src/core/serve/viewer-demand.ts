@@ -1,5 +1,5 @@
 import type { Demand, ReleaseMode, UserCounters } from '../stream/stream';
-import type { Clock, ClockTimer } from './clock';
+import type { Clock, ClockTimer } from '../util/clock';
 import type { EndpointSource } from './endpoint-source';
 import type { Viewer, ViewerHub } from './viewer-hub';
 import { TakeRate, type TakeRateOptions } from './viewer-rate';

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Histogram, LATENCY_BUCKETS_MS } from '../util/histogram';
 import type { Part } from '../jpeg/multipart-writer';
-import { systemClock, type Clock, type ClockTimer } from './clock';
+import { systemClock, type Clock, type ClockTimer } from '../util/clock';
 import { tcpSendQueues } from './tcp-queues';
 import { Viewer, type RemoveReason, type ViewerHost, type ViewerOptions, type ViewerSink } from './viewer';
 

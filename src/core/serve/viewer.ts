@@ -1,6 +1,6 @@
 import type { Histogram } from '../util/histogram';
 import type { Part } from '../jpeg/multipart-writer';
-import type { Clock, ClockTimer } from './clock';
+import type { Clock, ClockTimer } from '../util/clock';
 import { tcpSendQueues } from './tcp-queues';
 
 /** Where parts are written: a response, or its socket once the response head is on the wire. */

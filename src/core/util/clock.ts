@@ -5,7 +5,7 @@ export interface ClockTimer {
 }
 
 /**
- * Time and timers for the logic that timers decide (repeats, placeholders, stale frames, still timeouts, the stall
+^ * Time and timers for the logic that timers decide (serving: repeats, placeholders, stale frames, still timeouts, the stall
  * sweep, the fps cap, the demand sampling). The system clock in production; tests hand in a clock they advance by
  * hand, so that logic is checked without waiting for it.
  */
