@@ -66,3 +66,14 @@ function corsHandler(settings: NodeRedRuntime['settings']): RouteHandler | undef
   }
   return undefined;
 }
+
+/**
+ * The node holding a path, as its user knows it: its kind and name from the palette ('mjpeg out "front"'), or
+ * 'another metrics' when it has no name; never its id.
+ */
+export function ownerName(RED: NodeRedRuntime, id: string): string {
+  const owner = RED.nodes.getNode(id) as { name?: unknown; type?: unknown } | null;
+  const kind = RED._(owner?.type === 'glimpser-metrics' ? 'metrics.label.palette' : 'mjpeg-out.label.palette');
+  const name = typeof owner?.name === 'string' ? owner.name.trim() : '';
+  return name ? `${kind} "${name}"` : RED._('mjpeg-out.errors.anotherNode', { kind });
+}

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PathInUseError } from '../core/serve/route-table';
 import { healthReport, NO_USAGE, sampleStreams } from '../core/health/health';
 import { StreamMetrics } from '../core/health/metrics';
 import { METRICS_TYPE, metricsSettings, type MetricsDef } from './health-settings';
-import { nodeRoutes } from './http-routes';
+import { nodeRoutes, ownerName } from './http-routes';
 import { lifecycleOf, type Lifecycle } from './lifecycle';
 import { labelledPools } from './pool-labels';
 import type { Node, NodeRedRuntime } from './red-types';
@@ -83,7 +84,10 @@ function register(RED: NodeRedRuntime): void {
       node.status({ fill: 'green', shape: 'dot', text: claimed.join(' · ') });
     } catch (err) {
       for (const p of claimed.splice(0)) routes.table.release(p, node.id);
-      fail(RED._('metrics.status.pathInUse'), RED._('metrics.errors.pathInUse', { message: (err as Error).message }));
+      const message = err instanceof PathInUseError
+        ? RED._('metrics.errors.pathServed', { path: err.path, owner: ownerName(RED, err.owner) })
+        : (err as Error).message;
+      fail(RED._('metrics.status.pathInUse'), RED._('metrics.errors.pathInUse', { message }));
     }
 
     node.on('close', (_removed: boolean, done: () => void) => {

@@ -3,7 +3,7 @@ import { MjpegEndpoint } from '../core/serve/mjpeg-endpoint';
 import { normalisePath, PathInUseError, type RouteTable } from '../core/serve/route-table';
 import { rangeMessage, readNumbers, trimmed } from './config';
 import { MJPEG_OUT_RULES } from './field-rules';
-import { clientAddress, nodeRoutes } from './http-routes';
+import { clientAddress, nodeRoutes, ownerName } from './http-routes';
 import { lifecycleOf, settingsHash } from './lifecycle';
 import { poolHandleFor } from './pool-handle';
 import type { Node, NodeDef, NodeRedRuntime, NodeStatus } from './red-types';
@@ -160,7 +160,7 @@ function register(RED: NodeRedRuntime): void {
         routesProblem = RED._('mjpeg-out.status.pathInUse');
         node.error(
           err instanceof PathInUseError
-            ? RED._('mjpeg-out.errors.pathInUse', { path: err.path, owner: err.owner })
+            ? RED._('mjpeg-out.errors.pathInUse', { path: err.path, owner: ownerName(RED, err.owner) })
             : RED._('mjpeg-out.errors.routes', { message: err instanceof Error ? err.message : String(err) }),
         );
       }

@@ -143,7 +143,7 @@ describe('mjpeg-out node (real Node-RED runtime, real HTTP clients)', function (
     const dup = helper.getNode('out2');
     // The helper spies on the Node prototype: only the calls made on this node count.
     const errs = dup.error.getCalls().filter((c) => c.thisValue === dup).map((c) => String(c.args[0]));
-    assert.ok(errs.some((e) => /path \/glimpser\/front\.mjpg is already served by node out/.test(e)), errs.join(' | '));
+    assert.ok(errs.some((e) => /path \/glimpser\/front\.mjpg is already served by mjpeg out "front"; this node serves nothing/.test(e)), errs.join(' | '));
     assert.ok(dup.status.getCalls().some((c) => c.thisValue === dup && c.args[0].fill === 'red' && c.args[0].text === 'path in use'));
     assert.ok(!out.error.getCalls().some((c) => c.thisValue === out), 'the first node serves without an error');
     out.receive({ payload: frames[1] });
