@@ -49,7 +49,7 @@ const FLOWS = {
     ['front'],
   ],
   'a camera that triggers another: only the nearer': [[cam('first', { wires: [['second']] }), cam('second', { wires: [['out']] }), OUT], ['second']],
-  'a camera named by its source': [[cam('x', { name: '', source: 'rtsp://cam/live/porch', wires: [['out']] }), OUT], ['porch']],
+  'a camera named by its source': [[cam('x', { name: '', source: 'rtsp://cam/live/porch', wires: [['out']] }), OUT], ['cam-live-porch']],
 };
 
 const PATHS = [
