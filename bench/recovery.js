@@ -16,36 +16,15 @@
 //   for the backoff (1 s base, ±20% jitter, the default). Both in the same run, one after the other.
 // Run: npm run build && node bench/recovery.js   [--kills N] (default 8)
 const { fork } = require('node:child_process');
-const http = require('node:http');
 const path = require('node:path');
 
 const CAPTURE = { source: 'testsrc2=size=640x360:rate=10', fps: 10, quality: 5 };
 const HEALTHY_WAIT_MS = 6000;
-const dist = process.env.GLIMPSER_DIST || path.join(__dirname, '..', 'dist');
+const { serveStream, dist } = require('./lib/stream-server');
 
 // ---------------------------------------------------------------------------------------------- server side
-async function serverMain(mode) {
-  const { ProcessPool } = require(path.join(dist, 'core', 'stream', 'pool'));
-  const { MjpegEndpoint } = require(path.join(dist, 'core', 'serve', 'mjpeg-endpoint'));
-  const pool = new ProcessPool({ idleGraceMs: 10000, ...(mode === 'baseline' ? { supervisor: { healthyRunMs: Infinity } } : {}) });
-  const stream = pool.stream('bench');
-  stream.define('source', { capture: CAPTURE, lowFps: 0 });
-  stream.use('source', { run: true, jpeg: 'full' });
-  const ep = new MjpegEndpoint({ name: 'bench', consumerId: 'out', maxViewers: 10, stallTimeoutMs: 30000, stillTimeoutMs: 1000 });
-  ep.setSource(stream);
-  stream.on('frame', (f) => {
-    if (f.jpeg) ep.frame(f.jpeg, f.seq, f.time);
-  });
-  const server = http.createServer((req, res) => ep.serveStream(req, res));
-  server.listen(0, '127.0.0.1', () => process.send({ type: 'port', port: server.address().port }));
-  process.on('message', async (m) => {
-    if (m.type !== 'exit') return;
-    server.closeAllConnections();
-    server.close();
-    ep.close('now');
-    await pool.close();
-    process.exit(0);
-  });
+function serverMain(mode) {
+  serveStream(CAPTURE, mode === 'baseline' ? { supervisor: { healthyRunMs: Infinity } } : {});
 }
 
 // ---------------------------------------------------------------------------------------------- client side

@@ -6,41 +6,20 @@
 // Method
 // - The server runs in a child process: a ProcessPool with one stream (testsrc2 640x360, 10 fps), an MjpegEndpoint fed
 //   by the stream's frames, on a loopback HTTP server. Ours: the pool's recycle policy set to replace the process
-//   after 4 s of frames (checked every 100 ms). Baseline: no recycling; this process SIGKILLs the FFmpeg every 4 s.
+//   after 6 s of frames (checked every 100 ms). Baseline: no recycling; this process SIGKILLs the FFmpeg every 6 s
+//   (more than the recovery policy's 5 s between restarts at once, so each is restarted at once).
 // - This process is the viewer: it notes the arrival time of every real part (placeholders excluded) and which FFmpeg
 //   the server runs (from /proc). For each replacement (the FFmpeg pid changed) the longest gap between real parts in
 //   the 3 s around it is one sample. Target: at most one frame interval (100 ms) plus 100 ms.
 // Run: npm run build && node bench/recycle.js   [--replacements N] (default 6)
 const { fork } = require('node:child_process');
-const http = require('node:http');
-const path = require('node:path');
 
 const CAPTURE = { source: 'testsrc2=size=640x360:rate=10', fps: 10, quality: 5 };
-const EVERY_MS = 4000;
-const dist = process.env.GLIMPSER_DIST || path.join(__dirname, '..', 'dist');
+const EVERY_MS = 6000;
+const { serveStream } = require('./lib/stream-server');
 
-async function serverMain(mode) {
-  const { ProcessPool } = require(path.join(dist, 'core', 'stream', 'pool'));
-  const { MjpegEndpoint } = require(path.join(dist, 'core', 'serve', 'mjpeg-endpoint'));
-  const pool = new ProcessPool({ idleGraceMs: 10000, ...(mode === 'recycle' ? { recycle: { afterMs: EVERY_MS, checkMs: 100 } } : {}) });
-  const stream = pool.stream('bench');
-  stream.define('source', { capture: CAPTURE, lowFps: 0 });
-  stream.use('source', { run: true, jpeg: 'full' });
-  const ep = new MjpegEndpoint({ name: 'bench', consumerId: 'out', maxViewers: 10, stallTimeoutMs: 30000, stillTimeoutMs: 1000 });
-  ep.setSource(stream);
-  stream.on('frame', (f) => {
-    if (f.jpeg) ep.frame(f.jpeg, f.seq, f.time);
-  });
-  const server = http.createServer((req, res) => ep.serveStream(req, res));
-  server.listen(0, '127.0.0.1', () => process.send({ type: 'port', port: server.address().port }));
-  process.on('message', async (m) => {
-    if (m.type !== 'exit') return;
-    server.closeAllConnections();
-    server.close();
-    ep.close('now');
-    await pool.close();
-    process.exit(0);
-  });
+function serverMain(mode) {
+  serveStream(CAPTURE, mode === 'recycle' ? { recycle: { afterMs: EVERY_MS, checkMs: 100 } } : {});
 }
 
 async function runMode(mode, replacements) {

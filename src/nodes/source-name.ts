@@ -1,3 +1,5 @@
+import { safeDecode } from '../core/ffmpeg/source-url';
+
 /**
  * The name a camera gets from its source when its Stream field is empty: what it points at, never a filter option
  * or a secret. The editor names cameras the same way (resources/editor-names.js); test/browser/editor.test.js
@@ -32,12 +34,4 @@ function baseName(p: string): string {
 function withoutExtension(name: string): string {
   const dot = name.lastIndexOf('.');
   return dot > 0 ? name.slice(0, dot) : name;
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
