@@ -3,7 +3,6 @@
 // 16 cameras moving on one page, a killed FFmpeg that leaves the others and the page's main thread alone,
 // the server gone for 5 s, a hidden page, full screen with swipe and pinch on a phone-sized page.
 const assert = require('node:assert/strict');
-const http = require('node:http');
 const helper = require('../helpers/node-red').testHelper();
 const poolNode = require('../../nodes/process-pool.js');
 const sourceNode = require('../../nodes/ffmpeg-source.js');
@@ -15,6 +14,7 @@ const [viewerPageInEnglish] = withCatalogs([viewerPage]);
 const { recordFrames } = require('../helpers/ffmpeg-frames');
 const { launch, grab, regionDiff, regionSpread, tileRects, unchangedTiles } = require('../helpers/browser');
 const { delay, isAlive, until } = require('../helpers/procs');
+const { listen, closeServer, connectionsOf } = require('../helpers/http-server');
 const { endpointOf: endpointIn } = require('../helpers/endpoints');
 const sharp = require('sharp');
 
@@ -56,7 +56,6 @@ describe('viewer page in Chromium (real Node-RED runtime)', function () {
   let httpNode;
   let browser;
   let feeder;
-  const sockets = new Set();
   const capture = (RED) => {
     httpNode = RED.httpNode;
   };
@@ -70,25 +69,21 @@ describe('viewer page in Chromium (real Node-RED runtime)', function () {
     browser = undefined;
     await helper.unload();
     if (server) {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await closeServer(server);
       server = undefined;
     }
     await new Promise((r) => helper.stopServer(r));
   });
 
-  function listen(p = 0) {
-    server = http.createServer((req, res) => httpNode(req, res));
-    server.on('connection', (s) => {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-    });
-    return new Promise((r) => server.listen(p, '127.0.0.1', () => r(server.address().port)));
+  /** Node-RED's HTTP side on `p` (0: a free port), as its own server so that a test can take it away. */
+  async function serve(p = 0) {
+    server = await listen((req, res) => httpNode(req, res), p);
+    return server.address().port;
   }
 
   async function load(flow) {
     await helper.load([poolNode, sourceNode, mjpegOut, viewerPageInEnglish, capture], flow);
-    port = await listen();
+    port = await serve();
     return `http://127.0.0.1:${port}/glimpser/`;
   }
 
@@ -288,15 +283,15 @@ describe('viewer page in Chromium (real Node-RED runtime)', function () {
     await page.goto(url);
     await page.evaluate(() => (window.notReloaded = true));
     await until(async () => (await stats(page)).tiles?.rec03?.frames > 2, 'frames', 30000);
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-    await until(() => sockets.size === 0, 'every connection closed');
+    const gone = server;
+    await closeServer(gone);
+    await until(() => connectionsOf(gone).size === 0, 'every connection closed');
     await page.waitForFunction(() => !document.getElementById('conn').hidden, null, { timeout: 5000 });
     await delay(1200); // a frame still being decoded, and the next stats message
     const cut = (await stats(page)).tiles.rec03.frames;
     await delay(5000);
     assert.equal((await stats(page)).tiles.rec03.frames, cut, 'nothing arrives while the server is down');
-    await listen(port);
+    await serve(port);
     await page.waitForFunction(() => document.getElementById('conn').hidden, null, { timeout: 10000 });
     await until(async () => (await stats(page)).tiles.rec03.frames > cut + 3, 'frames again', 10000);
     assert.equal(await page.evaluate(() => window.notReloaded), true, 'the same page, not reloaded');

@@ -7,7 +7,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const { MjpegHttpSource, DEFAULT_MJPEG_HTTP } = require('../../dist/core/capture/mjpeg-http-source.js');
-const { tempDir, recordMpjpeg } = require('../helpers/fixtures');
+const { tempDir, recordMpjpeg, assertFrames } = require('../helpers/fixtures');
 const { until, delay } = require('../helpers/procs');
 const { startCamera, serveFrames, part } = require('../helpers/mjpeg-camera');
 
@@ -33,11 +33,6 @@ function script(chunks, contentType = 'multipart/x-mixed-replace; boundary=cam')
       return true;
     });
   };
-}
-
-function assertFrames(actual, expected, label) {
-  assert.equal(actual.length, expected.length, `${label}: frame count`);
-  for (let i = 0; i < expected.length; i++) assert.ok(actual[i].equals(expected[i]), `${label}: frame ${i} differs`);
 }
 
 /** Every text a user or a log could see, for secret checks. */

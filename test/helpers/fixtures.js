@@ -1,5 +1,6 @@
 'use strict';
 // Fixtures recorded from the real FFmpeg at test time, into a temp dir that is removed afterwards.
+const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -73,4 +74,17 @@ function recordMpjpeg(dir, { size = '320x240', frames = 6, q = 5, name = 'mp', b
   return { stream: fs.readFileSync(stream), frames: files.map((f) => fs.readFileSync(path.join(dir, f))) };
 }
 
-module.exports = { tempDir, ffmpeg, recordMjpeg, recordMpjpeg, prng, cut, own };
+/**
+ * What a splitter gave against the frames FFmpeg wrote: the same count, and each frame byte for byte in order.
+ * A frame may be a Buffer or, as RawFrameSplitter emits them, `{ index, data }`, whose index must be its position.
+ */
+function assertFrames(actual, expected, label) {
+  assert.equal(actual.length, expected.length, `${label}: frame count`);
+  for (let i = 0; i < expected.length; i++) {
+    const frame = Buffer.isBuffer(actual[i]) ? actual[i] : actual[i].data;
+    if (!Buffer.isBuffer(actual[i])) assert.equal(actual[i].index, i, `${label}: index`);
+    assert.ok(frame.equals(expected[i]), `${label}: frame ${i} differs (len ${frame.length} vs ${expected[i].length})`);
+  }
+}
+
+module.exports = { tempDir, ffmpeg, recordMjpeg, recordMpjpeg, prng, cut, own, assertFrames };

@@ -47,9 +47,14 @@ async function waitFor(predicate, timeoutMs, stepMs = 50) {
 
 const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Like waitFor, but a timeout is a failure naming what was awaited. */
+/**
+ * Like waitFor, but a timeout is a failure naming what was awaited; resolves to the predicate's value.
+ * `what` may be a function, asked at the timeout, so the failure can show what was seen by then.
+ */
 async function until(predicate, what = 'condition', timeoutMs = 20000) {
-  if (!(await waitFor(predicate, timeoutMs, 5))) throw new Error(`timed out waiting for ${what}`);
+  const value = await waitFor(predicate, timeoutMs, 5);
+  if (!value) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
+  return value;
 }
 
 module.exports = { isAlive, childrenOf, waitFor, until, delay };

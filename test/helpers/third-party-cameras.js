@@ -14,6 +14,7 @@ const { performance } = require('node:perf_hooks');
 const { runFfmpeg } = require('./synth');
 const { splitJpegs } = require('./ffmpeg-frames');
 const { recordParts, digest } = require('./mjpeg-record');
+const { delay } = require('./procs');
 
 /** The boundary VLC's mpjpeg muxer writes (modules/mux/mpjpeg.c); a multipart mime given to VLC must name it. */
 const VLC_BOUNDARY = '7b3cc56e5f51db803f790dad720ed50a';
@@ -21,7 +22,6 @@ const SIZE = '320x240';
 const STOP_GRACE_MS = 3000;
 
 const now = () => performance.now();
-const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ------------------------------------------------------------------------------------------------ processes
 

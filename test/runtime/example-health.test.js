@@ -11,7 +11,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const flow = require('../../examples/stream-health-notify.json');
 const { startNodeRed, request } = require('../helpers/node-red-process');
-const { waitFor } = require('../helpers/procs');
+const { until, waitFor } = require('../helpers/procs');
 
 const nodes = [
   require('../../nodes/process-pool.js'),
@@ -57,14 +57,7 @@ describe('example flow: stream-health → Home Assistant notification over MQTT'
     client.on('message', (topic, payload) => got.push({ topic, body: JSON.parse(payload.toString()) }));
     await client.subscribeAsync('glimpser/notify');
     await helper.load(nodes, imported);
-    const wait = async (pred, what) => {
-      const end = Date.now() + 20000;
-      while (!got.some(pred)) {
-        if (Date.now() > end) throw new Error(`no ${what}: ${JSON.stringify(got)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      return got.find(pred);
-    };
+    const wait = (pred, what) => until(() => got.find(pred), () => `${what}; got ${JSON.stringify(got)}`, 20000);
     const failed = await wait((m) => m.body.title === 'Camera garage failed', 'failed notification');
     assert.match(failed.body.message, /garage-missing\.mp4/);
     assert.deepEqual(failed.body.data, { tag: 'glimpser-garage', group: 'cameras' });

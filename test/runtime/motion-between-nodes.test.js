@@ -5,6 +5,7 @@
 const assert = require('node:assert/strict');
 const { testHelper, requireFromNodeRed } = require('../helpers/node-red');
 const { withCatalogs } = require('../helpers/i18n');
+const { waitFor } = require('../helpers/procs');
 
 const helper = testHelper();
 const [poolNode, sourceNode, motionNode] = withCatalogs([
@@ -56,8 +57,7 @@ describe('motion-detect behind the nodes users put on a wire (real FFmpeg, real 
     helper.getNode('md').on('call:status', (c) => statuses.push(c.args[0]));
     helper.getNode('md').on('call:error', (c) => errors.push(String(c.args[0])));
     const states = () => got.filter((m) => m.kind === 'motion').map((m) => m.payload).join(',');
-    const end = Date.now() + ms;
-    while (Date.now() < end && states() !== 'ON,OFF') await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => states() === 'ON,OFF', ms, 100);
     assert.equal(states(), 'ON,OFF', `motion events; last status ${JSON.stringify(statuses.at(-1))}`);
     const on = got.find((m) => m.kind === 'motion' && m.payload === 'ON');
     assert.equal(on.topic, 'glimpser/porch/motion', 'the stream name travels with the frames');

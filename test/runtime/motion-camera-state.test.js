@@ -6,6 +6,10 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const helper = require('../helpers/node-red').testHelper();
 const { withCatalogs } = require('../helpers/i18n');
+const { until } = require('../helpers/procs');
+
+// A status not shown within 15 s fails naming it, well before the 30 s test timeout would fail it unnamed.
+const SHOWS_WITHIN_MS = 15000;
 
 const [poolNode, sourceNode, motionNode] = withCatalogs([
   require('../../nodes/process-pool.js'),
@@ -21,14 +25,6 @@ function flow({ pool = {}, source = {} } = {}) {
     { id: 'src', z: 'tab', x: 100, y: 100, type: 'glimpser-ffmpeg-source', name: 'front', pool: 'pool', source: 'testsrc2=size=320x240:rate=10', fps: 10, quality: 5, startMode: 'demand', wires: [['md']], ...source },
     { id: 'md', z: 'tab', x: 300, y: 100, type: 'glimpser-motion-detect', quietSeconds: 1, discoveryDelay: 0, wires: [[]] },
   ];
-}
-
-async function until(pred, what, ms = 15000) {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** Every status the motion node showed, as it showed them. */
@@ -48,7 +44,7 @@ describe('motion-detect shows its camera\'s failure (real Node-RED runtime)', fu
     const md = helper.getNode('md');
     const seen = watchStatus(md);
     const last = () => seen.at(-1) ?? md.status.getCalls().filter((c) => c.thisValue === md).map((c) => c.args[0]).at(-1);
-    await until(() => last() && last().fill === 'red', 'a red status');
+    await until(() => last() && last().fill === 'red', 'a red status', SHOWS_WITHIN_MS);
     const status = last();
     assert.equal(status.shape, 'ring');
     assert.match(status.text, /^camera failed: .*(fps|Frame rate).*0\.1 to 60/i, status.text);
@@ -60,7 +56,7 @@ describe('motion-detect shows its camera\'s failure (real Node-RED runtime)', fu
     await helper.load([poolNode, sourceNode, motionNode], flow({ pool: { ffmpegPath: FAKE('die-at-start') } }));
     const md = helper.getNode('md');
     const seen = watchStatus(md);
-    await until(() => seen.some((s) => s.fill === 'yellow' && /^camera recovering: /.test(s.text)), 'camera recovering');
+    await until(() => seen.some((s) => s.fill === 'yellow' && /^camera recovering: /.test(s.text)), 'camera recovering', SHOWS_WITHIN_MS);
     const status = seen.find((s) => s.fill === 'yellow');
     assert.equal(status.shape, 'ring');
     assert.match(status.text, /Connection refused/, status.text);
@@ -73,12 +69,12 @@ describe('motion-detect shows its camera\'s failure (real Node-RED runtime)', fu
     const seen = watchStatus(md);
     const stream = helper.getNode('pool').pool.stream('front');
     const live = (s) => /ms\/frame$/.test(s.text) && (s.fill === 'green' || s.fill === 'blue');
-    await until(() => stream.state === 'healthy' && seen.some(live), 'healthy, analysing');
+    await until(() => stream.state === 'healthy' && seen.some(live), 'healthy, analysing', SHOWS_WITHIN_MS);
     const [pid] = stream.snapshot().pids;
     const before = seen.length;
     process.kill(pid, 'SIGKILL');
-    await until(() => seen.slice(before).some((s) => s.fill === 'yellow' && /^camera recovering: /.test(s.text)), 'camera recovering');
+    await until(() => seen.slice(before).some((s) => s.fill === 'yellow' && /^camera recovering: /.test(s.text)), 'camera recovering', SHOWS_WITHIN_MS);
     const at = seen.length;
-    await until(() => seen.slice(at).some(live), 'the live state again');
+    await until(() => seen.slice(at).some(live), 'the live state again', SHOWS_WITHIN_MS);
   });
 });

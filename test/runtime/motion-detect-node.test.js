@@ -7,6 +7,7 @@ const { withCatalogs } = require('../helpers/i18n');
 // Errors in the English of nodes/locales, as users read them.
 const [motionNode] = withCatalogs([require('../../nodes/motion-detect.js')]);
 const synth = require('../helpers/synth.js');
+const { until } = require('../helpers/procs');
 
 const STREAM = 'porch';
 
@@ -42,14 +43,6 @@ function collect(out) {
   return got;
 }
 
-async function until(pred, ms = 20000) {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe('glimpser-motion-detect node', function () {
   this.timeout(30000);
   let boxGray;
@@ -66,7 +59,7 @@ describe('glimpser-motion-detect node', function () {
     await helper.load(motionNode, flow({ attachImage: true }));
     const m1 = helper.getNode('m1');
     const got = collect(helper.getNode('out'));
-    await until(() => got.some((m) => m.kind === 'discovery'));
+    await until(() => got.some((m) => m.kind === 'discovery'), 'discovery');
     const disc = got.find((m) => m.kind === 'discovery');
     assert.match(disc.topic, /^homeassistant\/binary_sensor\/glimpser_porch_motion_m1\/config$/);
     assert.equal(disc.retain, true);
@@ -78,7 +71,7 @@ describe('glimpser-motion-detect node', function () {
     assert.ok(cfg.device && cfg.device.identifiers.length === 1 && cfg.device.name);
     const base = Date.now();
     boxGray.forEach((f, n) => m1.receive(grayMsg(f, n, base)));
-    await until(() => got.filter((m) => m.kind === 'motion').length >= 2);
+    await until(() => got.filter((m) => m.kind === 'motion').length >= 2, 'ON and OFF');
     const motion = got.filter((m) => m.kind === 'motion');
     assert.deepEqual(motion.map((m) => m.payload), ['ON', 'OFF']);
     const [on, off] = motion;
@@ -101,7 +94,7 @@ describe('glimpser-motion-detect node', function () {
     const got = collect(helper.getNode('out'));
     m1.receive({ topic: 'homeassistant/status', payload: 'offline' });
     m1.receive({ topic: 'homeassistant/status', payload: 'online' });
-    await until(() => got.length >= 3);
+    await until(() => got.length >= 3, 'discovery twice and the state');
     assert.deepEqual(got.map((m) => m.kind), ['discovery', 'discovery', 'state']);
     assert.equal(got[0].reason, 'birth');
     assert.match(got[1].topic, /^homeassistant\/camera\//, 'the snapshot camera entity');
@@ -125,7 +118,7 @@ describe('glimpser-motion-detect node', function () {
       m1.receive(msg);
     }
     // Every message is done with; a decode of the stand-in JPEGs would have reported "not a decodable JPEG".
-    await until(() => completed.length === 10);
+    await until(() => completed.length === 10, 'every message done');
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(errors, []);
   });
@@ -153,11 +146,11 @@ describe('glimpser-motion-detect node', function () {
     for (const msg of bad) {
       const before = errors.length;
       m1.receive(msg);
-      await until(() => errors.length > before);
+      await until(() => errors.length > before, 'its error');
       await new Promise((r) => setTimeout(r, 150));
     }
     boxGray.forEach((f, n) => m1.receive(grayMsg(f, n, base)));
-    await until(() => got.filter((m) => m.kind === 'motion').length >= 2);
+    await until(() => got.filter((m) => m.kind === 'motion').length >= 2, 'ON and OFF');
     assert.ok(errors.some((e) => /5000 bytes for 240x180/.test(e)), errors.join('\n'));
     assert.ok(errors.some((e) => /43200 bytes for 239x180 \(expected 43020/.test(e)), errors.join('\n'));
     assert.ok(errors.some((e) => /not a decodable JPEG/.test(e)), errors.join('\n'));
@@ -180,7 +173,7 @@ describe('glimpser-motion-detect node', function () {
     const got = collect(helper.getNode('out'));
     const base = Date.now();
     boxGray.forEach((f, n) => m1.receive(grayMsg(f, n, base)));
-    await until(() => got.filter((m) => m.kind === 'motion').length >= 2);
+    await until(() => got.filter((m) => m.kind === 'motion').length >= 2, 'ON and OFF');
     // Every status the frames brought still names the problem, beside the live state.
     assert.ok(statuses.length >= 2, JSON.stringify(statuses));
     for (const st of statuses) {
@@ -219,7 +212,7 @@ describe('glimpser-motion-detect node', function () {
       sent++;
       await new Promise((r) => setTimeout(r, 100));
     }
-    await until(() => completed.length + caught.length >= sent);
+    await until(() => completed.length + caught.length >= sent, 'every message done or caught');
     assert.ok(sent >= 25, `sent ${sent}`);
     assert.ok(errors.length >= 2 && errors.length <= 4, `${errors.length} reports for ${sent} bad frames in 3 s:\n${errors.join('\n')}`);
     assert.match(errors[0], /not a decodable JPEG/);
@@ -243,9 +236,9 @@ describe('glimpser-motion-detect node', function () {
       // msg.frame.time carries the capture time; no gray frame: the node must decode the JPEG itself. One at a time:
       // a frame arriving during a decode would be dropped.
       m1.receive({ topic: 'garden', payload: jpegs[n], frame: { stream: 'garden', time: base + n * 100 } });
-      await until(() => completed.length > n);
+      await until(() => completed.length > n, `frame ${n} done`);
     }
-    await until(() => got.filter((m) => m.kind === 'motion').length >= 2);
+    await until(() => got.filter((m) => m.kind === 'motion').length >= 2, 'ON and OFF');
     const motion = got.filter((m) => m.kind === 'motion');
     assert.deepEqual(motion.map((m) => m.payload), ['ON', 'OFF']);
     assert.equal(motion[0].topic, 'glimpser/garden/motion');
@@ -260,10 +253,10 @@ describe('glimpser-motion-detect node', function () {
     const got = collect(helper.getNode('out'));
     const base = Date.now() - 4000; // the last frame is 100 ms old when frames stop
     for (let n = 0; n < 40; n++) m1.receive(grayMsg(boxGray[n], n, base));
-    await until(() => got.some((m) => m.payload === 'ON'));
-    await until(() => got.some((m) => m.payload === 'OFF'), 5000);
+    await until(() => got.some((m) => m.payload === 'ON'), 'ON');
+    await until(() => got.some((m) => m.payload === 'OFF'), 'OFF', 5000);
     const off = got.find((m) => m.payload === 'OFF');
     assert.equal(off.event.reason, 'no-frames');
-    await until(() => got.some((m) => m.kind === 'availability' && m.payload === 'offline'), 5000);
+    await until(() => got.some((m) => m.kind === 'availability' && m.payload === 'offline'), 'availability offline', 5000);
   });
 });

@@ -12,6 +12,7 @@ const motionNode = require('../../nodes/motion-detect.js');
 const mqttNode = require('../helpers/node-red').requireFromNodeRed('@node-red/nodes/core/network/10-mqtt.js');
 const { startBroker } = require('../helpers/broker');
 const synth = require('../helpers/synth.js');
+const { until, waitFor } = require('../helpers/procs');
 
 const CAMERA = "color=c=0x808080:s=320x240:r=10,drawbox=x=100:y=90:w=50:h=50:color=black:t=fill:enable='between(t,3,5)',noise=alls=6:allf=t";
 
@@ -51,11 +52,8 @@ describe(`motion end to end: ffmpeg-source -> motion-detect -> mqtt out -> ${pro
       { id: 'b1', type: 'mqtt-broker', broker: broker.host, port: String(broker.port), clientid: '', autoConnect: true, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true },
     ]);
 
-    const deadline = Date.now() + 30000;
     const states = () => got.filter((m) => m.topic === `glimpser/${stream}/motion`).map((m) => m.payload).join(',');
-    while (Date.now() < deadline && !/ON,OFF$/.test(states())) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(() => /ON,OFF$/.test(states()), 30000, 100);
     // The current state (OFF) with discovery at deploy, then the event.
     assert.equal(states(), 'OFF,ON,OFF', JSON.stringify(got.map((m) => [m.topic, String(m.payload).slice(0, 40)])));
     const motion = got.filter((m) => m.topic === `glimpser/${stream}/motion`).slice(1);
@@ -132,13 +130,7 @@ describe(`motion end to end: ffmpeg-source -> motion-detect -> mqtt out -> ${pro
         const md = { id: 'md', type: 'glimpser-motion-detect', stream, quietSeconds: 30, staleSeconds: 60, startFrames: 3, discoveryDelay: 1, topicPrefix: 'glimpser', wires: [['mo']] };
         await helper.load([motionNode, mqttNode], [md, out, broker1]);
         const last = (suffix) => got.filter((m) => m.topic === `glimpser/${stream}/${suffix}`).map((m) => m.payload).at(-1);
-        const wait = async (pred, label) => {
-          const end = Date.now() + 10000;
-          while (!pred()) {
-            if (Date.now() > end) throw new Error(`timed out: ${label}; got ${JSON.stringify(got)}`);
-            await new Promise((r) => setTimeout(r, 20));
-          }
-        };
+        const wait = (pred, label) => until(pred, () => `${label}; got ${JSON.stringify(got)}`, 10000);
         await wait(() => last('motion') === 'OFF', 'the state at deploy');
         const node = helper.getNode('md');
         const base = Date.now() - 6000;

@@ -16,6 +16,7 @@ const { recordFrames } = require('../helpers/ffmpeg-frames');
 const { openStream, nextParts } = require('../helpers/mjpeg-client');
 const { isAlive, until, delay } = require('../helpers/procs');
 const { useHttpRuntime } = require('../helpers/red-http');
+const { lastStatus } = require('../helpers/node-status');
 
 const MOVING = "smptehdbars=size=320x240:rate=10,drawbox=x='mod(t*120,240)':y=80:w=60:h=60:color=white:t=fill:enable='gte(t,2)'";
 
@@ -42,8 +43,9 @@ describe('reliability (real FFmpeg, real Node-RED runtime)', function () {
     ]);
     const stream = helper.getNode('pool').pool.stream('cam');
     const viewer = await openStream(`${base}/glimpser/cam.mjpg`);
-    await until(() => stream.state === 'healthy' && stream.snapshot().pids.length === 1, 'healthy');
-    await delay(6000); // a healthy run, so the restart comes at once
+    // Frames delivered are what earn a restart at once (capture/recovery.ts), not a run of some length: the process
+    // to freeze is the one serving the viewer (every frame), after the viewer's arrival switched to it.
+    await until(() => stream.state === 'healthy' && stream.snapshot().pids.length === 1 && stream.snapshot().outputs.jpegEvery === 1, 'healthy at full rate');
     const [pid] = stream.snapshot().pids;
     const states = [];
     stream.on('state', (c) => states.push({ state: c.state, at: Date.now() }));
@@ -92,7 +94,8 @@ describe('reliability (real FFmpeg, real Node-RED runtime)', function () {
     await until(async () => (await retained())['glimpser/porch/motion'] === 'ON', 'motion ON retained', 30000);
     // The broker dies and comes back with nothing retained (aedes keeps it in memory only).
     await broker.close();
-    await delay(1000);
+    // Back only once Node-RED has seen it gone (as its user would: the MQTT node's status), so it reconnects.
+    await until(() => lastStatus(helper.getNode('mo'))?.text === 'node-red:common.status.disconnected', 'Node-RED sees the broker gone', 10000);
     broker = await startAedes(port);
     const back = Date.now();
     await until(async () => {

@@ -97,8 +97,11 @@ describe('stream-health node (real FFmpeg, real Node-RED)', function () {
     const { states } = await load(flow({ pool: { idleGrace: 1 }, source: { wires: [['tap']] }, extra: [{ id: 'tap', type: 'helper' }] }));
     const pool = helper.getNode('pool').pool;
     await until(() => states.some((s) => s.msg.payload.state === 'healthy'), 'healthy');
-    await delay(5500);
-    const pid = pool.stream('front').snapshot().pids[0];
+    // Frames delivered are what earn a restart at once (capture/recovery.ts), not a run of some length: the one
+    // process that serves the flow node is the one to kill.
+    const front = pool.stream('front');
+    await until(() => front.state === 'healthy' && front.snapshot().pids.length === 1 && front.snapshot().outputs.jpegEvery === 1, 'one process at full rate');
+    const pid = front.snapshot().pids[0];
     assert.ok(pid, 'FFmpeg runs');
     const killedAt = performance.now();
     const before = states.length;

@@ -11,6 +11,7 @@ const { detectKind, SourceConfigError } = require('../../dist/core/ffmpeg/source
 const { sourceSignature } = require('../../dist/core/stream/signature.js');
 const { tempDir, ffmpeg, recordMjpeg } = require('../helpers/fixtures');
 const { capture, stopAll, jpegSize } = require('../helpers/capture');
+const { listen, closeServer } = require('../helpers/http-server');
 
 const PASSWORD = 'p@ss:w/rd%41 é#?';
 const USER = 'ad min';
@@ -30,18 +31,6 @@ function assertSubsequence(list, sub, label) {
   const at = list.findIndex((_, i) => sub.every((s, j) => list[i + j] === s));
   assert.ok(at !== -1, `${label}: ${JSON.stringify(sub)} in ${JSON.stringify(list)}`);
   return at;
-}
-
-/** Close a server and every socket on it. */
-function closeServer(server, sockets) {
-  for (const s of sockets) s.destroy();
-  return new Promise((r) => server.close(() => r()));
-}
-
-function listen(server) {
-  const sockets = new Set();
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r({ port: server.address().port, sockets })));
 }
 
 function basicCreds(header) {
@@ -72,7 +61,7 @@ async function rtspAuthCheck(bin, ffmpegVersion) {
       }
     });
   });
-  const { port, sockets } = await listen(server);
+  const { port } = (await listen(server)).address();
   try {
     const o = base({ source: `rtsp://127.0.0.1:${port}/live`, username: USER, password: PASSWORD, ffmpegVersion });
     const r = await capture(buildArgs(o), { jpeg: 1, bin });
@@ -83,7 +72,7 @@ async function rtspAuthCheck(bin, ffmpegVersion) {
     assert.equal(basicCreds(authorised[0].trim()), `${USER}:${PASSWORD}`);
     assert.ok(!redact(r.stderr, secretsOf(o)).includes(PASSWORD));
   } finally {
-    await closeServer(server, sockets);
+    await closeServer(server);
   }
 }
 
@@ -445,7 +434,7 @@ describe('ffmpeg-args', function () {
         res.writeHead(200, { 'Content-Type': 'video/mp4' });
         fs.createReadStream(clip).pipe(res);
       });
-      const { port, sockets } = await listen(server);
+      const { port } = (await listen(server)).address();
       try {
         const o = base({ source: `http://127.0.0.1:${port}/clip.mp4`, username: USER, password: PASSWORD, fps: 5, gray: { width: 32, height: 32 } });
         const r = await capture(buildArgs(o), { jpeg: 2, gray: 2 });
@@ -462,7 +451,7 @@ describe('ffmpeg-args', function () {
           assert.ok(!clean.includes(leak), clean);
         }
       } finally {
-        await closeServer(server, sockets);
+        await closeServer(server);
       }
     });
 
@@ -481,7 +470,7 @@ describe('ffmpeg-args', function () {
         send();
         res.on('close', () => clearInterval(timer));
       });
-      const { port, sockets } = await listen(server);
+      const { port } = (await listen(server)).address();
       try {
         const o = base({ source: `http://127.0.0.1:${port}/video.mjpg`, fps: 10, width: 160 });
         assert.equal(detectKind(o.source), 'http');
@@ -489,7 +478,7 @@ describe('ffmpeg-args', function () {
         assert.ok(r.stoppedByUs, r.stderr);
         assert.deepEqual(jpegSize(r.jpegs[0]), { width: 160, height: 120 });
       } finally {
-        await closeServer(server, sockets);
+        await closeServer(server);
       }
     });
 

@@ -2,7 +2,7 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { JpegSplitter } = require('../../dist/core/jpeg/jpeg-splitter.js');
-const { tempDir, recordMjpeg, prng, cut, own } = require('../helpers/fixtures');
+const { tempDir, recordMjpeg, prng, cut, own, assertFrames } = require('../helpers/fixtures');
 
 function run(chunks, opts = {}) {
   const frames = [];
@@ -10,13 +10,6 @@ function run(chunks, opts = {}) {
   const splitter = new JpegSplitter({ onFrame: (f) => frames.push(f), onOversize: (n) => oversize.push(n), ...opts });
   for (const c of chunks) splitter.push(c);
   return { frames, oversize, splitter };
-}
-
-function assertFrames(actual, expected, label) {
-  assert.equal(actual.length, expected.length, `${label}: frame count`);
-  for (let i = 0; i < expected.length; i++) {
-    assert.ok(actual[i].equals(expected[i]), `${label}: frame ${i} differs (len ${actual[i].length} vs ${expected[i].length})`);
-  }
 }
 
 /** Positions of every FF D8 / FF D9 in the recorded stream (each frame's boundaries). */

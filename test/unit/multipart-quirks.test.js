@@ -4,7 +4,7 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { MultipartJpegSplitter } = require('../../dist/core/jpeg/multipart-splitter.js');
-const { tempDir, recordMpjpeg, prng, cut } = require('../helpers/fixtures');
+const { tempDir, recordMpjpeg, prng, cut, assertFrames } = require('../helpers/fixtures');
 
 const B = 'cam';
 
@@ -22,11 +22,6 @@ function run(chunks, opts = {}) {
   });
   for (const c of chunks) splitter.push(c);
   return { frames, errors, oversize, splitter };
-}
-
-function assertFrames(actual, expected, label) {
-  assert.equal(actual.length, expected.length, `${label}: frame count`);
-  for (let i = 0; i < expected.length; i++) assert.ok(actual[i].equals(expected[i]), `${label}: frame ${i} differs`);
 }
 
 const NO_ERRORS = { 'not-jpeg': 0, truncated: 0, 'bad-header': 0, oversize: 0 };

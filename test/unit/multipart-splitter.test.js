@@ -7,7 +7,7 @@ const mjpegServer = require('mjpeg-server');
 const { MultipartJpegSplitter, boundaryFromContentType, FFMPEG_BOUNDARY } = require('../../dist/core/jpeg/multipart-splitter.js');
 const { JpegSplitter } = require('../../dist/core/jpeg/jpeg-splitter.js');
 const { MultipartWriter } = require('../../dist/core/jpeg/multipart-writer.js');
-const { tempDir, recordMpjpeg, prng, cut, own } = require('../helpers/fixtures');
+const { tempDir, recordMpjpeg, prng, cut, own, assertFrames } = require('../helpers/fixtures');
 
 function run(chunks, opts = {}) {
   const frames = [];
@@ -18,13 +18,6 @@ function run(chunks, opts = {}) {
   });
   for (const c of chunks) splitter.push(c);
   return { frames, oversize, errors, splitter };
-}
-
-function assertFrames(actual, expected, label) {
-  assert.equal(actual.length, expected.length, `${label}: frame count`);
-  for (let i = 0; i < expected.length; i++) {
-    assert.ok(actual[i].equals(expected[i]), `${label}: frame ${i} differs (len ${actual[i].length} vs ${expected[i].length})`);
-  }
 }
 
 /** One part as FFmpeg's mpjpeg muxer and most cameras write it: delimiter line, headers, blank line, body, CRLF. */

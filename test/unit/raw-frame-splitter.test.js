@@ -4,7 +4,7 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { RawFrameSplitter } = require('../../bench/lib/raw-frame-splitter.js');
-const { tempDir, ffmpeg, prng, cut, own } = require('../helpers/fixtures');
+const { tempDir, ffmpeg, prng, cut, own, assertFrames } = require('../helpers/fixtures');
 
 /**
  * Real rgb24 frames from FFmpeg, each written to its own file by the image2 muxer, so the expected frames do not
@@ -33,14 +33,6 @@ function run(chunks, frameBytes, opts = {}) {
   });
   for (const c of chunks) splitter.push(c);
   return { got, splitter };
-}
-
-function assertFrames(got, expected, label) {
-  assert.equal(got.length, expected.length, `${label}: frame count`);
-  got.forEach((f, i) => {
-    assert.equal(f.index, i, `${label}: index`);
-    assert.ok(f.data.equals(expected[i]), `${label}: frame ${i} differs`);
-  });
 }
 
 describe('RawFrameSplitter', function () {
