@@ -100,8 +100,9 @@ function register(RED: NodeRedRuntime): void {
     if (!configError) {
       try {
         capture.kind = detectKind(capture.source);
-        // Auto reads an http(s) camera with our own client first and switches to FFmpeg if it does not answer MJPEG.
-        capture.passthrough = mode === 'passthrough' || (mode === 'auto' && capture.kind === 'http');
+        // Forced pass-through is checked here (an http(s) camera only); auto and FFmpeg modes read an http(s) camera with
+        // our own client first and go by what it answers (src/core/stream/camera-access.ts).
+        capture.passthrough = mode === 'passthrough';
         if (detectSource) detect = { ...capture, source: detectSource, kind: detectKind(detectSource), passthrough: false, width: undefined };
       } catch (err) {
         configError = RED._('ffmpeg-source.errors.source', { message: (err as Error).message });
