@@ -70,3 +70,15 @@ export function rangeMessage(_: Translate, ns: string, p: RangeProblem): string 
 export function trimmed(value: unknown): string {
   return typeof value === 'string' ? value.trim() : '';
 }
+
+export const ERROR_REPORT_MS = 10_000;
+
+/**
+ * How often a per-frame error may reach the log (and Catch nodes): `glimpser.errorReportSeconds` in settings.js,
+ * 10 s by default, for every node that reports bad input per frame (mjpeg-out, motion-detect). A value that is not a number from 0.1 to 3600 is ignored.
+ */
+export function errorReportMs(runtimeSettings: Record<string, unknown>): number {
+  const own = runtimeSettings.glimpser as { errorReportSeconds?: unknown } | undefined;
+  const s = own?.errorReportSeconds;
+  return typeof s === 'number' && s >= 0.1 && s <= 3600 ? s * 1000 : ERROR_REPORT_MS;
+}

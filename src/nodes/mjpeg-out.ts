@@ -1,7 +1,8 @@
 import { jpegView } from '../core/jpeg/jpeg-info';
 import { MjpegEndpoint } from '../core/serve/mjpeg-endpoint';
 import { normalisePath, PathInUseError, type RouteTable } from '../core/serve/route-table';
-import { rangeMessage, readNumbers, trimmed } from './config';
+import { ReportLimiter } from '../core/util/report-limiter';
+import { rangeMessage, readNumbers, trimmed, errorReportMs } from './config';
 import { MJPEG_OUT_RULES } from './field-rules';
 import { clientAddress, nodeRoutes, ownerName } from './http-routes';
 import { lifecycleOf, settingsHash } from './lifecycle';
@@ -25,7 +26,6 @@ interface MjpegOutConfig {
 
 const NODE_TYPE = 'glimpser-mjpeg-out';
 const STATUS_PERIOD_MS = 2000;
-const BAD_INPUT_REPORT_MS = 10000;
 
 function register(RED: NodeRedRuntime): void {
   function MjpegOutNode(this: Node, config: MjpegOutConfig & NodeDef): void {
@@ -168,17 +168,12 @@ function register(RED: NodeRedRuntime): void {
     updateStatus();
 
     let badInputs = 0;
-    let badReportedAt = -Infinity;
+    // One report per period: a misconfigured flow at 10 fps would otherwise flood the log.
+    const badReports = new ReportLimiter(errorReportMs(RED.settings));
     const report = (done: (err?: Error) => void, err: Error): void => {
       badInputs++;
-      const t = performance.now();
-      // One report per period: a misconfigured flow at 10 fps would otherwise flood the log.
-      if (t - badReportedAt >= BAD_INPUT_REPORT_MS) {
-        badReportedAt = t;
-        done(new Error(RED._('mjpeg-out.errors.dropped', { message: err.message, dropped: badInputs })));
-        return;
-      }
-      done();
+      if (badReports.offer() === undefined) return done();
+      done(new Error(RED._('mjpeg-out.errors.dropped', { message: err.message, dropped: badInputs })));
     };
     node.on('input', (msg, _send, done) => {
       const f = msg.frame as { seq?: unknown; time?: unknown; jpeg?: unknown } | undefined;

@@ -109,15 +109,3 @@ function parseRegionsLenient(text: unknown, _: Translate): { regions: Region[]; 
     return { regions: [], errors: [...errors, wholeFrame((err as Error).message)] };
   }
 }
-
-export const ERROR_REPORT_MS = 10_000;
-
-/**
- * How often a per-frame error may reach the log (and Catch nodes): `glimpser.errorReportSeconds` in settings.js,
- * 10 s by default, as mjpeg-out does it. A value that is not a number from 0.1 to 3600 is ignored.
- */
-export function errorReportMs(runtimeSettings: Record<string, unknown>): number {
-  const own = runtimeSettings.glimpser as { errorReportSeconds?: unknown } | undefined;
-  const s = own?.errorReportSeconds;
-  return typeof s === 'number' && s >= 0.1 && s <= 3600 ? s * 1000 : ERROR_REPORT_MS;
-}
