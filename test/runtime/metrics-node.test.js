@@ -15,6 +15,7 @@ const mjpegOut = require('../../nodes/mjpeg-out.js');
 const { fetchBuffer } = require('../helpers/mjpeg-client');
 const { processMetricsRegistry } = require('../../dist/core/health/metrics');
 const { until, delay } = require('../helpers/procs');
+const { callsOf } = require('../helpers/node-status');
 
 const TESTSRC = 'testsrc2=size=160x120:rate=10';
 const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
@@ -35,10 +36,6 @@ function flow({ metrics = {}, sources = [source('src', 'front')], extra = [] } =
 /** Sample lines (not comments) of an exposition whose metric name starts with `prefix`. */
 function series(text, prefix = 'glimpser_') {
   return text.split('\n').filter((l) => l.startsWith(prefix));
-}
-
-function callsOf(node, method) {
-  return node[method].getCalls().filter((c) => c.thisValue === node);
 }
 
 describe('metrics node: /glimpser/metrics and /glimpser/health (real FFmpeg, real Node-RED)', function () {

@@ -7,6 +7,7 @@ const helper = require('../helpers/node-red').testHelper();
 const { withCatalogs } = require('../helpers/i18n');
 const { fetchBuffer } = require('../helpers/mjpeg-client');
 const { useHttpRuntime } = require('../helpers/red-http');
+const { statusesOf } = require('../helpers/node-status');
 
 const [poolNode, sourceNode, mjpegOut, motionNode] = withCatalogs([
   require('../../nodes/process-pool.js'),
@@ -22,9 +23,6 @@ const source = (props = {}) => ({ id: 'src', type: 'glimpser-ffmpeg-source', nam
 // The helper spies on the Node prototype: keep the calls made on this node.
 function errorsOf(node) {
   return node.error.getCalls().filter((c) => c.thisValue === node).map((c) => String(c.args[0]));
-}
-function statusesOf(node) {
-  return node.status.getCalls().filter((c) => c.thisValue === node).map((c) => c.args[0]);
 }
 
 describe('refused settings (real Node-RED runtime)', function () {

@@ -11,6 +11,7 @@ const [poolNode, sourceNode, healthNode] = withCatalogs([
   require('../../nodes/stream-health.js'),
 ]);
 const { until, delay, isAlive } = require('../helpers/procs');
+const { callsOf, lastStatus } = require('../helpers/node-status');
 
 const TESTSRC = 'testsrc2=size=160x120:rate=10';
 
@@ -25,11 +26,6 @@ function flow({ pool = {}, source = {}, health = {}, extra = [] } = {}) {
   ];
 }
 
-/** The test helper spies on the Node prototype: a node's own calls are those made on it. */
-function callsOf(node, method) {
-  return node[method].getCalls().filter((c) => c.thisValue === node);
-}
-const lastStatus = (node) => callsOf(node, 'status').at(-1)?.args[0];
 
 /** Messages arriving at a helper node, each with the time it arrived. */
 function collect(id) {
