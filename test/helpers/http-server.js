@@ -2,6 +2,7 @@
 // A plain HTTP (or raw TCP) server on 127.0.0.1 for tests that drive the core classes, FFmpeg or a page without
 // a camera of their own.
 const http = require('node:http');
+const net = require('node:net');
 
 /** Every server listen() started, with the connections still open on it. */
 const open = new WeakMap();
@@ -41,4 +42,16 @@ function closeServer(server) {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-module.exports = { listen, closeServer, connectionsOf };
+/** A loopback port free now (whoever binds it does so a moment later: a camera, Prometheus). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+module.exports = { listen, closeServer, connectionsOf, freePort };

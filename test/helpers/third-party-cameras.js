@@ -7,7 +7,6 @@
 // says how many it wrote; what motion and VLC sent is recorded by clients (mjpeg-record.js, camera-rig.js).
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
 const { performance } = require('node:perf_hooks');
 
@@ -15,6 +14,7 @@ const { runFfmpeg } = require('./synth');
 const { splitJpegs } = require('./ffmpeg-frames');
 const { recordParts, digest } = require('./mjpeg-record');
 const { delay } = require('./procs');
+const { freePort } = require('./http-server');
 
 /** The boundary VLC's mpjpeg muxer writes (modules/mux/mpjpeg.c); a multipart mime given to VLC must name it. */
 const VLC_BOUNDARY = '7b3cc56e5f51db803f790dad720ed50a';
@@ -101,17 +101,6 @@ async function stopGroup(child) {
   liveGroups.delete(pgid);
 }
 
-/** A loopback port free now (the camera binds it a moment later). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Whether something listens on `port` (from /proc/net/tcp*): a readiness check that is no client of the camera. */
 function listening(port) {

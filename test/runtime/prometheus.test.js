@@ -5,26 +5,16 @@
 const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
 const { startNodeRed } = require('../helpers/node-red-process');
 const { requireFromNodeRed } = require('../helpers/node-red');
 const { childrenOf, isAlive, until, waitFor } = require('../helpers/procs');
+const { freePort } = require('../helpers/http-server');
 
 const hasPrometheus = spawnSync('prometheus', ['--version']).status === 0;
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function getJson(url, headers = {}) {
   return new Promise((resolve, reject) => {
