@@ -16,6 +16,8 @@ describe('recycle policy', function () {
     ['by memory: below', { maxRssBytes: 200 * MB }, { upSince: 0, pid: 1 }, 1000, usage(150 * MB), undefined],
     ['by memory: the process is gone (no reading)', { maxRssBytes: 200 * MB }, { upSince: 0, pid: 1 }, 1000, () => undefined, undefined],
     ['a process that has not delivered yet is left alone', { afterMs: 1, maxRssBytes: 1 }, { upSince: undefined, pid: 1 }, 24 * HOUR, usage(900 * MB), undefined],
+    ['a recycle given up is not tried again within the hour', { afterMs: HOUR }, { upSince: 0, pid: 1, failedAt: 10 * HOUR }, 10.9 * HOUR, usage(50 * MB), undefined],
+    ['... and is after it', { afterMs: HOUR }, { upSince: 0, pid: 1, failedAt: 10 * HOUR }, 11 * HOUR, usage(50 * MB), 'ran 11.0 h'],
   ];
   for (const [name, o, c, now, read, want] of table) {
     it(name, function () {

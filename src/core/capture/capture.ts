@@ -103,6 +103,8 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
   /** Processes replaced by recycle() without a gap, and recycles given up (the successor failed before its first frame). */
   recycles = 0;
   recycleFailures = 0;
+  /** Epoch ms of the last recycle given up (a camera that serves one client refuses the successor, say). */
+  recycleFailedAt: number | undefined;
   private run: Run | undefined;
   private successor: Run | undefined;
   private args: string[] | undefined;
@@ -204,6 +206,7 @@ export class Capture extends EventEmitter<CaptureEvents> implements CaptureLike 
         if (this.successor !== next) return;
         this.successor = undefined;
         this.recycleFailures++;
+        this.recycleFailedAt = Date.now();
         void next.supervisor.stop();
         resolve(false);
       });

@@ -233,7 +233,7 @@ export class ProcessPool extends EventEmitter<PoolEvents> implements ProcessSour
     for (const { capture } of this.entries.values()) {
       if (!(capture instanceof Capture)) continue;
       const stats = capture.stats();
-      const reason = recycleReason(o, { upSince: stats.upSince, pid: stats.pid }, now);
+      const reason = recycleReason(o, { upSince: stats.upSince, pid: stats.pid, failedAt: capture.recycleFailedAt }, now);
       if (reason) void capture.recycle().then((recycled) => recycled !== undefined && this.emit('recycle', capture, reason, recycled));
     }
   }

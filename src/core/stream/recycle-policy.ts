@@ -14,9 +14,16 @@ export interface RecycleCandidate {
   /** Epoch ms since which the current process has delivered frames; undefined while it has not. */
   upSince: number | undefined;
   pid: number | undefined;
+  /** Epoch ms of its last recycle given up (the successor failed before its first frame). */
+  failedAt?: number | undefined;
 }
 
 const DEFAULT_CHECK_MS = 60_000;
+/**
+ * A recycle given up is tried again only after this long: a camera that serves one client refuses every successor,
+ * and trying each minute would only fill the log.
+ */
+export const RECYCLE_RETRY_MS = 3_600_000;
 
 /** How often to look: as set, else a minute, or a quarter of a shorter age limit (so it is kept within a quarter). */
 export function recycleCheckMs(o: RecycleOptions): number {
@@ -35,6 +42,7 @@ export function recycleReason(
   usage: (pid: number) => ProcessUsage | undefined = readProcessUsage,
 ): string | undefined {
   if (c.upSince === undefined) return undefined;
+  if (c.failedAt !== undefined && now - c.failedAt < RECYCLE_RETRY_MS) return undefined;
   if (o.afterMs && o.afterMs > 0 && now - c.upSince >= o.afterMs) return `ran ${hours(now - c.upSince)}`;
   if (o.maxRssBytes && o.maxRssBytes > 0 && c.pid !== undefined) {
     const rss = usage(c.pid)?.rssBytes;
