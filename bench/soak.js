@@ -57,14 +57,18 @@ async function main() {
     ` kill ${o.killEveryMs / 1000} s, broker ${o.brokerEveryMs / 1000} s\n`);
   const s = r.start;
   const e = r.end;
-  const rows = [['', 'start (steady viewers)', 'end (churn stopped)', 'min', 'max', `slope /h after ${fx(warm / 60000, 0)} min`, 'slope /h 2nd half']];
+  // Slopes need a long run: over two minutes a deploy's garbage or V8 giving back its start-up heap is the slope.
+  const long = r.durationMs >= 20 * 60_000;
+  // The first sample with the smaps breakdown after the warm-up: V8 has given back its start-up heap by then.
+  const w = r.samples.find((x) => x.t >= warm && x.smaps) ?? s;
+  const rows = [['', 'start (steady viewers)', `at ${fx(w.t / 60000)} min`, 'end (churn stopped)', 'min', 'max', ...(long ? [`slope /h after ${fx(warm / 60000, 0)} min`, 'slope /h 2nd half'] : [])]];
   const range = (get) => {
     const xs = r.samples.map(get).filter(Number.isFinite);
     return [Math.min(...xs), Math.max(...xs)];
   };
   const row = (name, get, scale, d, slopeKey) => {
     const [lo, hi] = range(get);
-    rows.push([name, fx(get(s) / scale, d), fx(get(e) / scale, d), fx(lo / scale, d), fx(hi / scale, d), fx(sl[slopeKey] / scale, d), fx(second[slopeKey] / scale, d)]);
+    rows.push([name, fx(get(s) / scale, d), fx(get(w) / scale, d), fx(get(e) / scale, d), fx(lo / scale, d), fx(hi / scale, d), ...(long ? [fx(sl[slopeKey] / scale, d), fx(second[slopeKey] / scale, d)] : [])]);
   };
   row('Node-RED RSS, MB', (x) => x.VmRSS, MB, 1, 'rss');
   row('  RssAnon, MB', (x) => x.RssAnon, MB, 1, 'rssAnon');
@@ -78,6 +82,7 @@ async function main() {
   row('child processes', (x) => x.children, 1, 0, 'children');
   row('FFmpeg RSS, MB', (x) => x.ffmpegRss, MB, 1, 'ffmpegRss');
   process.stdout.write(`${table(rows)}\n`);
+  if (!long) process.stdout.write('(slopes per hour need a run of 20 minutes or more: node bench/soak.js --minutes 60)\n');
   const fpsMin = r.samples.slice(1).map((x) => x.fpsMin);
   const fpsMed = r.samples.slice(1).map((x) => x.fpsMedian).sort((x, y) => x - y);
   const arenaCounts = r.samples.filter((x) => x.smaps).map((x) => x.smaps.arenaCount);
@@ -87,7 +92,7 @@ async function main() {
   process.stdout.write(`motion: ${r.intervals.length} known intervals, ${m.judged} judged (ended ${o.quietSeconds + 5} s before the end): ${m.ok} with one ON and one OFF;` +
     ` lost ON ${m.lostOn.length}, lost or late OFF ${m.lostOff.length}, split ${m.split.length}, spurious events ${m.spurious.length}\n`);
   process.stdout.write(`descriptors by kind, start: ${JSON.stringify(r.fdKinds.start)}; end (${fx(r.settleMs / 1000)} s after the churn stopped): ${JSON.stringify(r.fdKinds.end)}\n`);
-  process.stdout.write(`after Node-RED stopped: ${r.leftAlive.length} of its children still alive\n`);
+  process.stdout.write(`sharp (libvips) loaded in Node-RED: ${r.libvipsLoaded ? 'yes (placeholders were drawn)' : 'no'}; after Node-RED stopped: ${r.leftAlive.length} of its children still alive\n`);
   if (r.leftAlive.length || e.fds > s.fds + 3 || e.children > s.children) process.exitCode = 1;
 }
 

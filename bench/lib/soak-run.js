@@ -246,7 +246,7 @@ async function runSoak(options = {}) {
             return sum;
           }
         }, 0);
-        if (samples.length % o.smapsEvery === 0) s.smaps = mem.smapsBreakdown(pid);
+        if (label || samples.length % o.smapsEvery === 0) s.smaps = mem.smapsBreakdown(pid);
       } catch (err) {
         s.error = err.message;
       }
@@ -341,9 +341,11 @@ async function runSoak(options = {}) {
     };
     while (!back() && Date.now() - settleFrom < o.settleMs) await delay(500);
     result.settleMs = Date.now() - settleFrom;
+    result.fdKinds.end = mem.fdKinds(pid);
     const settled = await sample('end');
     result.end = settled;
-    result.fdKinds.end = mem.fdKinds(pid);
+    // Whether sharp (libvips, librsvg: placeholders) was loaded at all: its first renders cost native memory.
+    result.libvipsLoaded = require('node:fs').readFileSync(`/proc/${pid}/maps`, 'utf8').includes('libvips');
     result.steadyClosed = steady.filter((v) => v.closed).length;
     result.motion = matchMotion(intervals, messages.filter((m) => m.topic === TOPIC), o.quietSeconds * 1000, Date.now());
     result.sent = sent;
