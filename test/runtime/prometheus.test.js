@@ -1,7 +1,7 @@
 'use strict';
 // A real Prometheus (Debian's `prometheus`, installed by .ci/run) scrapes the metrics endpoint of a real `node-red`
 // process with a test camera, through httpNodeAuth; its HTTP API must report the target up and
-// glimpser_camera_fps near the source rate.
+// glimpser_camera_fps near the source rate; the alert rules load and evaluate there.
 const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -83,6 +83,9 @@ describe('a real Prometheus scrapes a real Node-RED (httpNodeAuth on); the Grafa
         'global:',
         '  scrape_interval: 1s',
         '  scrape_timeout: 1s',
+        '  evaluation_interval: 1s',
+        'rule_files:',
+        `  - ${JSON.stringify(path.join(__dirname, '..', '..', 'grafana', 'glimpser-alerts.yml'))}`,
         'scrape_configs:',
         '  - job_name: glimpser',
         '    metrics_path: /glimpser/metrics',
@@ -160,5 +163,13 @@ describe('a real Prometheus scrapes a real Node-RED (httpNodeAuth on); the Grafa
     assert.ok(Number(results['FFmpeg memory per camera'][0].value[1]) > 1e6);
     assert.deepEqual(results['FFmpeg and acceleration'].map((x) => x.metric.acceleration), ['software']);
     assert.deepEqual(results.Viewers.map((x) => x.value[1]), ['0']);
+
+    // The alert rules shipped beside the dashboard load and evaluate on this Prometheus without error, and a healthy
+    // camera fires none of them.
+    const rules = (await getJson(`${api}/rules`)).body.data.groups.flatMap((g) => g.rules);
+    assert.ok(rules.length >= 9, `rules loaded: ${rules.length}`);
+    for (const r of rules) assert.ok(r.health === 'ok', `${r.name}: ${r.health} ${r.lastError ?? ''}`);
+    const firing = (await getJson(`${api}/alerts`)).body.data.alerts.filter((a) => a.state === 'firing');
+    assert.deepEqual(firing.map((a) => a.labels.alertname), [], 'no alert fires for a healthy camera');
   });
 });
