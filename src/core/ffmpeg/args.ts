@@ -50,11 +50,12 @@ function inputArgs(n: Normalised, version: { major: number; minor: number } | un
     case 'http':
       return [...HTTP_INPUT, ...LIVE_PROBE];
     case 'mjpeg-http':
-      // A camera known to answer MJPEG (stream/camera-access.ts): its JPEGs are found by their markers, not by
-      // FFmpeg's multipart reader, which trusts every part's Content-Length and gives up on a camera that gets one
-      // wrong (VLC's first part to each client). The demuxer stamps 25 fps whatever the camera sends; the rate limit
-      // counts by the wall clock instead (rateClock). Arrival stamps (-use_wallclock_as_timestamps) are no better:
-      // two JPEGs read at once get the same one, and the encoder stops on it ("Invalid pts (0) <= last (0)").
+      // An MJPEG camera whose multipart stream FFmpeg's reader gives up on (stream/camera-access.ts): FFmpeg's reader
+      // trusts every part's Content-Length, and VLC's first part to each client names another frame's length. Its
+      // JPEGs are then found by their markers (a frame interval later: a JPEG's end is known when the next starts).
+      // The demuxer stamps 25 fps whatever the camera sends; the rate limit counts by the wall clock instead
+      // (rateClock). Arrival stamps (-use_wallclock_as_timestamps) are no better: two JPEGs read at once get the same
+      // one, and the encoder stops on it ("Invalid pts (0) <= last (0)").
       return [...HTTP_INPUT, ...LIVE_PROBE, '-f', 'mjpeg'];
     case 'file':
       return [...(n.loop ? ['-stream_loop', '-1'] : []), ...(n.realtime ? ['-re'] : [])];

@@ -11,13 +11,16 @@ export class CameraAccess {
   private answer: 'mjpeg' | 'other' | undefined;
   private answerFor: string | undefined;
   private oneClient: string | undefined;
+  /** The definition whose MJPEG camera FFmpeg's multipart reader gave up on: FFmpeg reads its JPEGs by their markers. */
+  private markersOnly: string | undefined;
 
   /**
    * The definition with its way of reading decided. An http(s) camera is first read by our own client, which learns
    * what it answers: read mode auto keeps it for MJPEG (pass-through) and hands anything else to FFmpeg; read mode
-   * ffmpeg hands it to FFmpeg either way, told to read JPEGs (`-f mjpeg`) when the camera sends MJPEG: FFmpeg's
-   * multipart reader trusts every part's Content-Length and gives up on a camera that gets one wrong (VLC's first
-   * part), and its timestamps would be invented.
+   * ffmpeg hands it to FFmpeg either way. FFmpeg reads a multipart stream with its multipart reader, which takes each
+   * JPEG by its Content-Length as soon as it is in; only a camera whose stream that reader gives up on (VLC's first
+   * part to each client names another frame's length) is read as JPEGs found by their markers (`-f mjpeg`), which
+   * costs a frame interval: the end of a JPEG is known only when the next one starts.
    */
   howRead(def: StreamDefinition, base: string): StreamDefinition {
     if (def.read === undefined || (def.read !== 'passthrough' && !isHttpSource(def.capture))) return def;
@@ -26,7 +29,7 @@ export class CameraAccess {
     if (def.read === 'passthrough' || (def.read === 'auto' && answer !== 'other') || (def.read === 'ffmpeg' && answer === undefined)) {
       capture = { ...capture, passthrough: true };
     } else {
-      capture = { ...capture, passthrough: false, kind: answer === 'mjpeg' ? 'mjpeg-http' : 'http' };
+      capture = { ...capture, passthrough: false, kind: answer === 'mjpeg' && this.markersOnly === base ? 'mjpeg-http' : 'http' };
     }
     return capture.passthrough === def.capture.passthrough && capture.kind === def.capture.kind ? def : { ...def, capture };
   }
@@ -38,6 +41,17 @@ export class CameraAccess {
     this.answer = mjpeg ? 'mjpeg' : 'other';
     const after = this.howRead(def, base);
     return before.capture.passthrough !== after.capture.passthrough || before.capture.kind !== after.capture.kind;
+  }
+
+  /**
+   * FFmpeg ended reading a camera that answers MJPEG: true (and remembered) when its multipart reader gave up on the
+   * stream ("Expected boundary"), so that FFmpeg reads the camera's JPEGs by their markers from now on.
+   */
+  multipartRefused(def: StreamDefinition, base: string, stderr: readonly string[]): boolean {
+    if (def.read === 'passthrough' || this.answerFor !== base || this.answer !== 'mjpeg' || this.markersOnly === base) return false;
+    if (!stderr.some((line) => /\[mpjpeg @|Expected boundary/.test(line))) return false;
+    this.markersOnly = base;
+    return true;
   }
 
   /** Whether a second connection to the camera may be opened beside a running one (make before break). */

@@ -290,6 +290,12 @@ export class Stream extends EventEmitter<StreamEvents> {
 
   private onExit(role: Role, lease: StreamLease, exit: CaptureExit): void {
     if (lease === this.slots[role].next && !exit.stopRequested && this.refusedSecond(role, lease, exit)) return;
+    const owner = [...this.owners.values()].find((o) => !o.parked);
+    if (role === 'main' && owner && !exit.stopRequested && this.access.multipartRefused(owner.def, owner.base, exit.stderrTail)) {
+      this.emit('note', 'info', 'FFmpeg\'s multipart reader gave up on this camera\'s stream: FFmpeg reads its JPEGs by their markers from now on');
+      this.apply('now');
+      return;
+    }
     if (role === 'main' && lease.capture.options.plan) this.accel?.exited(exit);
   }
 
