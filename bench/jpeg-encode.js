@@ -21,7 +21,7 @@ const path = require('node:path');
 const { findOnPath } = require('../dist/core/ffmpeg/binary.js');
 const { MultipartJpegSplitter, FFMPEG_BOUNDARY } = require('../dist/core/jpeg/multipart-splitter.js');
 const { RawFrameSplitter } = require('./lib/raw-frame-splitter.js');
-const { JpegEncoder, encodeRaw, sharpQuality } = require('.././lib/jpeg-encoder.js');
+const { JpegEncoder, encodeRaw, sharpQuality } = require('./lib/jpeg-encoder.js');
 const { median, ownCpuMs, waitedChildrenCpuMs } = require('./lib/measure.js');
 
 const FPS = 10;
