@@ -11,9 +11,9 @@
 //   not marked `X-Glimpser-Placeholder: 1` and is one of the first 10 frames of a fresh process. FFmpeg's JPEG output is
 //   deterministic, so those are recorded once beforehand with the same settings; a frame of the killed process still in
 //   the pipe can never match (testsrc2 never repeats a picture within the run).
-// - Ours: the pool's defaults (a run that was healthy for 5 s restarts at once). Baseline: the same pool with the
-//   supervisor tuning healthyRunMs: Infinity, which gives back the behaviour before the change: every failure waits
-//   for the backoff (1 s base, ±20% jitter, the default). Both in the same run, one after the other.
+// - Ours: the pool's defaults (a run that delivered frames restarts at once, at most once per 5 s; kills here come
+//   6 s apart). Baseline: the same pool with healthyRunMs: Infinity and the backoff held at its 1 s base (±20%
+//   jitter): every failure waits the backoff, as before restarts at once. Both in the same run, one after the other.
 // Run: npm run build && node bench/recovery.js   [--kills N] (default 8)
 const { fork } = require('node:child_process');
 const path = require('node:path');
@@ -24,7 +24,10 @@ const { serveStream, dist } = require('./lib/stream-server');
 
 // ---------------------------------------------------------------------------------------------- server side
 function serverMain(mode) {
-  serveStream(CAPTURE, mode === 'baseline' ? { supervisor: { healthyRunMs: Infinity } } : {});
+  // Baseline: never a restart at once, and the backoff held at its base, so every failure waits 1 s (±20%), as
+  // before the restart policy restarted a process that had delivered at once (an escalating backoff would measure
+  // how many kills came before, not what one costs).
+  serveStream(CAPTURE, mode === 'baseline' ? { supervisor: { healthyRunMs: Infinity, backoff: { baseMs: 1000, capMs: 1000, jitter: 0.2 } } } : {});
 }
 
 // ---------------------------------------------------------------------------------------------- client side
