@@ -25,7 +25,7 @@ const { liveCamera } = require('../test/helpers/live-camera.js');
 /** A process that has gone counts nothing more. */
 const cpuOf = (pid) => pidCpuMs(pid) ?? 0;
 
-const SECONDS = Number(process.argv[2]) || 10;
+const SECONDS = Number(process.argv[2]) || 8;
 const ROUNDS = 3;
 const WARMUP_MS = 2500;
 const BOX = { width: 240, height: 180 };

@@ -14,7 +14,7 @@
 // - Ours: the pool's defaults (a run that delivered frames restarts at once, at most once per 5 s; kills here come
 //   6 s apart). Baseline: the same pool with healthyRunMs: Infinity and the backoff held at its 1 s base (±20%
 //   jitter): every failure waits the backoff, as before restarts at once. Both in the same run, one after the other.
-// Run: npm run build && node bench/recovery.js   [--kills N] (default 8)
+// Run: npm run build && node bench/recovery.js   [--kills N] (default 5)
 const { fork } = require('node:child_process');
 const path = require('node:path');
 
@@ -100,7 +100,7 @@ async function runMode(mode, kills, fresh) {
 
 async function main() {
   const at = process.argv.indexOf('--kills');
-  const kills = at > 0 ? Number(process.argv[at + 1]) : 8;
+  const kills = at > 0 ? Number(process.argv[at + 1]) : 5;
   const fresh = await freshFrames(10);
   process.stdout.write(`recovery after SIGKILL of the stream's FFmpeg, ${kills} kills each, 640x360 10 fps, kill → first real frame of the new process at an HTTP viewer\n`);
   const ours = await runMode('ours', kills, fresh);
