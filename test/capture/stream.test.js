@@ -84,22 +84,23 @@ describe('Stream: one owner per stream (real FFmpeg)', function () {
     stream.use('motion', { gray: { width: 80, height: 60 } });
     await collect(stream, (f) => f.length >= 3);
     const oldPid = stream.snapshot().pids[0];
-    let newStartedAtSeq;
-    pool.once('captureStarted', () => {
-      newStartedAtSeq = lastSeq;
-    });
-    let lastSeq = 0;
     const seen = [];
+    // Whether the old FFmpeg was still there when the new one delivered its first frame. Node reaps a child only
+    // between events, so an old process still running at that frame answers here; one stopped before (break before
+    // make: a gap while the new one starts) is gone by then.
+    let oldAliveAtFirstNew;
     const on = (f) => {
-      lastSeq = f.seq;
-      seen.push({ seq: f.seq, pid: stream.snapshot().pids[0], jpeg: !!f.jpeg, gray: !!f.gray['80x60'] });
+      const pid = stream.snapshot().pids[0];
+      if (pid !== oldPid && oldAliveAtFirstNew === undefined) oldAliveAtFirstNew = isAlive(oldPid);
+      seen.push({ seq: f.seq, pid, jpeg: !!f.jpeg, gray: !!f.gray['80x60'] });
     };
     stream.on('frame', on);
     stream.use('viewer', { run: true, jpeg: 'full' });
     await until(() => seen.filter((s) => s.pid !== oldPid && s.jpeg).length >= 5, 'full-rate JPEG from the new process');
     stream.off('frame', on);
-    const fromOldAfterStart = seen.filter((s) => s.pid === oldPid && s.seq > newStartedAtSeq);
-    assert.ok(fromOldAfterStart.length >= 1, 'the old process kept delivering while the new one started');
+    // The new process's first frame can come within one frame interval of its start (the rate limit holds no frame
+    // back), so the old one need not deliver meanwhile; what matters is that it ran until then.
+    assert.equal(oldAliveAtFirstNew, true, 'the old process ran beside the new one until its first frame');
     const firstNew = seen.findIndex((s) => s.pid !== oldPid);
     assert.ok(seen.slice(firstNew).every((s) => s.pid !== oldPid), 'after the switch, frames come from the new process only');
     assert.ok(seen.slice(firstNew).every((s) => s.jpeg && s.gray), 'every frame now has its JPEG and its gray');
