@@ -111,9 +111,7 @@ export class Stream extends EventEmitter<StreamEvents> {
 
   /** Whether any motion user sees motion now; undefined when nobody watches this stream for motion. */
   get motion(): boolean | undefined {
-    if (this.motionBy.size === 0) return undefined;
-    for (const on of this.motionBy.values()) if (on) return true;
-    return false;
+    return this.motionBy.size === 0 ? undefined : [...this.motionBy.values()].some(Boolean);
   }
 
   /** A motion user's verdict changed (motion-aware viewers follow it). */
@@ -238,11 +236,7 @@ export class Stream extends EventEmitter<StreamEvents> {
     const main = this.slots.main.active?.capture ?? this.slots.detect.active?.capture;
     const { viewers, droppedFrames, viewersRefused, latency, detectMs } = sumCounters([...this.users.values()].map((u) => u.counters));
     const stats = main?.stats();
-    const pids: number[] = [];
-    for (const slot of Object.values(this.slots)) {
-      const pid = slot.active?.capture.stats().pid;
-      if (pid !== undefined) pids.push(pid);
-    }
+    const pids = Object.values(this.slots).flatMap((slot) => slot.active?.capture.stats().pid ?? []);
     const def = this.definition;
     const binary = main?.binary;
     const { state, previous, reason, retries, time } = this.current;
@@ -277,6 +271,11 @@ export class Stream extends EventEmitter<StreamEvents> {
     };
   }
 
+  /** The source node whose settings the stream runs on: the one deployed now, not one parked by a redeploy. */
+  private liveOwner(): Owner | undefined {
+    return [...this.owners.values()].find((o) => !o.parked);
+  }
+
   // --- hardware decoding ---------------------------------------------------------------------------
 
   private setupAccel(provider: AccelProvider | undefined): void {
@@ -290,7 +289,7 @@ export class Stream extends EventEmitter<StreamEvents> {
 
   private onExit(role: Role, lease: StreamLease, exit: CaptureExit): void {
     if (lease === this.slots[role].next && !exit.stopRequested && this.refusedSecond(role, lease, exit)) return;
-    const owner = [...this.owners.values()].find((o) => !o.parked);
+    const owner = this.liveOwner();
     if (role === 'main' && owner && !exit.stopRequested && this.access.multipartRefused(owner.def, owner.base, exit.stderrTail)) {
       this.emit('note', 'info', 'FFmpeg\'s multipart reader gave up on this camera\'s stream: FFmpeg reads its JPEGs by their markers from now on');
       this.apply('now');
@@ -308,7 +307,7 @@ export class Stream extends EventEmitter<StreamEvents> {
   private refusedSecond(role: Role, lease: StreamLease, exit: CaptureExit): boolean {
     const slot = this.slots[role];
     const active = slot.active;
-    const owner = [...this.owners.values()].find((o) => !o.parked);
+    const owner = this.liveOwner();
     if (!owner || !active || !PRODUCING.has(active.capture.state) || lease.capture.stats().upSince !== undefined) return false;
     if (!this.access.refusedSecond(owner.base, lease.capture.options, active.capture.options)) return false;
     this.emit('note', 'warn', `the camera refused a second connection (${exit.verdict.reason}): it serves one client at a time, so its outputs now change by reconnecting`);
@@ -321,7 +320,7 @@ export class Stream extends EventEmitter<StreamEvents> {
   // --- demand to processes -----------------------------------------------------------------------
 
   private plan(): ProcessPlan {
-    const owner = [...this.owners.values()].find((o) => !o.parked) ?? this.owners.values().next().value;
+    const owner = this.liveOwner() ?? this.owners.values().next().value;
     if (!owner || this.stopped) return {};
     const demands = [...this.users.values()].map((u) => u.demand);
     return planProcesses({ def: this.access.howRead(owner.def, owner.base), demands, hwPlan: this.accel?.activePlan, accelPending: this.accel?.pending });
@@ -332,7 +331,7 @@ export class Stream extends EventEmitter<StreamEvents> {
    * (auto: not MJPEG; FFmpeg mode: its first answer), the processes follow at once.
    */
   private onAnswer(mjpeg: boolean, reason?: string): void {
-    const owner = [...this.owners.values()].find((o) => !o.parked);
+    const owner = this.liveOwner();
     if (!owner || !this.access.answered(owner.def, owner.base, mjpeg)) return;
     if (!mjpeg && owner.def.read === 'auto') {
       this.emit('note', 'info', `${(reason ?? '').replace(/: use the camera's MJPEG stream URL, or read it through FFmpeg/, '')}: reading it with FFmpeg`);
@@ -350,7 +349,7 @@ export class Stream extends EventEmitter<StreamEvents> {
     let downgrade = false;
     // A camera that serves one client changes outputs only by reconnecting (a second or so of placeholder): while its
     // process still covers what is needed, it keeps its outputs rather than pay that for fewer.
-    const oneClient = !this.access.allowsTwo([...this.owners.values()].find((o) => !o.parked)?.base);
+    const oneClient = !this.access.allowsTwo(this.liveOwner()?.base);
     for (const role of ['main', 'detect'] as const) {
       const want = plan[role];
       const slot = this.slots[role];
@@ -395,7 +394,7 @@ export class Stream extends EventEmitter<StreamEvents> {
     if (slot.next) void this.retire(slot.next, true);
     slot.next = undefined;
     const old = slot.active;
-    const owner = [...this.owners.values()].find((o) => !o.parked);
+    const owner = this.liveOwner();
     if (old && this.access.allowsTwo(owner?.base) && baseSignature(old.capture.options) === baseSignature(want) && PRODUCING.has(old.capture.state)) {
       // Same pictures, other outputs: the successor runs beside the old process until its first frame.
       slot.next = this.attach(role, this.processes.acquireCapture(want));
