@@ -11,7 +11,7 @@ const { clearProbeCache } = require('../../dist/core/hwaccel/probe');
 const { findOnPath } = require('../../dist/core/ffmpeg/binary');
 const { startNodeRed, request } = require('../helpers/node-red-process');
 const { tempDir } = require('../helpers/fixtures');
-const { testHelper } = require('../helpers/node-red');
+const { testHelper, useRuntime } = require('../helpers/node-red');
 
 const helper = testHelper();
 
@@ -27,14 +27,10 @@ function flow(hwProps = {}) {
 
 describe('hwaccel-config node (Node-RED runtime, fake FFmpeg where vaapi works and cuda fails)', function () {
   this.timeout(60000);
-  beforeEach(function (done) {
+  beforeEach(function () {
     clearProbeCache();
-    helper.startServer(done);
   });
-  afterEach(async function () {
-    await helper.unload();
-    await new Promise((r) => helper.stopServer(r));
-  });
+  useRuntime(helper);
 
   it('plan(): auto takes the method that passed, for the binary the stream runs', async function () {
     await helper.load([poolNode, hwNode], flow());

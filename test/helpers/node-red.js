@@ -35,4 +35,21 @@ function testHelper() {
   return helper;
 }
 
-module.exports = { nodeRedDir, nodeRedVersion, redJs, requireFromNodeRed, testHelper };
+/**
+ * Registers beforeEach/afterEach in the calling describe(): a fresh runtime per test, its flows unloaded, settings
+ * reset and the runtime stopped after it. `afterUnload` runs between unload and stop (a server wrapping the
+ * runtime's httpNode closes there). Hooks the test file registers after this one run after the runtime is stopped.
+ */
+function useRuntime(helper, { afterUnload } = {}) {
+  beforeEach(function (done) {
+    helper.startServer(done);
+  });
+  afterEach(async function () {
+    await helper.unload();
+    if (afterUnload) await afterUnload();
+    helper.settings({});
+    await new Promise((r) => helper.stopServer(r));
+  });
+}
+
+module.exports = { nodeRedDir, nodeRedVersion, redJs, requireFromNodeRed, testHelper, useRuntime };

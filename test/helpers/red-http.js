@@ -2,6 +2,7 @@
 // A Node-RED runtime from node-red-node-test-helper with its RED.httpNode served on a real HTTP server on 127.0.0.1:
 // the helper's own request() reaches only the admin app, and our endpoints live on httpNode.
 const http = require('node:http');
+const { useRuntime } = require('./node-red');
 
 /**
  * Registers beforeEach/afterEach in the calling describe() and returns the runtime: `load(nodes, flow, opts)` loads
@@ -22,18 +23,13 @@ function useHttpRuntime(helper) {
     rt.port = rt.server.address().port;
     rt.base = `http://127.0.0.1:${rt.port}`;
   };
-  beforeEach(function (done) {
-    helper.startServer(done);
-  });
-  afterEach(async function () {
-    await helper.unload();
-    if (rt.server) {
+  useRuntime(helper, {
+    afterUnload: async () => {
+      if (!rt.server) return;
       rt.server.closeAllConnections();
       await new Promise((r) => rt.server.close(r));
       rt.server = undefined;
-    }
-    helper.settings({});
-    await new Promise((r) => helper.stopServer(r));
+    },
   });
   return rt;
 }

@@ -5,8 +5,8 @@
 const assert = require('node:assert/strict');
 const net = require('node:net');
 const mqtt = require('mqtt');
-const helper = require('../helpers/node-red').testHelper();
-const { requireFromNodeRed } = require('../helpers/node-red');
+const { testHelper, useRuntime, requireFromNodeRed } = require('../helpers/node-red');
+const helper = testHelper();
 const fs = require('node:fs');
 const path = require('node:path');
 const flow = require('../../examples/stream-health-notify.json');
@@ -39,12 +39,8 @@ describe('example flow: stream-health → Home Assistant notification over MQTT'
   after(async function () {
     await new Promise((r) => broker.close(() => server.close(() => r())));
   });
-  beforeEach(function (done) {
-    helper.startServer(done);
-  });
+  useRuntime(helper);
   afterEach(async function () {
-    await helper.unload();
-    await new Promise((r) => helper.stopServer(r));
     if (client) await client.endAsync(true);
   });
 

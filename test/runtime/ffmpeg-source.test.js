@@ -1,7 +1,8 @@
 'use strict';
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const helper = require('../helpers/node-red').testHelper();
+const { testHelper, useRuntime } = require('../helpers/node-red');
+const helper = testHelper();
 const { withCatalogs } = require('../helpers/i18n');
 // Statuses, warnings and errors in the English of nodes/locales, as users read them.
 const [poolNode, sourceNode] = withCatalogs([require('../../nodes/process-pool.js'), require('../../nodes/ffmpeg-source.js')]);
@@ -33,13 +34,7 @@ function collect(node, n, timeoutMs = 10000) {
 
 describe('ffmpeg-source node (real Node-RED runtime, real FFmpeg)', function () {
   this.timeout(30000);
-  beforeEach(function (done) {
-    helper.startServer(done);
-  });
-  afterEach(async function () {
-    await helper.unload();
-    await new Promise((r) => helper.stopServer(r));
-  });
+  useRuntime(helper);
 
   it('emits one message per frame from one persistent process', async function () {
     await helper.load([poolNode, sourceNode], flow());

@@ -3,7 +3,7 @@
 // shown from 3 s to 5 s, then Node-RED's own change, function or link out/link in, then motion-detect with its
 // Stream left empty: motion must fire ON and then OFF, whatever those nodes did to msg.gray and msg.frame.gray.
 const assert = require('node:assert/strict');
-const { testHelper, requireFromNodeRed } = require('../helpers/node-red');
+const { testHelper, requireFromNodeRed, useRuntime } = require('../helpers/node-red');
 const { withCatalogs } = require('../helpers/i18n');
 const { waitFor } = require('../helpers/procs');
 
@@ -44,8 +44,7 @@ function flow(between, { stream = '', camera = CAMERA } = {}) {
 
 describe('motion-detect behind the nodes users put on a wire (real FFmpeg, real Node-RED)', function () {
   this.timeout(40000);
-  beforeEach(function (done) { helper.startServer(done); });
-  afterEach(function () { return helper.unload().then(() => helper.stopServer()); });
+  useRuntime(helper);
 
   /** Loads the flow, waits for ON then OFF; returns the motion node's messages and errors. */
   async function onThenOff(f, ms = 25000) {

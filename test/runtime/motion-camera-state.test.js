@@ -4,7 +4,8 @@
 // fake one (test/fixtures/fake-ffmpeg) only to make a camera that refuses every connection.
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const helper = require('../helpers/node-red').testHelper();
+const { testHelper, useRuntime } = require('../helpers/node-red');
+const helper = testHelper();
 const { withCatalogs } = require('../helpers/i18n');
 const { until } = require('../helpers/procs');
 
@@ -36,8 +37,7 @@ function watchStatus(node) {
 
 describe('motion-detect shows its camera\'s failure (real Node-RED runtime)', function () {
   this.timeout(30000);
-  beforeEach(function (done) { helper.startServer(done); });
-  afterEach(function () { return helper.unload().then(() => helper.stopServer()); });
+  useRuntime(helper);
 
   it('a camera whose settings were refused (fps 0): red ring with the camera\'s reason, not "no motion"', async function () {
     await helper.load([poolNode, sourceNode, motionNode], flow({ source: { fps: 0 } }));

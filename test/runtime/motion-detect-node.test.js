@@ -2,7 +2,8 @@
 // The motion-detect node in a real Node-RED runtime (node-red-node-test-helper), fed the messages
 // the ffmpeg-source sends (gray path) and plain JPEGs (sharp path), from synthetic FFmpeg scenes.
 const assert = require('node:assert/strict');
-const helper = require('../helpers/node-red').testHelper();
+const { testHelper, useRuntime } = require('../helpers/node-red');
+const helper = testHelper();
 const { withCatalogs } = require('../helpers/i18n');
 // Errors in the English of nodes/locales, as users read them.
 const [motionNode] = withCatalogs([require('../../nodes/motion-detect.js')]);
@@ -49,11 +50,7 @@ describe('glimpser-motion-detect node', function () {
   before(async function () {
     boxGray = await synth.grayFrames({ box: { n0: 30, n1: 70 } }, 100);
   });
-  beforeEach(function (done) { helper.startServer(done); });
-  afterEach(function () {
-    helper.settings({});
-    return helper.unload().then(() => helper.stopServer());
-  });
+  useRuntime(helper);
 
   it('gray path: discovery on deploy, then ON and OFF with details, availability online', async function () {
     await helper.load(motionNode, flow({ attachImage: true }));

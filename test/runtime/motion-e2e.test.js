@@ -4,12 +4,13 @@
 // The broker is aedes in-process on an ephemeral port, or the one named by MQTT_URL (CI: Debian's Mosquitto).
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const helper = require('../helpers/node-red').testHelper();
+const { testHelper, useRuntime, requireFromNodeRed } = require('../helpers/node-red');
+const helper = testHelper();
 const mqtt = require('mqtt');
 const poolNode = require('../../nodes/process-pool.js');
 const sourceNode = require('../../nodes/ffmpeg-source.js');
 const motionNode = require('../../nodes/motion-detect.js');
-const mqttNode = require('../helpers/node-red').requireFromNodeRed('@node-red/nodes/core/network/10-mqtt.js');
+const mqttNode = requireFromNodeRed('@node-red/nodes/core/network/10-mqtt.js');
 const { startBroker } = require('../helpers/broker');
 const synth = require('../helpers/synth.js');
 const { until, waitFor } = require('../helpers/procs');
@@ -27,10 +28,8 @@ describe(`motion end to end: ffmpeg-source -> motion-detect -> mqtt out -> ${pro
   after(async function () {
     if (broker) await broker.close();
   });
-  beforeEach(function (done) { helper.startServer(done); });
+  useRuntime(helper);
   afterEach(async function () {
-    await helper.unload();
-    await new Promise((r) => helper.stopServer(r));
     if (client) await client.endAsync(true);
     client = undefined;
   });

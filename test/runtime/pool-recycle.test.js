@@ -3,7 +3,8 @@
 // its time, logged in the user's words, counted in the metrics' figures, and the camera never leaves healthy.
 // A value outside the range is refused by name. The editor accepts the same values (test/browser/editor.test.js).
 const assert = require('node:assert/strict');
-const helper = require('../helpers/node-red').testHelper();
+const { testHelper, useRuntime } = require('../helpers/node-red');
+const helper = testHelper();
 const { withCatalogs } = require('../helpers/i18n');
 const { until } = require('../helpers/procs');
 
@@ -16,13 +17,7 @@ const flow = (pool) => [
 
 describe('glimpser pool: recycling FFmpeg (real Node-RED runtime, real FFmpeg)', function () {
   this.timeout(30000);
-  beforeEach(function (done) {
-    helper.startServer(done);
-  });
-  afterEach(async function () {
-    await helper.unload();
-    await new Promise((r) => helper.stopServer(r));
-  });
+  useRuntime(helper);
 
   it('replaces the camera\'s FFmpeg after its hours of frames, without a gap, and logs why', async function () {
     // 0.0006 h: about 2 s.

@@ -4,7 +4,8 @@
 // The editor accepts exactly the same values (test/browser/editor.test.js, from src/nodes/field-rules.ts).
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const helper = require('../helpers/node-red').testHelper();
+const { testHelper, useRuntime } = require('../helpers/node-red');
+const helper = testHelper();
 const { withCatalogs } = require('../helpers/i18n');
 const { until } = require('../helpers/procs');
 
@@ -29,13 +30,7 @@ function threadsOf(args) {
 
 describe('glimpser pool: decoder threads (real Node-RED runtime, real FFmpeg)', function () {
   this.timeout(30000);
-  beforeEach(function (done) {
-    helper.startServer(done);
-  });
-  afterEach(async function () {
-    await helper.unload();
-    await new Promise((r) => helper.stopServer(r));
-  });
+  useRuntime(helper);
 
   it('decodes with the threads set (default 1), and 0 leaves the choice to FFmpeg', async function () {
     if (process.platform !== 'linux') this.skip();

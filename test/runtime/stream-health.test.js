@@ -3,7 +3,8 @@
 // processes: state changes, figures, a SIGKILLed FFmpeg, a missing file, on-demand streams left alone.
 const assert = require('node:assert/strict');
 const http = require('node:http');
-const helper = require('../helpers/node-red').testHelper();
+const { testHelper, useRuntime } = require('../helpers/node-red');
+const helper = testHelper();
 const { withCatalogs } = require('../helpers/i18n');
 const [poolNode, sourceNode, healthNode] = withCatalogs([
   require('../../nodes/process-pool.js'),
@@ -36,13 +37,7 @@ function collect(id) {
 
 describe('stream-health node (real FFmpeg, real Node-RED)', function () {
   this.timeout(60000);
-  beforeEach(function (done) {
-    helper.startServer(done);
-  });
-  afterEach(async function () {
-    await helper.unload();
-    await new Promise((r) => helper.stopServer(r));
-  });
+  useRuntime(helper);
 
   async function load(f, credentials) {
     await helper.load([poolNode, sourceNode, healthNode], f, credentials);
