@@ -5,10 +5,9 @@
 // GLIMPSER_SCREENSHOTS=<dir> keeps screenshots of the palette and the dialogs there.
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
 const { startNodeRed, request } = require('../helpers/node-red-process');
+const { launch } = require('../helpers/browser');
 const { translator } = require('../helpers/i18n');
 const { FIELD_RULES } = require('../../dist/nodes/field-rules');
 const { readNumber, rangeMessage } = require('../../dist/nodes/config');
@@ -48,33 +47,23 @@ describe('editor (real node-red, Debian Chromium)', function () {
   let nr;
   let browser;
   let page;
-  let userDataDir;
   let _;
   const shots = process.env.GLIMPSER_SCREENSHOTS;
 
   before(async function () {
     _ = await translator();
     nr = await startNodeRed(FLOW);
-    const { chromium } = require('playwright-core');
-    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-editor-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim(),
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      // Tall enough for the longest dialog without scrolling.
-      viewport: { width: 1400, height: 1500 },
-    });
-    page = await browser.newPage();
-    const problems = [];
-    page.on('pageerror', (err) => problems.push(err.message));
+    // Tall enough for the longest dialog without scrolling.
+    browser = await launch({ viewport: { width: 1400, height: 1500 } });
+    page = browser.page;
     await page.goto(`http://127.0.0.1:${nr.port}/`);
     await page.waitForFunction(() => window.RED && RED.nodes && RED.nodes.node('outB') && $('.red-ui-palette-node[data-palette-type="glimpser-mjpeg-out"]').length === 1, null, { timeout: 60000 });
-    assert.deepEqual(problems, [], 'no script errors while the editor loads');
+    assert.deepEqual(browser.errors, [], 'no script errors while the editor loads');
     if (shots) fs.mkdirSync(shots, { recursive: true });
   });
 
   after(async function () {
     if (browser) await browser.close();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
     if (nr) {
       nr.child.kill('SIGTERM');
       await nr.exited;

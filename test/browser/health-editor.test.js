@@ -3,10 +3,8 @@
 // exactly what the runtime accepts (one table of values for both), their texts come from the locales folder, the
 // dialog shows the fields of the chosen scope, and the palette shows our labels and icons.
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
 const { startNodeRed, request } = require('../helpers/node-red-process');
-const { tempDir } = require('../helpers/fixtures');
-const { findOnPath } = require('../../dist/core/ffmpeg/binary');
+const { launch } = require('../helpers/browser');
 const { healthSettings, metricsSettings } = require('../../dist/nodes/health-settings');
 const { translator } = require('../helpers/i18n');
 
@@ -33,26 +31,16 @@ describe('stream-health and metrics editors (a real node-red, Debian\'s Chromium
   let nr;
   let browser;
   let page;
-  let userDataDir;
-  const pageErrors = [];
 
   before(async function () {
     nr = await startNodeRed(flows);
-    const { chromium } = require('playwright-core');
-    userDataDir = tempDir('glimpser-chromium-');
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: findOnPath('chromium') || '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      viewport: { width: 1400, height: 900 },
-    });
-    page = await browser.newPage();
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    browser = await launch({ viewport: { width: 1400, height: 900 } });
+    page = browser.page;
     await page.goto(`http://127.0.0.1:${nr.port}/`);
     await page.waitForFunction(() => window.RED && RED.nodes && RED.nodes.node('mSame'), null, { timeout: 60000 });
   });
   after(async function () {
     await browser?.close();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
     if (nr && nr.child.exitCode === null && nr.child.signalCode === null) {
       nr.child.kill('SIGTERM');
       await nr.exited;
@@ -128,7 +116,7 @@ describe('stream-health and metrics editors (a real node-red, Debian\'s Chromium
       assert.equal(r.status, 200, icon);
       assert.match(r.body, /^<svg /);
     }
-    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(browser.errors, []);
   });
   it('every red field says why, in the runtime\'s words: on the canvas and in the dialog\'s tooltip', async function () {
     const _ = await translator();

@@ -11,6 +11,7 @@ const { clearProbeCache } = require('../../dist/core/hwaccel/probe');
 const { findOnPath } = require('../../dist/core/ffmpeg/binary');
 const { startNodeRed, request } = require('../helpers/node-red-process');
 const { tempDir } = require('../helpers/fixtures');
+const { launch } = require('../helpers/browser');
 const { testHelper, useRuntime } = require('../helpers/node-red');
 
 const helper = testHelper();
@@ -184,7 +185,6 @@ describe('hwaccel-config editor dialog (a real node-red, Debian\'s Chromium)', f
   this.timeout(120000);
   let nr;
   let browser;
-  let userDataDir;
   before(async function () {
     // Two pools without a name besides the named one: the dialog's list tells them apart without showing an id.
     nr = await startNodeRed([
@@ -192,17 +192,10 @@ describe('hwaccel-config editor dialog (a real node-red, Debian\'s Chromium)', f
       { id: '209e6ac3fb1fa1b2', type: 'glimpser-process-pool', name: '', ffmpegPath: '', idleGrace: 10 },
       { id: '209e6ac3fb1fa1b3', type: 'glimpser-process-pool', name: '', ffmpegPath: '', idleGrace: 10 },
     ]);
-    const { chromium } = require('playwright-core');
-    userDataDir = tempDir('glimpser-chromium-');
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: findOnPath('chromium') || '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      viewport: { width: 1400, height: 900 },
-    });
+    browser = await launch({ viewport: { width: 1400, height: 900 } });
   });
   after(async function () {
     await browser?.close();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
     if (nr && nr.child.exitCode === null && nr.child.signalCode === null) {
       nr.child.kill('SIGTERM');
       await nr.exited;
@@ -211,9 +204,7 @@ describe('hwaccel-config editor dialog (a real node-red, Debian\'s Chromium)', f
   });
 
   it('shows the probe table for the chosen pool\'s FFmpeg, what auto and the settings use, and probes again', async function () {
-    const page = await browser.newPage();
-    const pageErrors = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const { page, errors: pageErrors } = browser;
     await page.goto(`http://127.0.0.1:${nr.port}/`);
     await page.waitForFunction(() => window.RED && RED.nodes && RED.nodes.node('hw'), null, { timeout: 60000 });
     await page.evaluate(() => RED.editor.editConfig('', 'glimpser-hwaccel-config', 'hw'));

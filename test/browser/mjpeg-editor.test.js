@@ -3,11 +3,8 @@
 // field empty it says which camera it will serve, found upstream through change/function/link nodes as the runtime
 // finds it, or that the field must be set; Per address is empty (no limit) on a new node and valid so.
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { execFileSync } = require('node:child_process');
 const { startNodeRed } = require('../helpers/node-red-process');
+const { launch } = require('../helpers/browser');
 
 const TAB = 'tab1';
 const at = (x, y) => ({ z: TAB, x, y });
@@ -36,28 +33,18 @@ describe('mjpeg out dialog: the camera upstream (real node-red, Debian Chromium)
   let nr;
   let browser;
   let page;
-  let userDataDir;
 
   before(async function () {
     nr = await startNodeRed(FLOW);
-    const { chromium } = require('playwright-core');
-    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-mjpeg-editor-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim(),
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      viewport: { width: 1400, height: 1200 },
-    });
-    page = await browser.newPage();
-    const problems = [];
-    page.on('pageerror', (err) => problems.push(err.message));
+    browser = await launch({ viewport: { width: 1400, height: 1200 } });
+    page = browser.page;
     await page.goto(`http://127.0.0.1:${nr.port}/`);
     await page.waitForFunction(() => window.RED && RED.nodes && RED.nodes.node('two') && window.glimpserEditor, null, { timeout: 60000 });
-    assert.deepEqual(problems, []);
+    assert.deepEqual(browser.errors, []);
   });
 
   after(async function () {
     if (browser) await browser.close();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
     if (nr) {
       nr.child.kill('SIGTERM');
       await nr.exited;

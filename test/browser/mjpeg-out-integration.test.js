@@ -3,9 +3,6 @@
 // read by real clients: many HTTP clients, a Home-Assistant-style client, FFmpeg, Chromium.
 const assert = require('node:assert/strict');
 const http = require('node:http');
-const os = require('node:os');
-const fs = require('node:fs');
-const path = require('node:path');
 const { spawn } = require('node:child_process');
 const helper = require('../helpers/node-red').testHelper();
 const sharp = require('sharp');
@@ -21,6 +18,7 @@ const { openStream, nextParts, fetchBuffer, isCompleteJpeg } = require('../helpe
 const { splitJpegs, FFMPEG } = require('../helpers/ffmpeg-frames');
 const { delay, isAlive, until } = require('../helpers/procs');
 const { useHttpRuntime } = require('../helpers/red-http');
+const { launch } = require('../helpers/browser');
 
 function flow({ source = {}, pool = {}, out = {} } = {}) {
   return [
@@ -119,21 +117,15 @@ describe('ffmpeg-source -> mjpeg-out (real FFmpeg, real Node-RED, real clients)'
   });
 
   it('Chromium shows the stream in an <img>: screenshots are not blank and change over time', async function () {
-    const { chromium } = require('playwright-core');
     await load(flow(), (req, res) => {
       if (req.url !== '/page.html') return false;
       res.writeHead(200, { 'Content-Type': 'text/html' });
       res.end('<!doctype html><body style="margin:0;background:#fff"><img id="v" src="/glimpser/front.mjpg" width="320" height="240"></body>');
       return true;
     });
-    const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimpser-chromium-'));
-    const browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      viewport: { width: 320, height: 240 },
-    });
+    const browser = await launch({ viewport: { width: 320, height: 240 } });
     try {
-      const page = await browser.newPage();
+      const { page } = browser;
       await page.goto(`${base}/page.html`);
       await page.waitForFunction(() => document.getElementById('v').naturalWidth === 320, null, { timeout: 20000 });
       assert.equal(viewersShown(helper.getNode('out')), 1);
@@ -148,7 +140,6 @@ describe('ffmpeg-source -> mjpeg-out (real FFmpeg, real Node-RED, real clients)'
       }
     } finally {
       await browser.close();
-      fs.rmSync(userDataDir, { recursive: true, force: true });
     }
   });
 
