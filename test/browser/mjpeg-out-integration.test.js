@@ -149,10 +149,11 @@ describe('ffmpeg-source -> mjpeg-out (real FFmpeg, real Node-RED, real clients)'
     const fast = await Promise.all(Array.from({ length: 5 }, () => openStream(`${base}/glimpser/front.mjpg`, { keep: 'head' })));
     const stalled = await openStream(`${base}/glimpser/front.mjpg`, { paused: true });
     const slow = await openStream(`${base}/glimpser/front.mjpg`, { keep: 'all' });
-    // The slow client reads in short bursts with long pauses.
+    // The slow client takes one chunk (64 KiB at most) every 400 ms, a fraction of what the camera sends. A timed
+    // burst was not slow: on loopback the kernel's socket buffers held seconds of frames and 5 ms drained them all.
     const slowTimer = setInterval(() => {
+      slow.res.once('data', () => slow.res.pause());
       slow.res.resume();
-      setTimeout(() => slow.res.pause(), 5);
     }, 400);
     try {
       await until(() => viewersShown(out) === 7, '7 viewers');
