@@ -64,11 +64,7 @@ describe('editor (real node-red, Debian Chromium)', function () {
 
   after(async function () {
     if (browser) await browser.close();
-    if (nr) {
-      nr.child.kill('SIGTERM');
-      await nr.exited;
-      nr.cleanup();
-    }
+    await nr?.stop();
   });
 
   async function openDialog(id) {

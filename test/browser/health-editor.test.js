@@ -41,11 +41,7 @@ describe('stream-health and metrics editors (a real node-red, Debian\'s Chromium
   });
   after(async function () {
     await browser?.close();
-    if (nr && nr.child.exitCode === null && nr.child.signalCode === null) {
-      nr.child.kill('SIGTERM');
-      await nr.exited;
-    }
-    nr?.cleanup();
+    await nr?.stop();
   });
 
   it('marks invalid exactly the nodes the runtime refuses', async function () {

@@ -131,11 +131,7 @@ describe('hwaccel-config admin endpoints behind Node-RED\'s adminAuth (a real no
     nr = await startNodeRed(flow(), { settings });
   });
   after(async function () {
-    if (nr && nr.child.exitCode === null && nr.child.signalCode === null) {
-      nr.child.kill('SIGTERM');
-      await nr.exited;
-    }
-    nr?.cleanup();
+    await nr?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -196,11 +192,7 @@ describe('hwaccel-config editor dialog (a real node-red, Debian\'s Chromium)', f
   });
   after(async function () {
     await browser?.close();
-    if (nr && nr.child.exitCode === null && nr.child.signalCode === null) {
-      nr.child.kill('SIGTERM');
-      await nr.exited;
-    }
-    nr?.cleanup();
+    await nr?.stop();
   });
 
   it('shows the probe table for the chosen pool\'s FFmpeg, what auto and the settings use, and probes again', async function () {

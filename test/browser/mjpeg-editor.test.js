@@ -45,11 +45,7 @@ describe('mjpeg out dialog: the camera upstream (real node-red, Debian Chromium)
 
   after(async function () {
     if (browser) await browser.close();
-    if (nr) {
-      nr.child.kill('SIGTERM');
-      await nr.exited;
-      nr.cleanup();
-    }
+    await nr?.stop();
   });
 
   /** What the empty Stream field and Per address say in the node's dialog. */

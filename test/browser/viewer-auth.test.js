@@ -30,13 +30,11 @@ describe('viewer page behind httpNodeAuth in a real node-red (httpNodeRoot /api,
   let browser;
   after(async function () {
     if (browser) await browser.close();
-    if (nr && nr.child.exitCode === null && nr.child.signalCode === null) {
+    if (nr) {
       const ffmpegs = childrenOf(nr.child.pid);
-      nr.child.kill('SIGTERM');
-      await nr.exited;
+      await nr.stop();
       for (const p of ffmpegs) await until(() => !isAlive(p), `FFmpeg ${p} gone`, 10000);
     }
-    nr?.cleanup();
   });
 
   it('asks for the credentials on every path of the page, and with them shows every camera moving', async function () {

@@ -48,6 +48,7 @@ async function startNodeRed(flows, { env = {}, userDir: preparedDir, settings = 
     output += chunk;
   });
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const cleanup = () => fs.rmSync(userDir, { recursive: true, force: true });
   return {
     child,
     port,
@@ -55,7 +56,13 @@ async function startNodeRed(flows, { env = {}, userDir: preparedDir, settings = 
     output: () => output,
     exited,
     deploy: (newFlows) => request(port, 'POST', '/flows', newFlows, { 'Node-RED-Deployment-Type': 'full' }),
-    cleanup: () => fs.rmSync(userDir, { recursive: true, force: true }),
+    cleanup,
+    /** SIGTERM if it still runs, its exit, then its user folder removed. */
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+      cleanup();
+    },
   };
 }
 

@@ -34,11 +34,7 @@ describe('full deploys leave unchanged streams alone (a real node-red process)',
   afterEach(async function () {
     for (const v of viewers.splice(0)) v.close();
     await client?.endAsync(true);
-    if (nr && nr.child.exitCode === null) {
-      nr.child.kill('SIGTERM');
-      await nr.exited;
-    }
-    nr?.cleanup();
+    await nr?.stop();
     await broker?.close();
   });
 

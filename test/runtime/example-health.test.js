@@ -77,11 +77,7 @@ describe('every example, imported together into a real node-red and deployed', f
   let server;
   let nr;
   after(async function () {
-    if (nr && nr.child.exitCode === null && nr.child.signalCode === null) {
-      nr.child.kill('SIGTERM');
-      await nr.exited;
-    }
-    nr?.cleanup();
+    await nr?.stop();
     if (broker) await new Promise((r) => broker.close(() => server.close(() => r())));
   });
 

@@ -64,10 +64,7 @@ describe('viewers behind one address (proxies, Home Assistant)', function () {
   describe('a real node-red with httpServerOptions: { "trust proxy": "loopback" }', function () {
     let nr;
     after(async function () {
-      if (!nr) return;
-      nr.child.kill('SIGTERM');
-      await nr.exited;
-      nr.cleanup();
+      await nr?.stop();
     });
 
     it('viewers count by the forwarded address; refusals show in the metrics by reason', async function () {

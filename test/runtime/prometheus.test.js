@@ -49,10 +49,8 @@ describe('a real Prometheus scrapes a real Node-RED (httpNodeAuth on); the Grafa
     }
     if (nr) {
       const ffmpegs = childrenOf(nr.child.pid);
-      nr.child.kill('SIGTERM');
-      await nr.exited;
+      await nr.stop();
       for (const pid of ffmpegs) await until(() => !isAlive(pid), `ffmpeg ${pid} exited`, 10000);
-      nr.cleanup();
     }
     if (promDir) fs.rmSync(promDir, { recursive: true, force: true });
   });
